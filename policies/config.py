@@ -1,0 +1,226 @@
+"""Parsing a config: YAML -> `${ENV}` interpolation -> pydantic specs -> frozen
+runtime objects. Every error names its path and the fix, and never a secret's value."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from policies.schema import (
+    ComplianceSpec,
+    ConfigSpec,
+    HealthSpec,
+    ProviderSpec,
+    RetryBudgetSpec,
+    RetrySpec,
+    SimulateSpec,
+    TimeoutsSpec,
+)
+
+
+class ConfigError(ValueError):
+    """A config file cannot be used. `problems` lists one `path: message` per line."""
+
+    def __init__(self, problems: list[str], *, source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + ("\n  ".join(problems) if len(problems) > 1 else problems[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConf:
+    """A provider as the router uses it: defaults resolved, secrets kept out of repr."""
+
+    name: str
+    kind: str
+    model: str
+    vendor: str
+    family: str
+    region: str | None = None
+    base_url: str | None = None
+    context_window: int | None = None
+    api_key: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    simulate: SimulateSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepConf:
+    """A step: ranked providers, attempts, timeouts, retry, the regions it may use."""
+
+    name: str
+    providers: tuple[str, ...]
+    max_attempts: int
+    timeouts: TimeoutsSpec
+    retry: RetrySpec
+    allowed_regions: frozenset[str] | None
+    failover_on_content_filter: bool
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """The runtime config: what `load_config` returns and the router runs on."""
+
+    providers: Mapping[str, ProviderConf]
+    steps: Mapping[str, StepConf]
+    compliance: ComplianceSpec
+    health: HealthSpec
+    retry_budget: RetryBudgetSpec
+    source: str = "config"
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _interpolate(node: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, (*loc, k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, (*loc, i), problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(
+            f"{_path(loc)}: environment variable {name} is not set; export it, or write ${{{name}:-default}}"
+        )
+        return ""
+
+    return _ENV.sub(sub, node)
+
+
+def _pydantic_problems(exc: Any) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind, msg = err["type"], err["msg"]
+        if kind == "extra_forbidden":
+            msg = f"unknown key '{loc[-1]}'; check its spelling against the documented keys"
+        elif kind == "missing":
+            msg = f"required key '{loc[-1]}' is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        problems.append(f"{_path(loc)}: {msg}")
+    return problems
+
+
+def _check_references(spec: ConfigSpec) -> list[str]:
+    problems = []
+    known = ", ".join(sorted(spec.providers))
+    global_regions = set(spec.compliance.allowed_regions) if spec.compliance.allowed_regions is not None else None
+    for step_name, step in spec.steps.items():
+        seen: set[str] = set()
+        for i, name in enumerate(step.providers):
+            where = f"steps.{step_name}.providers[{i}]"
+            if name not in spec.providers:
+                problems.append(f"{where}: unknown provider '{name}' (known: {known})")
+            elif name in seen:
+                problems.append(f"{where}: provider '{name}' is listed twice; list it once")
+            seen.add(name)
+        if step.allowed_regions is not None and global_regions is not None:
+            for i, region in enumerate(step.allowed_regions):
+                if region not in global_regions:
+                    problems.append(
+                        f"steps.{step_name}.allowed_regions[{i}]: region '{region}' is not in "
+                        f"compliance.allowed_regions ({', '.join(sorted(global_regions))}); a step may only narrow it"
+                    )
+    for i, embargo in enumerate(spec.compliance.embargo):
+        if embargo.provider and "*" not in embargo.provider and "?" not in embargo.provider:
+            if embargo.provider not in spec.providers:
+                problems.append(f"compliance.embargo[{i}].provider: unknown provider '{embargo.provider}' (known: {known})")
+    return problems
+
+
+def _vendor_default(name: str, spec: ProviderSpec) -> str:
+    if spec.vendor:
+        return spec.vendor
+    if spec.kind == "litellm" and "/" in spec.model:
+        return spec.model.split("/", 1)[0]
+    if spec.kind == "openai" and spec.base_url:
+        return urlsplit(spec.base_url).hostname or name
+    return name
+
+
+def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
+    providers = {
+        name: ProviderConf(
+            name=name,
+            kind=p.kind,
+            model=p.model,
+            vendor=_vendor_default(name, p),
+            family=p.family or p.model,
+            region=p.region,
+            base_url=p.base_url,
+            context_window=p.context_window,
+            api_key=p.api_key.get_secret_value() if p.api_key else None,
+            headers=dict(p.headers),
+            simulate=p.simulate or (SimulateSpec() if p.kind == "simulated" else None),
+        )
+        for name, p in spec.providers.items()
+    }
+    global_regions = spec.compliance.allowed_regions
+    steps = {}
+    for name, s in spec.steps.items():
+        regions = s.allowed_regions if s.allowed_regions is not None else global_regions
+        steps[name] = StepConf(
+            name=name,
+            providers=tuple(s.providers),
+            max_attempts=s.max_attempts,
+            timeouts=s.timeouts,
+            retry=s.retry,
+            allowed_regions=frozenset(regions) if regions is not None else None,
+            failover_on_content_filter=s.failover_on_content_filter,
+            description=s.description,
+        )
+    return RouterConfig(
+        providers=providers,
+        steps=steps,
+        compliance=spec.compliance,
+        health=spec.health,
+        retry_budget=spec.retry_budget,
+        source=source,
+    )
+
+
+def parse_config(text: str, *, env: Mapping[str, str], source: str = "config") -> RouterConfig:
+    """Parse YAML text into a `RouterConfig`, or raise `ConfigError` naming every problem.
+
+    `env` supplies `${VAR}` values (the caller passes os.environ; policies do no I/O)."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(["(top level): expected a mapping with 'providers' and 'steps'"], source=source)
+    problems: list[str] = []
+    raw = _interpolate(raw, env, (), problems)
+    if problems:
+        raise ConfigError(problems, source=source)
+    try:
+        spec = ConfigSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc), source=source) from None
+    problems = _check_references(spec)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return _runtime(spec, source)

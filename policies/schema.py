@@ -1,0 +1,161 @@
+"""The YAML contract: pydantic models with `extra="forbid"` (phase one of config loading).
+
+Key names here are the user-facing contract; add keys freely, never rename these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulateSpec(_Spec):
+    """Scripted behaviour of a `simulated` provider."""
+
+    latency_ms: float = Field(20.0, ge=0)
+    jitter_ms: float = Field(5.0, ge=0)
+    ttft_ms: float | None = Field(None, ge=0)
+    answer: str | None = None
+    answers: dict[str, str] = Field(default_factory=dict)
+    chunk_words: int = Field(3, ge=1)
+    seed: int = 0
+
+
+class ProviderSpec(_Spec):
+    """One vendor endpoint: vendor + model + region."""
+
+    kind: Literal["openai", "litellm", "simulated"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    vendor: str | None = None
+    region: str | None = None
+    family: str | None = None
+    context_window: int | None = Field(None, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    simulate: SimulateSpec | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "ProviderSpec":
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https:// (got {self.base_url!r})")
+        if self.simulate is not None and self.kind != "simulated":
+            raise ValueError("'simulate' is only for kind 'simulated'")
+        return self
+
+
+class TimeoutsSpec(_Spec):
+    """Seconds. per_try: until a non-streamed answer (or a stream's headers); ttft: until
+    the first token; idle: between stream chunks; total: the whole request, retries included."""
+
+    per_try_s: float = Field(30.0, gt=0)
+    ttft_s: float = Field(15.0, gt=0)
+    idle_s: float = Field(15.0, gt=0)
+    total_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _within_total(self) -> "TimeoutsSpec":
+        for name in ("per_try_s", "ttft_s", "idle_s"):
+            if getattr(self, name) > self.total_s:
+                raise ValueError(f"{name} ({getattr(self, name)}) is longer than total_s ({self.total_s}); lower it")
+        return self
+
+
+class RetrySpec(_Spec):
+    """Same-provider retries for TRANSIENT failures, with full-jitter exponential backoff."""
+
+    same_provider: int = Field(1, ge=0, le=5)
+    backoff_base_s: float = Field(0.05, ge=0)
+    backoff_max_s: float = Field(2.0, ge=0)
+
+
+class StepSpec(_Spec):
+    """A pipeline step: a ranked provider list and how hard to try."""
+
+    providers: list[str] = Field(min_length=1)
+    max_attempts: int = Field(3, ge=1, le=10)
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    allowed_regions: list[str] | None = None
+    failover_on_content_filter: bool = False
+    description: str | None = None
+
+
+class EmbargoSpec(_Spec):
+    """A provider, model or vendor (glob) unavailable between two dates, and why."""
+
+    vendor: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "EmbargoSpec":
+        targets = [k for k in ("vendor", "model", "provider") if getattr(self, k)]
+        if len(targets) != 1:
+            raise ValueError("name exactly one of vendor, model or provider (a glob such as 'deepseek*')")
+        if self.since and self.until and self.until < self.since:
+            raise ValueError(f"until ({self.until}) is before since ({self.since})")
+        return self
+
+
+class ComplianceSpec(_Spec):
+    """Rules applied before any call; each ineligible provider is shown with why."""
+
+    allowed_regions: list[str] | None = None
+    embargo: list[EmbargoSpec] = Field(default_factory=list)
+    deny_vendors: list[str] = Field(default_factory=list)
+
+
+class HealthSpec(_Spec):
+    """Outage detection (defaults after Envoy's outlier detection)."""
+
+    consecutive_failures: int = Field(5, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    window: int = Field(20, ge=1)
+    min_calls: int = Field(10, ge=1)
+    ejection_base_s: float = Field(30.0, gt=0)
+    ejection_max_s: float = Field(300.0, gt=0)
+    jitter: float = Field(0.1, ge=0, lt=1)
+    half_open_probes: int = Field(3, ge=1)
+    vendor_outage_min: int = Field(2, ge=2)
+    rate_limit_default_s: float = Field(5.0, ge=0)
+    quota_reset_s: float = Field(3600.0, gt=0)
+    regulatory_reprobe_s: float = Field(21600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "HealthSpec":
+        if self.min_calls > self.window:
+            raise ValueError(f"min_calls ({self.min_calls}) exceeds window ({self.window}); lower min_calls")
+        if self.ejection_max_s < self.ejection_base_s:
+            raise ValueError("ejection_max_s must be >= ejection_base_s")
+        return self
+
+
+class RetryBudgetSpec(_Spec):
+    """Retries + hedges may be at most `ratio` of first attempts in the window (floor `min`)."""
+
+    ratio: float = Field(0.1, ge=0, le=10)
+    min: int = Field(3, ge=0)
+    window_s: float = Field(10.0, gt=0)
+
+
+class ConfigSpec(_Spec):
+    """The whole file."""
+
+    version: Literal[1] = 1
+    providers: dict[str, ProviderSpec] = Field(min_length=1)
+    steps: dict[str, StepSpec] = Field(min_length=1)
+    compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
+    health: HealthSpec = Field(default_factory=HealthSpec)
+    retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec)

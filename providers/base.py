@@ -1,0 +1,51 @@
+"""The one small contract every provider keeps, and the request it receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """An OpenAI-shaped chat request. `body` passes through to the vendor unchanged except
+    for `model`, which each provider sets to its own upstream model (tools,
+    response_format and unknown fields survive)."""
+
+    body: dict[str, Any]
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+
+class Provider(Protocol):
+    """A vendor endpoint: `complete` returns a chat.completion dict, `stream` yields
+    chat.completion.chunk dicts; both raise only `providers.errors.ProviderError`."""
+
+    name: str
+
+    async def complete(self, request: ChatRequest) -> dict[str, Any]: ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def chunk_commits(chunk: dict[str, Any]) -> bool:
+    """True when a stream chunk carries something the caller must see (content, a tool
+    call, a refusal, a finish reason, usage): the point after which failover is over."""
+    if chunk.get("usage"):
+        return True
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            return True
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+            return True
+    return False
+
+
+def chunk_finishes(chunk: dict[str, Any]) -> bool:
+    """True when a chunk carries a finish reason: the model said it was done."""
+    return any(c.get("finish_reason") for c in chunk.get("choices") or ())

@@ -1,0 +1,141 @@
+"""One classifier: the only code that reads status codes and error bodies.
+
+Every `ProviderError` gets exactly one `FailureClass`; the engine decides what to do from
+the class alone. Rules are data (ordered, first match wins) so a new vendor's payload is a
+new row, and the table-driven tests read the same shapes vendors really send.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from providers.errors import (
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    StreamBroken,
+)
+
+
+class FailureClass(str, enum.Enum):
+    """Why an attempt failed, in the terms the failover engine acts on."""
+
+    TRANSIENT = "transient"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    QUOTA = "quota"
+    AUTH = "auth"
+    REGULATORY = "regulatory"
+    CONTEXT_LENGTH = "context_length"
+    CONTENT_FILTER = "content_filter"
+    CLIENT = "client"
+    STREAM_BROKEN = "stream_broken"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A failure class plus what the upstream said about when to come back."""
+
+    failure_class: FailureClass
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    failure_class: FailureClass
+    statuses: frozenset[int] | None  # None: any status (including none)
+    pattern: re.Pattern[str] | None  # searched in "code type message", lower-cased
+
+
+def _rule(cls: FailureClass, statuses: tuple[int, ...] | None, pattern: str | None) -> _Rule:
+    return _Rule(
+        cls,
+        frozenset(statuses) if statuses is not None else None,
+        re.compile(pattern, re.IGNORECASE) if pattern else None,
+    )
+
+
+_REGION_BLOCK = (
+    r"unsupported_country_region_territory|country, region, or territory not supported"
+    r"|user location is not supported|unsupported countries, regions, or territories"
+    r"|not available in your (country|region)|region is not supported"
+)
+_WITHDRAWN = (
+    r"deprecated|decommissioned|withdrawn|discontinued|no longer (available|supported|served)"
+    r"|has been retired|model_not_found|does not exist or you do not have access"
+)
+_CONTEXT = (
+    r"context_length_exceeded|maximum context length|context window|prompt is too long"
+    r"|input is too long|too many tokens|exceeds the maximum number of tokens|reduce the length"
+)
+_CONTENT = r"content_policy_violation|content_filter|responsibleaipolicyviolation|safety (system|filter)|blocked by (the )?safety"
+_QUOTA = r"insufficient_quota|exceeded your current quota|quota exceeded|billing|spend limit|credit balance|out of credits"
+
+# Ordered: the first matching rule decides. Regulatory evidence wins over the status it
+# arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403).
+_RULES: tuple[_Rule, ...] = (
+    _rule(FailureClass.REGULATORY, (451,), None),
+    _rule(FailureClass.REGULATORY, None, _REGION_BLOCK),
+    _rule(FailureClass.REGULATORY, (404, 410), _WITHDRAWN),
+    _rule(FailureClass.REGULATORY, (400,), r"decommissioned|deprecated|withdrawn|no longer supported"),
+    _rule(FailureClass.REGULATORY, (410,), None),
+    _rule(FailureClass.QUOTA, (402,), None),
+    _rule(FailureClass.QUOTA, (429, 403), _QUOTA),
+    _rule(FailureClass.RATE_LIMITED, (429,), None),
+    _rule(FailureClass.AUTH, (401, 403), None),
+    _rule(FailureClass.CONTEXT_LENGTH, (400, 413, 422), _CONTEXT),
+    _rule(FailureClass.CONTENT_FILTER, (400, 422), _CONTENT),
+    _rule(FailureClass.TRANSIENT, (408, 409, 425), None),
+    _rule(FailureClass.CLIENT, tuple(range(400, 500)), None),
+    _rule(FailureClass.TRANSIENT, tuple(range(500, 600)), None),
+)
+
+
+def classify(error: ProviderError) -> Classification:
+    """Give `error` its failure class and any Retry-After it carried."""
+    if isinstance(error, ProviderTimeout):
+        return Classification(FailureClass.TIMEOUT)
+    if isinstance(error, StreamBroken):
+        return Classification(FailureClass.STREAM_BROKEN)
+    if isinstance(error, (ProviderConnectionError, MalformedResponse)):
+        return Classification(FailureClass.TRANSIENT)
+    text = " ".join(filter(None, (error.code, error.error_type, error.message)))
+    for rule in _RULES:
+        if rule.statuses is not None and error.status not in rule.statuses:
+            continue
+        if rule.pattern is not None and not rule.pattern.search(text):
+            continue
+        return Classification(rule.failure_class, error.retry_after_s)
+    # No status and nothing recognisable: an API error we cannot place. Treat it as
+    # transient so it fails over rather than being returned as the caller's fault.
+    return Classification(FailureClass.TRANSIENT, error.retry_after_s)
+
+
+def parse_retry_after(headers: "dict[str, str] | object") -> float | None:
+    """Seconds to wait from Retry-After / retry-after-ms headers (seconds or HTTP date)."""
+    get = getattr(headers, "get")
+    ms = get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime  # rare path: HTTP-date form
+    import datetime as _dt
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = _dt.datetime.now(when.tzinfo or _dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,108 @@
+"""The long tail of vendors (Anthropic, Gemini/Vertex, Bedrock, Cohere, ...) through litellm.
+
+litellm is imported on first call, never at `import router` (it takes seconds), and with
+LITELLM_LOCAL_MODEL_COST_MAP set so it never reaches for the network. Its exceptions are
+mapped onto the project's tree here; none leaves this module.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, AsyncIterator
+
+from providers.base import chunk_finishes
+from providers.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    StreamBroken,
+    redact,
+)
+
+
+def _litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.telemetry = False
+    return litellm
+
+
+class LiteLLMProvider:
+    """A provider served by `litellm.acompletion` (model names as litellm spells them)."""
+
+    def __init__(self, *, name: str, model: str, api_key: str | None = None, base_url: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.model = model
+        self._api_key = api_key
+        self._base_url = base_url
+        self._headers = dict(headers or {})
+        self._secrets = tuple(v for v in (api_key, *self._headers.values()) if v)
+
+    def __repr__(self) -> str:
+        return f"LiteLLMProvider(name={self.name!r}, model={self.model!r})"
+
+    def _kwargs(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        kwargs = {k: v for k, v in body.items() if k not in ("model", "stream")}
+        kwargs.update(model=self.model, stream=stream, num_retries=0, max_retries=0)
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        if self._base_url:
+            kwargs["api_base"] = self._base_url
+        if self._headers:
+            kwargs["extra_headers"] = self._headers
+        return kwargs
+
+    async def complete(self, request: Any) -> dict[str, Any]:
+        """One litellm call; the answer as a chat.completion dict."""
+        litellm = _litellm()
+        try:
+            response = await litellm.acompletion(**self._kwargs(request.body, False))
+        except Exception as exc:  # litellm's tree is wide; everything maps below
+            raise self._map(exc) from None
+        return response.model_dump(exclude_none=True)
+
+    async def stream(self, request: Any) -> AsyncIterator[dict[str, Any]]:
+        """Stream through litellm; a stream that stops without a finish reason is a cut."""
+        litellm = _litellm()
+        started = finished = False
+        try:
+            response = await litellm.acompletion(**self._kwargs(request.body, True))
+            async for chunk in response:
+                started = True
+                data = chunk.model_dump(exclude_none=True)
+                finished = finished or chunk_finishes(data)
+                yield data
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = self._map(exc)
+            if started and not isinstance(mapped, ProviderTimeout):
+                raise StreamBroken(f"{self.name}: stream cut: {mapped.message}", provider=self.name) from None
+            raise mapped from None
+        if not finished:
+            raise StreamBroken(f"{self.name}: stream ended without a finish reason", provider=self.name)
+
+    def _map(self, exc: Exception) -> ProviderError:
+        litellm = _litellm()
+        message = redact(str(getattr(exc, "message", None) or exc), self._secrets)[:1000]
+        if isinstance(exc, litellm.Timeout):
+            return ProviderTimeout(f"{self.name}: {message}", provider=self.name)
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, litellm.APIConnectionError) or not isinstance(status, int):
+            return ProviderConnectionError(f"{self.name}: {type(exc).__name__}: {message}", provider=self.name)
+        response = getattr(exc, "response", None)
+        retry_after = None
+        if response is not None and getattr(response, "headers", None) is not None:
+            from providers.classify import parse_retry_after
+
+            retry_after = parse_retry_after(response.headers)
+        code = getattr(exc, "code", None)
+        return ProviderHTTPError(
+            message, provider=self.name, status=status, code=str(code) if code else None,
+            error_type=type(exc).__name__, retry_after_s=retry_after,
+        )
+
+    async def aclose(self) -> None:
+        """litellm keeps its own clients; nothing of ours to close."""

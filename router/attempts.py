@@ -1,0 +1,190 @@
+"""One request's walk down a step's ranked providers: which provider next, what a
+failure means, when to stop, and the error the caller gets when nothing answered.
+
+Shared by the non-streaming and streaming paths so both obey the same rules: at most
+`max_attempts`, one overall deadline, same-provider retries only for classes that
+warrant them (and only from the retry budget), one panic attempt, never a hard-excluded
+provider.
+"""
+
+from __future__ import annotations
+
+from policies.actions import action_for, backoff_s
+from policies.config import StepConf
+from policies.selection import Choice, retry_after_s
+from providers.classify import FailureClass, classify
+from providers.errors import ProviderError
+from router.errors import (
+    AllProvidersFailed,
+    CrosswalkError,
+    DeadlineExceeded,
+    NoEligibleProvider,
+    RateLimited,
+    UpstreamRejected,
+    attempts_text,
+)
+from router.records import Attempt, DecisionRecord
+from router.state import RouterState
+
+
+class StepRun:
+    """The attempt loop's bookkeeping for one request."""
+
+    def __init__(self, state: RouterState, step: StepConf) -> None:
+        self.state = state
+        self.step = step
+        self.clock = state.clock
+        self.started = self.clock.now()
+        self.deadline = self.started + step.timeouts.total_s
+        self.record = DecisionRecord(step=step.name)
+        self._skip: set[str] = set()
+        self._retry_on: str | None = None
+        self._wait_s = 0.0
+        self._same_retries: dict[str, int] = {}
+        self._panicked = False
+        self._cooled: list[str] = []
+        self._stop: CrosswalkError | None = None
+
+    def remaining(self) -> float:
+        """Seconds left before the step's deadline."""
+        return self.deadline - self.clock.now()
+
+    async def next(self) -> Choice:
+        """The provider for the next attempt (after any backoff), or raise the final error."""
+        if self._stop is not None:
+            raise self._stop
+        if len(self.record.attempts) >= self.step.max_attempts:
+            raise self._final_error()
+        if self._wait_s > 0:
+            if self._wait_s >= self.remaining():
+                raise self._deadline_error()
+            await self.clock.sleep(self._wait_s)
+            self._wait_s = 0.0
+        if self.remaining() <= 0:
+            raise self._deadline_error()
+        if not self.record.attempts:
+            self.state.budget.record_first(self.clock.now())
+        choice = None
+        if self._retry_on is not None:
+            name, self._retry_on = self._retry_on, None
+            if self.state.health[name].admit(self.clock.now()):
+                choice = Choice(name)
+            else:
+                self._skip.add(name)
+        if choice is None:
+            choice = self.state.choose(self.step, skip=self._skip, allow_panic=not self._panicked)
+        if choice is None:
+            choice = await self._wait_for_cooldown()
+        if choice is None:
+            raise self._final_error()
+        self._panicked = self._panicked or choice.panic
+        return choice
+
+    async def _wait_for_cooldown(self) -> Choice | None:
+        """Nothing else left: wait out a rate-limited provider's Retry-After if it ends
+        before the deadline (and the retry budget allows), then try it again."""
+        now = self.clock.now()
+        best = min(self._cooled, key=lambda n: self.state.health[n].cooldown_until, default=None)
+        if best is None:
+            return None
+        wait = self.state.health[best].cooldown_until - now
+        if wait >= self.remaining() or not self.state.budget.try_spend(now):
+            return None
+        self._cooled.remove(best)
+        await self.clock.sleep(max(0.0, wait))
+        return Choice(best) if self.state.health[best].admit(self.clock.now()) else None
+
+    def succeeded(self, choice: Choice, started: float) -> DecisionRecord:
+        """Record the answering attempt; returns the finished decision record."""
+        now = self.clock.now()
+        self.state.record_success(choice.provider)
+        self.record.attempts.append(Attempt(choice.provider, None, now - started, panic=choice.panic))
+        self.record.provider = choice.provider
+        self.record.latency_s = now - self.started
+        return self.record
+
+    def abandoned(self, choice: Choice) -> None:
+        """The attempt was cancelled by the caller: no verdict on the provider."""
+        self.state.release(choice.provider)
+
+    def failed(self, choice: Choice, error: ProviderError, started: float, *, may_fail_over: bool = True) -> FailureClass:
+        """Record a failed attempt, update shared state, and decide what comes next."""
+        now = self.clock.now()
+        outcome = classify(error)
+        cls = outcome.failure_class
+        action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
+        self.state.record_failure(choice.provider, action, outcome, error)
+        self.record.attempts.append(
+            Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic)
+        )
+        self.record.latency_s = now - self.started
+        if not may_fail_over:
+            return cls
+        if not action.failover and not action.retry_same:
+            self._stop = UpstreamRejected(
+                error.message, step=self.step.name, attempts=self.record.attempts,
+                status=error.status, failure_class=cls.value, code=error.code,
+            )
+            return cls
+        if action.retry_same and self._same_retry(choice.provider):
+            return cls
+        self._skip.add(choice.provider)
+        if action.skip_same_model:
+            self._skip_same_model(choice.provider)
+        if action.cooldown:
+            self._cooled.append(choice.provider)
+        return cls
+
+    def _same_retry(self, provider: str) -> bool:
+        used = self._same_retries.get(provider, 0)
+        if used >= self.step.retry.same_provider or not self.state.health[provider].available(self.clock.now()):
+            return False
+        if not self.state.budget.try_spend(self.clock.now()):
+            return False
+        self._same_retries[provider] = used + 1
+        self._retry_on = provider
+        self._wait_s = backoff_s(used + 1, base_s=self.step.retry.backoff_base_s, max_s=self.step.retry.backoff_max_s)
+        return True
+
+    def _skip_same_model(self, provider: str) -> None:
+        providers = self.state.config.providers
+        failed = providers[provider]
+        for name in self.step.providers:
+            other = providers[name]
+            too_small = (
+                failed.context_window is not None
+                and other.context_window is not None
+                and other.context_window <= failed.context_window
+            )
+            if other.model == failed.model or too_small:
+                self._skip.add(name)
+
+    def _deadline_error(self) -> DeadlineExceeded:
+        attempts = self.record.attempts
+        detail = f"; attempts: {attempts_text(attempts)}" if attempts else ""
+        return DeadlineExceeded(
+            f"step '{self.step.name}': deadline of {self.step.timeouts.total_s:g}s exceeded{detail}",
+            step=self.step.name, attempts=attempts,
+        )
+
+    def _final_error(self) -> CrosswalkError:
+        attempts = self.record.attempts
+        name = self.step.name
+        if not attempts:
+            rows = self.state.explain(self.step)
+            why = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
+            return NoEligibleProvider(
+                f"step '{name}': no eligible provider: {why}", step=name,
+                retry_after_s=retry_after_s(rows, self.clock.now()),
+            )
+        if attempts[-1].failure_class == FailureClass.TIMEOUT.value and self.remaining() <= 0:
+            return self._deadline_error()
+        if all(a.failure_class == FailureClass.RATE_LIMITED.value for a in attempts):
+            rows = self.state.explain(self.step)
+            return RateLimited(
+                f"step '{name}': every provider is rate limited: {attempts_text(attempts)}", step=name,
+                attempts=attempts, retry_after_s=retry_after_s(rows, self.clock.now()),
+            )
+        return AllProvidersFailed(
+            f"step '{name}': all {len(attempts)} attempts failed: {attempts_text(attempts)}", step=name, attempts=attempts
+        )

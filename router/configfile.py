@@ -1,0 +1,30 @@
+"""Reading a config file from disk with the process environment (the I/O half of loading;
+parsing and validation are `policies.config`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from policies.config import ConfigError, RouterConfig, parse_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """The file to load: the given path, else $CROSSWALK_CONFIG, else the embedded default."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("CROSSWALK_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> RouterConfig:
+    """Read, interpolate `${ENV}`, validate. Raises `ConfigError` naming every problem."""
+    p = resolve_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file ({exc.strerror or exc}); pass --config or set CROSSWALK_CONFIG"], source=str(p)) from None
+    return parse_config(text, source=str(p), env=os.environ if env is None else env)

@@ -1,0 +1,37 @@
+"""Turning vendor JSON into the OpenAI SDK's own types, so existing code runs unchanged.
+
+openai's types are imported on first use (they take about half a second to import).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.records import DecisionRecord
+
+
+def to_completion(body: dict[str, Any], record: DecisionRecord) -> Any:
+    """A `ChatCompletion` with the decision record at `.crosswalk`."""
+    from openai.types.chat import ChatCompletion
+
+    return _build(ChatCompletion, body, record)
+
+
+def to_chunk(body: dict[str, Any]) -> Any:
+    """A `ChatCompletionChunk`."""
+    from openai.types.chat import ChatCompletionChunk
+
+    return _build(ChatCompletionChunk, body, None)
+
+
+def _build(cls: Any, body: dict[str, Any], record: DecisionRecord | None) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        obj = cls.model_validate(body)
+    except ValidationError:
+        # Lenient like the openai client itself: vendors omit or bend fields.
+        obj = cls.construct(**body)
+    if record is not None:
+        obj.crosswalk = record
+    return obj

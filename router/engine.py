@@ -1,0 +1,169 @@
+"""Step execution: send a request down a step's ranked providers under its timeouts.
+
+Non-streaming: each attempt gets min(per-try timeout, time left). Streaming: the first
+token must come within the TTFT timeout and later chunks within the idle timeout. Chunks
+are held back until the first one that carries content (the commit point); before it any
+failure fails over, after it the stream ends with `StreamInterrupted`, never a silent
+truncation. The answering provider's name replaces the `model` field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, AsyncIterator, Mapping
+
+from policies.config import StepConf
+from providers.base import ChatRequest, Provider, chunk_commits
+from providers.errors import ProviderError, ProviderTimeout, StreamBroken
+from router.attempts import StepRun
+from router.errors import DeadlineExceeded, StreamInterrupted, UnknownStep
+from router.records import DecisionRecord
+from router.state import RouterState
+
+log = logging.getLogger("crosswalk")
+
+
+class Engine:
+    """Runs steps against providers, sharing one `RouterState`."""
+
+    def __init__(self, state: RouterState, providers: Mapping[str, Provider]) -> None:
+        self.state = state
+        self.providers = providers
+
+    def step(self, name: str) -> StepConf:
+        """The step called `name`, or `UnknownStep` listing the known ones."""
+        step = self.state.config.steps.get(name)
+        if step is None:
+            known = ", ".join(sorted(self.state.config.steps))
+            raise UnknownStep(f"unknown step '{name}' (known steps: {known})", step=name)
+        return step
+
+    async def complete(self, step_name: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
+        """Run a non-streaming request; returns the completion dict and its record."""
+        run = StepRun(self.state, self.step(step_name))
+        request = ChatRequest(body)
+        per_try = run.step.timeouts.per_try_s
+        while True:
+            choice = await run.next()
+            provider = self.providers[choice.provider]
+            started = run.clock.now()
+            budget = min(per_try, run.remaining())
+            try:
+                async with asyncio.timeout(budget):
+                    result = await provider.complete(request)
+            except TimeoutError:
+                run.failed(choice, _timeout(choice.provider, "total", budget), started)
+                continue
+            except ProviderError as error:
+                run.failed(choice, error, started)
+                continue
+            except asyncio.CancelledError:
+                run.abandoned(choice)
+                raise
+            record = run.succeeded(choice, started)
+            result["model"] = choice.provider
+            _log(record)
+            return result, record
+
+    async def stream(self, step_name: str, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Run a streaming request, yielding chunk dicts. The decision record is appended
+        to `record_out` at once and filled in as attempts happen."""
+        run = StepRun(self.state, self.step(step_name))
+        if record_out is not None:
+            record_out.append(run.record)
+        request = ChatRequest({**body, "stream": True})
+        timeouts = run.step.timeouts
+        while True:
+            choice = await run.next()
+            started = run.clock.now()
+            upstream = self.providers[choice.provider].stream(request)
+            held: list[dict[str, Any]] = []
+            try:
+                # Before the commit point: nothing has reached the caller, so fail over freely.
+                ttft_deadline = started + timeouts.ttft_s
+                while not held or not chunk_commits(held[-1]):
+                    wait = min(ttft_deadline, run.deadline) - run.clock.now()
+                    held.append(await _next_chunk(upstream, wait, choice.provider, "first_token"))
+            except StopAsyncIteration:
+                pass  # a clean end with nothing to say: deliver what there is
+            except ProviderError as error:
+                run.failed(choice, error, started)
+                await _close(upstream)
+                continue
+            except BaseException:
+                run.abandoned(choice)
+                await _close(upstream)
+                raise
+            async for chunk in self._after_commit(run, choice, upstream, held, started):
+                yield chunk
+            return
+
+    async def _after_commit(self, run: StepRun, choice: Any, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float) -> AsyncIterator[dict[str, Any]]:
+        name = choice.provider
+        idle = run.step.timeouts.idle_s
+        try:
+            for chunk in held:
+                chunk["model"] = name
+                yield chunk
+            while True:
+                wait = min(idle, run.remaining())
+                try:
+                    chunk = await _next_chunk(upstream, wait, name, "idle")
+                except StopAsyncIteration:
+                    break
+                chunk["model"] = name
+                yield chunk
+        except ProviderError as error:
+            cls = run.failed(choice, error, started, may_fail_over=False)
+            _log(run.record)
+            if run.remaining() <= 0:
+                raise DeadlineExceeded(
+                    f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
+                    step=run.step.name, attempts=run.record.attempts,
+                ) from None
+            raise StreamInterrupted(
+                f"step '{run.step.name}': stream from {name} failed after it had started ({cls.value}: {error.message}); the answer is incomplete",
+                step=run.step.name, attempts=run.record.attempts,
+            ) from None
+        except BaseException:
+            run.abandoned(choice)
+            raise
+        finally:
+            await _close(upstream)
+        _log(run.succeeded(choice, started))
+
+
+async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, provider: str, phase: str) -> dict[str, Any]:
+    if wait <= 0:
+        raise _timeout(provider, phase, 0.0)
+    try:
+        async with asyncio.timeout(wait):
+            return await anext(upstream)
+    except TimeoutError:
+        raise _timeout(provider, phase, wait) from None
+    except StopAsyncIteration:
+        raise
+    except (ProviderError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # an adapter bug must not escape as a foreign exception
+        raise StreamBroken(f"{provider}: {type(exc).__name__} while streaming", provider=provider, reason="adapter") from None
+
+
+def _timeout(provider: str, phase: str, seconds: float) -> ProviderTimeout:
+    what = {"total": "no answer", "first_token": "no first token", "idle": "stream idle"}[phase]
+    return ProviderTimeout(f"{provider}: {what} within {seconds:.3g}s", provider=provider, phase=phase)
+
+
+async def _close(upstream: AsyncIterator[dict[str, Any]]) -> None:
+    aclose = getattr(upstream, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing a broken stream may fail again; the failure is already recorded
+            pass
+
+
+def _log(record: DecisionRecord) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("crosswalk decision %s", record.summary())

@@ -1,0 +1,94 @@
+"""What a caller of the SDK (or the proxy) can get instead of an answer.
+
+Every error carries `status_code` (the HTTP status the proxy answers with), the step, and
+the attempts made, so the caller sees each provider's failure class.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from router.records import Attempt
+
+
+class CrosswalkError(Exception):
+    """Base of every error the router raises to its caller."""
+
+    status_code = 500
+    error_type = "crosswalk_error"
+
+    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+        self.attempts = tuple(attempts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class UnknownStep(CrosswalkError):
+    """The step (the OpenAI `model` field) is not in the config."""
+
+    status_code = 404
+    error_type = "model_not_found"
+
+
+class NoEligibleProvider(CrosswalkError):
+    """Nothing may be called: compliance, exclusions or ejections rule out every provider."""
+
+    status_code = 503
+    error_type = "no_eligible_provider"
+
+    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None) -> None:
+        super().__init__(message, step=step, attempts=attempts)
+        self.retry_after_s = retry_after_s
+
+
+class AllProvidersFailed(CrosswalkError):
+    """Every attempt failed; `attempts` says how."""
+
+    status_code = 502
+    error_type = "all_providers_failed"
+
+
+class RateLimited(NoEligibleProvider):
+    """Every attempt was rate limited; `retry_after_s` is the soonest a provider frees up."""
+
+    status_code = 429
+    error_type = "rate_limited"
+
+
+class DeadlineExceeded(CrosswalkError):
+    """The step's total deadline ran out."""
+
+    status_code = 504
+    error_type = "deadline_exceeded"
+
+
+class UpstreamRejected(CrosswalkError):
+    """The vendor refused the request itself (bad request, content filter): retrying
+    elsewhere would not help, so its error is returned as it was."""
+
+    error_type = "upstream_rejected"
+
+    def __init__(self, message: str, *, step: str, attempts: Sequence[Attempt], status: int | None, failure_class: str, code: str | None) -> None:
+        super().__init__(message, step=step, attempts=attempts)
+        self.status_code = status if status and 400 <= status < 500 else 400
+        self.failure_class = failure_class
+        self.code = code
+
+
+class StreamInterrupted(CrosswalkError):
+    """A stream failed after its first token reached the caller: what was received is
+    incomplete and must not be taken for a whole answer."""
+
+    status_code = 502
+    error_type = "stream_interrupted"
+
+
+def attempts_text(attempts: Sequence[Attempt]) -> str:
+    """`a: transient (status 503); b: timeout` for error messages."""
+    return "; ".join(
+        f"{a.provider}: {a.failure_class or 'ok'}" + (f" ({a.detail})" if a.detail else "") for a in attempts
+    )

@@ -1,0 +1,39 @@
+"""Building provider instances from config entries, one class per `kind`."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable, Mapping
+
+from policies.config import ProviderConf, RouterConfig
+from providers.base import Provider
+
+
+def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None) -> Provider:
+    """The adapter for one provider entry. `sleep` drives simulated latency."""
+    if conf.kind == "openai":
+        from providers.openai_wire import OpenAIWireProvider
+
+        assert conf.base_url is not None  # the schema requires it for this kind
+        return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key, headers=dict(conf.headers))
+    if conf.kind == "litellm":
+        from providers.litellm_adapter import LiteLLMProvider
+
+        return LiteLLMProvider(name=conf.name, model=conf.model, api_key=conf.api_key, base_url=conf.base_url, headers=dict(conf.headers))
+    if conf.kind == "simulated":
+        from providers.simulated import SimulatedProvider
+
+        sim = conf.simulate
+        assert sim is not None  # filled in by the config loader
+        extra = {"sleep": sleep} if sleep is not None else {}
+        return SimulatedProvider(
+            name=conf.name, model=conf.model, latency_ms=sim.latency_ms, jitter_ms=sim.jitter_ms,
+            ttft_ms=sim.ttft_ms, answer=sim.answer, answers=dict(sim.answers), chunk_words=sim.chunk_words,
+            seed=sim.seed, **extra,
+        )
+    raise ValueError(f"providers.{conf.name}.kind: unknown kind '{conf.kind}'")
+
+
+def build_providers(config: RouterConfig, overrides: Mapping[str, Provider] | None = None) -> dict[str, Provider]:
+    """Every provider of the config; `overrides` supplies ready-made instances by name."""
+    overrides = overrides or {}
+    return {name: overrides.get(name) or build_provider(conf) for name, conf in config.providers.items()}

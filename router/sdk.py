@@ -1,0 +1,219 @@
+"""The drop-in Python SDK: `Router`, shaped like the OpenAI client.
+
+    r = Router(config="config/default.yaml")
+    resp = await r.acompletion(step="draft", messages=[...])       # ChatCompletion
+    resp = r.chat.completions.create(model="draft", messages=[...]) # sync, OpenAI shape
+    client = r.aio                                                   # AsyncOpenAI shape
+    async for chunk in await r.acompletion(step="draft", messages=[...], stream=True): ...
+
+Responses are the OpenAI SDK's own types; `resp.model` names the provider that answered
+and `resp.crosswalk` holds the decision record (attempts with failure class and latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+from typing import Any, AsyncIterator, Coroutine, Iterator, Mapping, TypeVar
+
+from policies.config import RouterConfig
+from policies.selection import Row
+from providers.base import Provider
+from router.clock import Clock, SystemClock
+from router.configfile import load_config
+from router.convert import to_chunk, to_completion
+from router.engine import Engine
+from router.records import DecisionRecord
+from router.registry import build_providers
+from router.state import RouterState
+
+T = TypeVar("T")
+
+
+class Router:
+    """Routes each step's requests down its ranked providers, failing over on outages."""
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] | RouterConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        providers: Mapping[str, Provider] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`config`: a YAML path (default: $CROSSWALK_CONFIG, else the embedded
+        config/default.yaml) or a loaded `RouterConfig`. `providers` replaces the adapters
+        built from config by name (an injected client); `clock` and `rng` are for tests."""
+        self.config = config if isinstance(config, RouterConfig) else load_config(config)
+        self.clock = clock or SystemClock()
+        self.state = RouterState(self.config, self.clock, rng=rng)
+        self.providers = build_providers(self.config, providers)
+        self.engine = Engine(self.state, self.providers)
+        self.chat = _Chat(self, sync=True)
+        self.aio = _AsyncFace(self)
+        self._loop_thread: _LoopThread | None = None
+
+    def __repr__(self) -> str:
+        return f"Router(config={self.config.source!r}, steps={sorted(self.config.steps)})"
+
+    @property
+    def steps(self) -> list[str]:
+        """The configured step names (what the OpenAI `model` field selects)."""
+        return list(self.config.steps)
+
+    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
+        """Run one step. Returns a `ChatCompletion`, or with stream=True an
+        `AsyncCompletionStream` whose first token has already been secured (failures
+        before it fail over, and if nothing answers the error is raised here)."""
+        body = _body(messages, params)
+        if not stream:
+            result, record = await self.engine.complete(step, body)
+            return to_completion(result, record)
+        records: list[DecisionRecord] = []
+        chunks = self.engine.stream(step, body, records)
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = None
+        return AsyncCompletionStream(chunks, records[0], first)
+
+    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
+        """Blocking form of `acompletion`; with stream=True a plain iterator of chunks."""
+        loop = self._loop()
+        result = loop.run(self.acompletion(step=step, messages=messages, stream=stream, **params))
+        return CompletionStream(result, loop) if stream else result
+
+    def status(self, step: str) -> list[Row]:
+        """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""
+        return self.state.explain(self.engine.step(step))
+
+    async def aclose(self) -> None:
+        """Close provider connections opened on the running loop (and the sync loop)."""
+        for provider in self.providers.values():
+            await provider.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close connections opened by the blocking API and stop its loop thread."""
+        if self._loop_thread is not None:
+            thread, self._loop_thread = self._loop_thread, None
+            for provider in self.providers.values():
+                thread.run(provider.aclose())
+            thread.stop()
+
+    def __enter__(self) -> "Router":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Router":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _loop(self) -> "_LoopThread":
+        if self._loop_thread is None:
+            self._loop_thread = _LoopThread()
+        return self._loop_thread
+
+
+def _body(messages: Any, params: dict[str, Any]) -> dict[str, Any]:
+    if "model" in params:
+        raise TypeError("name the step with step=..., not model= (the chat.completions face takes model=)")
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages: must be a non-empty list of {'role': ..., 'content': ...}")
+    return {"messages": messages, **params}
+
+
+class AsyncCompletionStream:
+    """Async iterator of `ChatCompletionChunk`; `crosswalk` is the decision record."""
+
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], record: DecisionRecord, first: dict[str, Any] | None) -> None:
+        self._chunks = chunks
+        self._first = first
+        self.crosswalk = record
+
+    def __aiter__(self) -> "AsyncCompletionStream":
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._first is not None:
+            chunk, self._first = self._first, None
+            return to_chunk(chunk)
+        return to_chunk(await anext(self._chunks))
+
+    async def aclose(self) -> None:
+        """Stop early; the upstream call is cancelled."""
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+
+class CompletionStream:
+    """Blocking iterator over an `AsyncCompletionStream` run on the router's loop thread."""
+
+    def __init__(self, stream: AsyncCompletionStream, loop: "_LoopThread") -> None:
+        self._stream = stream
+        self._loop = loop
+        self.crosswalk = stream.crosswalk
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._loop.run(_anext(self._stream))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop early; the upstream call is cancelled."""
+        self._loop.run(self._stream.aclose())
+
+
+async def _anext(stream: AsyncCompletionStream) -> Any:
+    return await anext(stream)
+
+
+class _Completions:
+    def __init__(self, router: Router, *, sync: bool) -> None:
+        self._router = router
+        self._sync = sync
+
+    def create(self, *, model: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
+        """OpenAI's `chat.completions.create`: `model` names the step."""
+        if self._sync:
+            return self._router.completion(step=model, messages=messages, stream=stream, **params)
+        return self._router.acompletion(step=model, messages=messages, stream=stream, **params)
+
+
+class _Chat:
+    def __init__(self, router: Router, *, sync: bool) -> None:
+        self.completions = _Completions(router, sync=sync)
+
+
+class _AsyncFace:
+    """`router.aio.chat.completions.create(...)` is awaitable, like `AsyncOpenAI`."""
+
+    def __init__(self, router: Router) -> None:
+        self.chat = _Chat(router, sync=False)
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread that runs the blocking API's coroutines."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="crosswalk-sync", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -1,0 +1,109 @@
+"""Shared routing state held in memory: compliance verdicts, health, hard exclusions,
+retry budget. One `RouterState` per config; it survives a reload for providers that still
+exist (`adopt`). Listeners hear of ejections and exclusions as they happen."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from policies.actions import Action
+from policies.budget import RetryBudget
+from policies.compliance import ComplianceTable, Verdict
+from policies.config import RouterConfig, StepConf
+from policies.exclusions import Exclusion, ExclusionBook
+from policies.health import HealthBook
+from policies.selection import Choice, Row, choose, explain
+from providers.classify import Classification, FailureClass
+from providers.errors import ProviderError
+from router.clock import Clock
+
+log = logging.getLogger("crosswalk")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that changed a provider's standing: kind is ejected | excluded | cooled."""
+
+    kind: str
+    provider: str
+    reason: str
+
+
+class RouterState:
+    """Health, exclusions, budget and compliance for one config, in this process."""
+
+    def __init__(self, config: RouterConfig, clock: Clock, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.health = HealthBook(config.health, {n: p.vendor for n, p in config.providers.items()}, rng=rng or random.Random())
+        self.exclusions = ExclusionBook()
+        self.budget = RetryBudget(config.retry_budget)
+        self.compliance = ComplianceTable(config)
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def verdicts(self, step: StepConf) -> dict[str, Verdict]:
+        """Compliance verdicts for the step's providers, today."""
+        return self.compliance.for_step(step, self.clock.wall().date())
+
+    def choose(self, step: StepConf, *, skip: set[str], allow_panic: bool) -> Choice | None:
+        """The provider for the step's next attempt, or None."""
+        return choose(step, self.verdicts(step), self.health, self.exclusions, self.clock.now(), skip=skip, allow_panic=allow_panic)
+
+    def explain(self, step: StepConf) -> list[Row]:
+        """Every provider of the step with its standing and why."""
+        return explain(step, self.verdicts(step), self.health, self.exclusions, self.clock.now())
+
+    def record_success(self, provider: str) -> None:
+        """An attempt succeeded."""
+        self.health[provider].record_success(self.clock.now())
+
+    def release(self, provider: str) -> None:
+        """An admitted attempt ended without saying anything about the provider's health."""
+        self.health[provider].release()
+
+    def record_failure(self, provider: str, action: Action, outcome: Classification, error: ProviderError) -> None:
+        """Apply a failed attempt to health, exclusions and cooldowns, per its action."""
+        now = self.clock.now()
+        if action.health:
+            for name in self.health.record_failure(provider, now, error.evidence()):
+                self._emit(Event("ejected", name, self.health[name].reason))
+            return
+        self.release(provider)
+        if action.exclude:
+            self._exclude(provider, outcome, error, now)
+        elif action.cooldown:
+            seconds = outcome.retry_after_s if outcome.retry_after_s is not None else self.config.health.rate_limit_default_s
+            self.health[provider].cool_down(now, seconds, error.evidence())
+            self._emit(Event("cooled", provider, f"{seconds:g}s: {error.evidence()}"))
+
+    def _exclude(self, provider: str, outcome: Classification, error: ProviderError, now: float) -> None:
+        spec = self.config.health
+        cls = outcome.failure_class
+        if cls is FailureClass.REGULATORY:
+            until: float | None = now + spec.regulatory_reprobe_s
+        elif cls is FailureClass.QUOTA:
+            until = now + (outcome.retry_after_s or spec.quota_reset_s)
+        else:
+            until = None  # AUTH: until the config (the key) changes
+        exclusion = Exclusion(provider, cls.value, error.evidence(), self.clock.wall().isoformat(timespec="seconds"), now, until)
+        self.exclusions.add(exclusion)
+        log.warning("crosswalk: provider %s hard-excluded: %s", provider, exclusion.describe())
+        self._emit(Event("excluded", provider, exclusion.describe()))
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def adopt(self, old: "RouterState") -> None:
+        """Carry health and exclusions over from the state of a previous config; an
+        exclusion is dropped when its provider's entry changed."""
+        self.health.adopt(old.health)
+        for exclusion in old.exclusions.all(self.clock.now()):
+            # A changed provider entry (new key, model or endpoint) earns a fresh chance.
+            if old.config.providers.get(exclusion.provider) == self.config.providers.get(exclusion.provider):
+                self.exclusions.add(exclusion)
+        self.budget = old.budget
+        self.listeners = old.listeners
