@@ -92,9 +92,10 @@ def _interpolate(node: Any, env: Mapping[str, str], loc: tuple[Any, ...], proble
 
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        if value or (value is not None and default is None):
+            return value
+        if default is not None:  # as in the shell: ${VAR:-x} also covers an empty VAR
             return default
         problems.append(
             f"{_path(loc)}: environment variable {name} is not set; export it, or write ${{{name}:-default}}"

@@ -91,7 +91,7 @@ class RouterState:
         exclusion = Exclusion(provider, cls.value, error.evidence(), self.clock.wall().isoformat(timespec="seconds"), now, until)
         self.exclusions.add(exclusion)
         log.warning("crosswalk: provider %s hard-excluded: %s", provider, exclusion.describe())
-        self._emit(Event("excluded", provider, exclusion.describe()))
+        self._emit(Event("excluded", provider, f"{cls.value}: {exclusion.evidence}"))
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:

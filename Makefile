@@ -1,0 +1,32 @@
+# Every target bootstraps .venv from nothing (python3 + Debian's apt are enough).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: demo test bench check clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -m venv $(VENV) 2>/dev/null || { \
+		echo "python3 -m venv failed; installing python3-venv with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PY) -m venv --clear $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/crosswalk demo
+
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest tests/perf -q -s -p no:cacheprovider
+
+check: $(STAMP)
+	@for f in config/*.yaml; do $(BIN)/crosswalk check $$f >/dev/null || exit 1; done; echo "config/*.yaml OK"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,75 @@
+"""The `crosswalk` command: `check FILE`, `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import Sequence
+
+from policies.config import ConfigError, RouterConfig
+
+
+def _check(path: str) -> int:
+    from policies.compliance import verdict
+    from router.configfile import load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"error: {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(routing_table(config, dt.date.today(), verdict))
+    empty = [s.name for s in config.steps.values() if not any(verdict(config, s, config.providers[p], dt.date.today()).eligible for p in s.providers)]
+    for name in empty:
+        print(f"error: steps.{name}: no provider is eligible today; relax its allowed_regions or embargo entries", file=sys.stderr)
+    return 1 if empty else 0
+
+
+def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
+    """The resolved routing table per step, with why each provider is eligible or not."""
+    lines = [f"{config.source}: OK ({len(config.providers)} providers, {len(config.steps)} steps; compliance as of {today})"]
+    for step in config.steps.values():
+        t = step.timeouts
+        regions = ", ".join(sorted(step.allowed_regions)) if step.allowed_regions is not None else "any"
+        lines.append(
+            f"\nstep {step.name}: up to {step.max_attempts} attempts; timeouts per-try {t.per_try_s:g}s, "
+            f"first token {t.ttft_s:g}s, idle {t.idle_s:g}s, total {t.total_s:g}s; regions {regions}"
+        )
+        for rank, name in enumerate(step.providers, 1):
+            p = config.providers[name]
+            v = verdict(config, step, p, today)  # type: ignore[operator]
+            lines.append(
+                f"  {rank}. {name:<16} {p.kind:<9} {p.model:<24} vendor {p.vendor:<10} region {p.region or '-':<5} "
+                f"{'eligible' if v.eligible else 'BLOCKED':<9} {v.reason}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the sub-command."""
+    parser = argparse.ArgumentParser(prog="crosswalk", description="Multi-model failover router for LLM calls.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate a config file and print the routing table")
+    check.add_argument("file")
+    demo = sub.add_parser("demo", help="run the outage story on the simulated vendors")
+    demo.add_argument("--config", default=None, help="config file (default: the embedded config/default.yaml)")
+    demo.add_argument("--pace", type=float, default=0.02, help="seconds between requests (default 0.02)")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return _check(args.file)
+    if args.command == "demo":
+        from router import demo as demo_mod
+
+        try:
+            return demo_mod.main(args.config, sys.stdout, pace_s=args.pace)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

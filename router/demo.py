@@ -1,0 +1,160 @@
+"""`crosswalk demo`: a scripted outage story on the simulated vendors, in under a minute.
+
+1. steady traffic; 2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
+fails); 3. beta's model becomes region-blocked (called once, excluded with its reason);
+4. alpha recovers (probed, traffic returns). Ends with a table per provider and the
+end-to-end success rate with and without failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from providers.simulated import Fault
+from policies.health import State
+from router.errors import CrosswalkError
+from router.records import DecisionRecord
+from router.sdk import Router
+from router.state import Event
+
+PROMPTS = {
+    "draft": "Draft a short apology for the late delivery of order 1182.",
+    "extract-refund": "The customer paid $42.99 and wants the full amount back. What is the refund?",
+    "summarize-eu": "Summarize the ticket history for the EU account team.",
+}
+
+
+@dataclass
+class Tally:
+    """What the demo observed, per phase and per provider."""
+
+    records: list[DecisionRecord] = field(default_factory=list)
+    failed: list[CrosswalkError] = field(default_factory=list)
+    primary_ok: int = 0  # requests the step's first-ranked provider alone would have served
+
+
+async def _traffic(router: Router, steps: list[str], count: int, pace_s: float, tally: Tally) -> Counter[str]:
+    answered: Counter[str] = Counter()
+    for i in range(count):
+        step = steps[i % len(steps)]
+        primary = router.providers[router.config.steps[step].providers[0]]
+        tally.primary_ok += getattr(primary, "fault", None) is None
+        try:
+            resp = await router.acompletion(step=step, messages=[{"role": "user", "content": PROMPTS.get(step, "Hello")}])
+        except CrosswalkError as exc:
+            tally.failed.append(exc)
+            tally.records.append(DecisionRecord(step=step, attempts=list(exc.attempts)))
+            answered["(failed)"] += 1
+        else:
+            tally.records.append(resp.crosswalk)
+            answered[resp.model] += 1
+        if pace_s:
+            await asyncio.sleep(pace_s)
+    return answered
+
+
+def _line(out: TextIO, phase: str, answered: Counter[str], failed: int) -> None:
+    total = sum(answered.values())
+    who = ", ".join(f"{name} {n}" for name, n in answered.most_common())
+    print(f"  {phase:<22} {total:>3} requests, {failed} failed; answered by: {who}", file=out, flush=True)
+
+
+async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02, recovery_wait_s: float = 30.0) -> int:
+    """Run the story on `router` (simulated vendors named as in config/default.yaml).
+    Returns the number of requests that failed outright."""
+    steps = [s for s in ("draft", "extract-refund", "summarize-eu") if s in router.config.steps] or router.steps
+    sims = router.providers
+    tally = Tally()
+    router.state.listeners.append(lambda e: _event(out, e))
+    print("Crosswalk demo: three simulated vendors (alpha, beta, gamma), steps " + ", ".join(steps), file=out)
+
+    print("\n1. Steady traffic", file=out)
+    failed0 = len(tally.failed)
+    _line(out, "healthy", await _traffic(router, steps, 30, pace_s, tally), len(tally.failed) - failed0)
+
+    print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
+    for name in _vendor(router, "alpha"):
+        sims[name].set_fault(Fault.outage())  # type: ignore[attr-defined]
+    failed0 = len(tally.failed)
+    _line(out, "alpha outage", await _traffic(router, steps, 45, pace_s, tally), len(tally.failed) - failed0)
+
+    print("\n3. beta-pro becomes region-blocked (403 unsupported_country_region_territory)", file=out)
+    sims["beta-pro"].set_fault(Fault.region_block())  # type: ignore[attr-defined]
+    calls_before = sims["beta-pro"].calls  # type: ignore[attr-defined]
+    failed0 = len(tally.failed)
+    _line(out, "beta blocked", await _traffic(router, steps, 30, pace_s, tally), len(tally.failed) - failed0)
+    print(f"  beta-pro was called {sims['beta-pro'].calls - calls_before} time(s) after the block", file=out)  # type: ignore[attr-defined]
+
+    print("\n4. Vendor alpha recovers; ejected providers are probed and traffic returns", file=out)
+    for name in _vendor(router, "alpha"):
+        sims[name].set_fault(None)  # type: ignore[attr-defined]
+    failed0 = len(tally.failed)
+    answered: Counter[str] = Counter()
+    deadline = time.monotonic() + recovery_wait_s
+    while time.monotonic() < deadline:
+        answered += await _traffic(router, steps, 6, pace_s, tally)
+        if all(router.state.health[name].state is State.HEALTHY for name in _vendor(router, "alpha")):
+            break
+        await asyncio.sleep(0.25)
+    answered += await _traffic(router, steps, 15, pace_s, tally)
+    _line(out, "alpha recovered", answered, len(tally.failed) - failed0)
+
+    _report(router, tally, out)
+    return len(tally.failed)
+
+
+def _vendor(router: Router, vendor: str) -> list[str]:
+    return [n for n, p in router.config.providers.items() if p.vendor == vendor]
+
+
+def _event(out: TextIO, event: Event) -> None:
+    print(f"    ! {event.provider} {event.kind}: {event.reason}", file=out, flush=True)
+
+
+def _report(router: Router, tally: Tally, out: TextIO) -> None:
+    calls: Counter[str] = Counter()
+    fails: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in tally.records:
+        for attempt in record.attempts:
+            calls[attempt.provider] += 1
+            if attempt.failure_class:
+                fails[attempt.provider][attempt.failure_class] += 1
+    standing = {}
+    for step in router.config.steps.values():
+        for row in router.state.explain(step):
+            if row.status != "blocked" or row.provider not in standing:
+                standing[row.provider] = row
+    print("\nProviders", file=out)
+    print(f"  {'provider':<13} {'calls':>5} {'ok':>5}  {'failures by class':<26} {'state':<10} reason", file=out)
+    for name in router.config.providers:
+        failures = ", ".join(f"{c} {n}" for c, n in fails[name].most_common()) or "-"
+        ok = calls[name] - sum(fails[name].values())
+        row = standing.get(name)
+        state, reason = (row.status, row.reason) if row else ("unused", "")
+        print(f"  {name:<13} {calls[name]:>5} {ok:>5}  {failures:<26} {state:<10} {reason[:70]}", file=out)
+    total = len(tally.records)
+    served = total - len(tally.failed)
+    first = tally.primary_ok
+    print(f"\nEnd to end: {served}/{total} requests served with failover ({served / total:.1%}); "
+          f"{first}/{total} would have been served by the first-ranked provider alone ({first / total:.1%}).", file=out)
+    six = (served / total) ** 6, (first / total) ** 6
+    print(f"A six-step pipeline at these rates: {six[0]:.1%} with failover, {six[1]:.1%} without.", file=out)
+
+
+def main(config: str | None, out: TextIO, *, pace_s: float = 0.02) -> int:
+    """Entry point for the CLI: exit status 0 when no request failed."""
+    logging.getLogger("crosswalk").setLevel(logging.ERROR)  # the story prints its own events
+    router = Router(config, rng=random.Random(7))
+    missing = {"alpha-large", "alpha-mini", "beta-pro"} - set(router.config.providers)
+    if missing or any(p.kind != "simulated" for p in router.config.providers.values()):
+        print("crosswalk demo needs the simulated vendors of config/default.yaml "
+              f"(missing or not simulated: {', '.join(sorted(missing)) or 'some providers'})", file=out)
+        return 2
+    failed = asyncio.run(run_demo(router, out, pace_s=pace_s))
+    return 0 if failed == 0 else 1
