@@ -33,5 +33,9 @@ def _build(cls: Any, body: dict[str, Any], record: DecisionRecord | None) -> Any
         # Lenient like the openai client itself: vendors omit or bend fields.
         obj = cls.construct(**body)
     if record is not None:
-        obj.crosswalk = record
+        extra = obj.__pydantic_extra__
+        if extra is not None:  # openai's models allow extras; skip pydantic's slow __setattr__
+            extra["crosswalk"] = record
+        else:
+            obj.crosswalk = record
     return obj

@@ -1,0 +1,44 @@
+"""A minimal OpenAI-compatible upstream for benchmarks, run in its own process so it does
+not share the client's event loop: `python upstream.py PORT`. Answers a fixed completion
+(or a short SSE stream) as fast as aiohttp can."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from aiohttp import web
+
+BODY = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "The refund is $42.99."}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+}).encode()
+
+
+def _chunk(delta: dict, finish: str | None) -> bytes:
+    return b"data: " + json.dumps({
+        "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "bench-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }).encode() + b"\n\n"
+
+
+STREAM = (_chunk({"role": "assistant", "content": ""}, None) + _chunk({"content": "The refund"}, None)
+          + _chunk({"content": " is $42.99."}, None) + _chunk({}, "stop") + b"data: [DONE]\n\n")
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    if body.get("stream"):
+        return web.Response(body=STREAM, content_type="text/event-stream")
+    return web.Response(body=BODY, content_type="application/json")
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
