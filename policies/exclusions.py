@@ -20,7 +20,7 @@ class Exclusion:
 
     def describe(self) -> str:
         """One line for tables and error messages."""
-        return f"excluded ({self.failure_class}) at {self.at}: {self.evidence}"
+        return f"{self.failure_class} since {self.at}: {self.evidence}"
 
 
 class ExclusionBook:

@@ -1,0 +1,84 @@
+"""The `crosswalk` command as a user runs it: check and demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from router.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fast_default(tmp_path: Path) -> Path:
+    """config/default.yaml with ejection times cut so the story's recovery takes a moment."""
+    raw = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())
+    raw["health"].update(ejection_base_s=0.3, ejection_max_s=1.0)
+    path = tmp_path / "fast.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_check_prints_routing_table_with_reasons(capsys):
+    assert main(["check", str(ROOT / "config" / "default.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "step summarize-eu" in out
+    assert "alpha-large" in out and "BLOCKED" in out and "region 'us' not in allowed regions ['eu']" in out
+
+
+def test_check_reports_errors_with_paths_and_exits_nonzero(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "providers:\n  a: {kind: simulated, model: m}\n"
+        "steps:\n  draft: {providers: [a, gpt5], max_atempts: 2}\n"
+    )
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "steps.draft.max_atempts: unknown key 'max_atempts'" in err
+
+
+def test_check_flags_a_step_nothing_can_serve(tmp_path, capsys):
+    cfg = tmp_path / "empty.yaml"
+    cfg.write_text(
+        "providers:\n  a: {kind: simulated, model: m, region: us}\n"
+        "steps:\n  s: {providers: [a], allowed_regions: [eu]}\n"
+    )
+    assert main(["check", str(cfg)]) == 1
+    assert "steps.s: no provider is eligible today" in capsys.readouterr().err
+
+
+def test_check_unknown_provider_names_known_ones(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("providers:\n  a: {kind: simulated, model: m}\nsteps:\n  draft: {providers: [a, gpt5]}\n")
+    assert main(["check", str(cfg)]) == 1
+    assert "steps.draft.providers[1]: unknown provider 'gpt5' (known: a)" in capsys.readouterr().err
+
+
+def test_demo_tells_the_outage_story_and_exits_zero(tmp_path, capsys):
+    assert main(["demo", "--config", str(_fast_default(tmp_path)), "--pace", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "alpha-large ejected" in out
+    assert "beta-pro excluded: regulatory" in out
+    assert "beta-pro was called 1 time(s) after the block" in out
+    for phase in ("healthy", "alpha outage", "beta blocked", "alpha recovered"):
+        line = next(l for l in out.splitlines() if l.strip().startswith(phase))
+        assert " 0 failed" in line, line
+    recovered = next(l for l in out.splitlines() if l.strip().startswith("alpha recovered"))
+    assert "alpha-large" in recovered  # traffic returned to the recovered vendor
+    assert "End to end:" in out and "(100.0%)" in out
+
+
+def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("providers:\n  a: {kind: simulated, model: m}\nsteps:\n  draft: {providers: [a]}\n")
+    assert main(["demo", "--config", str(cfg)]) == 2
+    assert "needs the simulated vendors" in capsys.readouterr().out
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "OK (4 providers, 3 steps" in proc.stdout

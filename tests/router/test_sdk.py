@@ -1,0 +1,136 @@
+"""The SDK as a user touches it: both faces, streaming, records, errors (simulated vendors)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from policies.config import parse_config
+from providers.simulated import Fault
+from router import AllProvidersFailed, NoEligibleProvider, Router, StreamInterrupted, UnknownStep, UpstreamRejected
+
+CONFIG = """
+providers:
+  a: {kind: simulated, model: a-1, vendor: va, region: us, simulate: {latency_ms: 0, jitter_ms: 0, answer: "from a"}}
+  b: {kind: simulated, model: b-1, vendor: vb, region: eu, simulate: {latency_ms: 0, jitter_ms: 0, answer: "from b says hello world"}}
+steps:
+  draft: {providers: [a, b], timeouts: {per_try_s: 1, ttft_s: 1, idle_s: 1, total_s: 3}}
+  eu-only: {providers: [a, b], allowed_regions: [eu]}
+"""
+MSG = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def router():
+    r = Router(parse_config(CONFIG, env={}), rng=random.Random(0))
+    yield r
+    r.close()
+
+
+async def test_async_completion_returns_openai_type_with_record(router):
+    resp = await router.acompletion(step="draft", messages=MSG, temperature=0.2)
+    assert isinstance(resp, ChatCompletion)
+    assert resp.model == "a"
+    assert resp.choices[0].message.content == "from a"
+    assert [(x.provider, x.failure_class) for x in resp.crosswalk.attempts] == [("a", None)]
+    assert resp.crosswalk.provider == "a" and resp.crosswalk.step == "draft"
+    assert resp.model_dump()["crosswalk"]["provider"] == "a"  # serialisable with the response
+
+
+def test_sync_faces_match_openai_client_shape(router):
+    resp = router.chat.completions.create(model="draft", messages=MSG)
+    assert isinstance(resp, ChatCompletion) and resp.model == "a"
+    assert router.completion(step="draft", messages=MSG).choices[0].message.content == "from a"
+    chunks = list(router.chat.completions.create(model="draft", messages=MSG, stream=True))
+    assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "from a"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+async def test_aio_face_is_awaitable(router):
+    resp = await router.aio.chat.completions.create(model="draft", messages=MSG)
+    assert resp.model == "a"
+
+
+async def test_stream_fails_over_before_first_token_and_names_provider(router):
+    router.providers["a"].set_fault(Fault("cut", after_chunks=0))
+    stream = await router.acompletion(step="draft", messages=MSG, stream=True)
+    chunks = [c async for c in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "from b says hello world"
+    assert {c.model for c in chunks} == {"b"}
+    assert [(x.provider, x.failure_class) for x in stream.crosswalk.attempts] == [("a", "stream_broken"), ("b", None)]
+
+
+async def test_stream_cut_after_first_token_is_an_error_not_a_short_answer(router):
+    router.providers["a"].set_fault(Fault("cut", after_chunks=1))
+    router.providers["a"].answer = "one two three four five six seven"
+    stream = await router.acompletion(step="draft", messages=MSG, stream=True)
+    got = []
+    with pytest.raises(StreamInterrupted) as info:
+        async for c in stream:
+            got.append(c.choices[0].delta.content or "")
+    assert "".join(got) == "one two three"
+    assert "incomplete" in str(info.value)
+    assert router.providers["b"].calls == 0  # no restart after the commit point
+
+
+async def test_all_failed_lists_each_attempt(router):
+    router.providers["a"].set_fault(Fault.outage())
+    router.providers["b"].set_fault(Fault.http(502, "bad gateway"))
+    with pytest.raises(AllProvidersFailed) as info:
+        await router.acompletion(step="draft", messages=MSG)
+    err = info.value
+    assert err.status_code == 502
+    assert [a.failure_class for a in err.attempts] == ["transient"] * 3
+    assert "a: transient" in str(err) and "b: transient" in str(err)
+
+
+async def test_client_error_is_returned_not_failed_over(router):
+    router.providers["a"].set_fault(Fault.http(400, "messages[0].role: invalid value 'robot'", "invalid_value"))
+    with pytest.raises(UpstreamRejected) as info:
+        await router.acompletion(step="draft", messages=MSG)
+    assert info.value.status_code == 400 and info.value.failure_class == "client"
+    assert "robot" in info.value.message
+    assert router.providers["b"].calls == 0
+
+
+async def test_unknown_step_lists_known_ones(router):
+    with pytest.raises(UnknownStep, match=r"unknown step 'drfat' \(known steps: draft, eu-only\)"):
+        await router.acompletion(step="drfat", messages=MSG)
+
+
+async def test_bad_arguments_are_named(router):
+    with pytest.raises(ValueError, match="messages"):
+        await router.acompletion(step="draft", messages=[])
+    with pytest.raises(TypeError, match="step="):
+        await router.acompletion(step="draft", messages=MSG, model="x")
+
+
+async def test_regions_filter_before_any_call(router):
+    resp = await router.acompletion(step="eu-only", messages=MSG)
+    assert resp.model == "b" and router.providers["a"].calls == 0
+    rows = {r.provider: r for r in router.status("eu-only")}
+    assert rows["a"].status == "blocked" and "region 'us' not in allowed regions ['eu']" in rows["a"].reason
+
+
+async def test_no_eligible_provider_says_why_and_when(router):
+    router.providers["b"].set_fault(Fault.region_block())
+    with pytest.raises(AllProvidersFailed):
+        await router.acompletion(step="eu-only", messages=MSG)
+    with pytest.raises(NoEligibleProvider) as info:
+        await router.acompletion(step="eu-only", messages=MSG)
+    text = str(info.value)
+    assert info.value.status_code == 503
+    assert "a: blocked" in text and "b: excluded (regulatory since" in text
+    assert "unsupported_country_region_territory" in text
+    assert router.providers["b"].calls == 1  # called once, then excluded
+
+
+async def test_stream_error_before_any_token_is_raised_at_await(router):
+    router.providers["a"].set_fault(Fault.region_block())
+    router.providers["b"].set_fault(Fault.http(401, "Incorrect API key provided", "invalid_api_key"))
+    with pytest.raises(AllProvidersFailed) as info:
+        await router.acompletion(step="draft", messages=MSG, stream=True)
+    assert [a.failure_class for a in info.value.attempts] == ["regulatory", "auth"]
