@@ -21,6 +21,15 @@ from providers.errors import (
 )
 
 
+OPENAI_CHAT_PARAMS = frozenset({
+    "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user",
+    "response_format", "seed", "tools", "tool_choice", "parallel_tool_calls", "stream_options",
+    "reasoning_effort", "modalities", "audio", "prediction", "service_tier", "functions",
+    "function_call",
+})
+
+
 def _litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -44,7 +53,9 @@ class LiteLLMProvider:
         return f"LiteLLMProvider(name={self.name!r}, model={self.model!r})"
 
     def _kwargs(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-        kwargs = {k: v for k, v in body.items() if k not in ("model", "stream")}
+        # An allowlist, not a denylist: litellm reads provider settings (api_base, api_key,
+        # custom_llm_provider, ...) from the same kwargs, and a request must never set them.
+        kwargs = {k: v for k, v in body.items() if k in OPENAI_CHAT_PARAMS}
         kwargs.update(model=self.model, stream=stream, num_retries=0, max_retries=0)
         if self._api_key:
             kwargs["api_key"] = self._api_key

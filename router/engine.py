@@ -11,25 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Mapping, Protocol
 
 from policies.config import StepConf
 from providers.base import ChatRequest, Provider, chunk_commits
 from providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from router.attempts import StepRun
-from router.errors import DeadlineExceeded, StreamInterrupted, UnknownStep
+from router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted, UnknownStep
 from router.records import DecisionRecord
 from router.state import RouterState
 
 log = logging.getLogger("crosswalk")
 
 
+class Observer(Protocol):
+    """Told of every finished request (metrics); must be cheap and must not raise."""
+
+    def request_done(self, record: DecisionRecord, error: CrosswalkError | None) -> None: ...
+
+    def first_token(self, step: str, seconds: float) -> None: ...
+
+
 class Engine:
     """Runs steps against providers, sharing one `RouterState`."""
 
-    def __init__(self, state: RouterState, providers: Mapping[str, Provider]) -> None:
+    def __init__(self, state: RouterState, providers: Mapping[str, Provider], *, observer: Observer | None = None) -> None:
         self.state = state
         self.providers = providers
+        self.observer = observer
+
+    def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
+        if self.observer is not None:
+            self.observer.request_done(record, error)
+        if log.isEnabledFor(logging.INFO):
+            log.info("crosswalk decision %s%s", record.summary(), f" error={error.error_type}" if error else "")
 
     def step(self, name: str) -> StepConf:
         """The step called `name`, or `UnknownStep` listing the known ones."""
@@ -42,7 +57,15 @@ class Engine:
     async def complete(self, step_name: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request; returns the completion dict and its record."""
         run = StepRun(self.state, self.step(step_name))
-        request = ChatRequest(body)
+        try:
+            result = await self._complete(run, ChatRequest(body))
+        except CrosswalkError as error:
+            self._done(run.record, error)
+            raise
+        self._done(run.record, None)
+        return result, run.record
+
+    async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
         per_try = run.step.timeouts.per_try_s
         while True:
             choice = await run.next()
@@ -61,10 +84,9 @@ class Engine:
             except asyncio.CancelledError:
                 run.abandoned(choice)
                 raise
-            record = run.succeeded(choice, started)
+            run.succeeded(choice, started)
             result["model"] = choice.provider
-            _log(record)
-            return result, record
+            return result
 
     async def stream(self, step_name: str, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request, yielding chunk dicts. The decision record is appended
@@ -72,7 +94,15 @@ class Engine:
         run = StepRun(self.state, self.step(step_name))
         if record_out is not None:
             record_out.append(run.record)
-        request = ChatRequest({**body, "stream": True})
+        try:
+            async for chunk in self._stream(run, ChatRequest({**body, "stream": True})):
+                yield chunk
+        except CrosswalkError as error:
+            self._done(run.record, error)
+            raise
+        self._done(run.record, None)
+
+    async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         timeouts = run.step.timeouts
         while True:
             choice = await run.next()
@@ -103,6 +133,8 @@ class Engine:
         name = choice.provider
         idle = run.step.timeouts.idle_s
         try:
+            if self.observer is not None:
+                self.observer.first_token(run.step.name, run.clock.now() - run.started)
             for chunk in held:
                 chunk["model"] = name
                 yield chunk
@@ -116,7 +148,6 @@ class Engine:
                 yield chunk
         except ProviderError as error:
             cls = run.failed(choice, error, started, may_fail_over=False)
-            _log(run.record)
             if run.remaining() <= 0:
                 raise DeadlineExceeded(
                     f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
@@ -131,7 +162,7 @@ class Engine:
             raise
         finally:
             await _close(upstream)
-        _log(run.succeeded(choice, started))
+        run.succeeded(choice, started)
 
 
 async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, provider: str, phase: str) -> dict[str, Any]:
@@ -162,8 +193,3 @@ async def _close(upstream: AsyncIterator[dict[str, Any]]) -> None:
             await aclose()
         except Exception:  # closing a broken stream may fail again; the failure is already recorded
             pass
-
-
-def _log(record: DecisionRecord) -> None:
-    if log.isEnabledFor(logging.INFO):
-        log.info("crosswalk decision %s", record.summary())

@@ -25,6 +25,7 @@ from router.clock import Clock, SystemClock
 from router.configfile import load_config
 from router.convert import to_chunk, to_completion
 from router.engine import Engine
+from router.metrics import Metrics
 from router.records import DecisionRecord
 from router.registry import build_providers
 from router.state import RouterState
@@ -42,18 +43,27 @@ class Router:
         clock: Clock | None = None,
         providers: Mapping[str, Provider] | None = None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`config`: a YAML path (default: $CROSSWALK_CONFIG, else the embedded
         config/default.yaml) or a loaded `RouterConfig`. `providers` replaces the adapters
-        built from config by name (an injected client); `clock` and `rng` are for tests."""
+        built from config by name (an injected client); `metrics` exports Prometheus
+        metrics to its registry; `clock` and `rng` are for tests."""
         self.config = config if isinstance(config, RouterConfig) else load_config(config)
         self.clock = clock or SystemClock()
+        self.metrics = metrics
+        self._rng = rng
+        self._overrides = dict(providers or {})
         self.state = RouterState(self.config, self.clock, rng=rng)
-        self.providers = build_providers(self.config, providers)
-        self.engine = Engine(self.state, self.providers)
+        self.providers = build_providers(self.config, self._overrides)
+        self.engine = Engine(self.state, self.providers, observer=metrics)
+        if metrics is not None:
+            self.state.listeners.append(metrics.on_event)
+            metrics.watch(lambda: self.state)
         self.chat = _Chat(self, sync=True)
         self.aio = _AsyncFace(self)
         self._loop_thread: _LoopThread | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"Router(config={self.config.source!r}, steps={sorted(self.config.steps)})"
@@ -84,6 +94,27 @@ class Router:
         loop = self._loop()
         result = loop.run(self.acompletion(step=step, messages=messages, stream=stream, **params))
         return CompletionStream(result, loop) if stream else result
+
+    async def areload(self, config: RouterConfig) -> None:
+        """Switch to a new config without a restart. Health and exclusions carry over for
+        providers that still exist (an exclusion only if the provider's entry is unchanged);
+        unchanged providers keep their connections; removed ones are closed. Requests in
+        flight finish on the config they started with."""
+        state = RouterState(config, self.clock, rng=self._rng)
+        state.adopt(self.state)
+        providers = {
+            name: self.providers[name] if name in self.providers and self.config.providers.get(name) == conf else None
+            for name, conf in config.providers.items()
+        }
+        built = build_providers(config, {**{k: v for k, v in providers.items() if v is not None}, **self._overrides})
+        retired = [p for name, p in self.providers.items() if built.get(name) is not p]
+        grace_s = max((s.timeouts.total_s for s in self.config.steps.values()), default=0.0)
+        self.config, self.state, self.providers = config, state, built
+        self.engine = Engine(state, built, observer=self.metrics)
+        if retired:  # close once every request that could still use them has finished
+            task = asyncio.create_task(_close_later(retired, grace_s))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""
@@ -119,6 +150,12 @@ class Router:
         if self._loop_thread is None:
             self._loop_thread = _LoopThread()
         return self._loop_thread
+
+
+async def _close_later(providers: list[Provider], delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    for provider in providers:
+        await provider.aclose()
 
 
 def _body(messages: Any, params: dict[str, Any]) -> dict[str, Any]:
