@@ -61,6 +61,16 @@ class StepConf:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """Sidecar settings; `api_keys` are the bearer keys callers must present."""
+
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    max_body_bytes: int = 4 * 1024 * 1024
+    body_timeout_s: float = 10.0
+    reload_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     """The runtime config: what `load_config` returns and the router runs on."""
 
@@ -69,6 +79,7 @@ class RouterConfig:
     compliance: ComplianceSpec
     health: HealthSpec
     retry_budget: RetryBudgetSpec
+    proxy: ProxySettings = field(default_factory=ProxySettings)
     source: str = "config"
 
 
@@ -194,6 +205,12 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
         compliance=spec.compliance,
         health=spec.health,
         retry_budget=spec.retry_budget,
+        proxy=ProxySettings(
+            api_keys=tuple(k.get_secret_value() for k in spec.proxy.api_keys if k.get_secret_value()),
+            max_body_bytes=spec.proxy.max_body_bytes,
+            body_timeout_s=spec.proxy.body_timeout_s,
+            reload_interval_s=spec.proxy.reload_interval_s,
+        ),
         source=source,
     )
 

@@ -150,6 +150,15 @@ class RetryBudgetSpec(_Spec):
     window_s: float = Field(10.0, gt=0)
 
 
+class ProxySpec(_Spec):
+    """The sidecar proxy (`crosswalk serve`)."""
+
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    body_timeout_s: float = Field(10.0, gt=0)
+    reload_interval_s: float = Field(1.0, gt=0)
+
+
 class ConfigSpec(_Spec):
     """The whole file."""
 
@@ -159,3 +168,4 @@ class ConfigSpec(_Spec):
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     health: HealthSpec = Field(default_factory=HealthSpec)
     retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec)
+    proxy: ProxySpec = Field(default_factory=ProxySpec)

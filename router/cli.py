@@ -1,4 +1,4 @@
-"""The `crosswalk` command: `check FILE`, `demo`."""
+"""The `crosswalk` command: `check FILE`, `demo`, `serve`."""
 
 from __future__ import annotations
 
@@ -57,9 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the outage story on the simulated vendors")
     demo.add_argument("--config", default=None, help="config file (default: the embedded config/default.yaml)")
     demo.add_argument("--pace", type=float, default=0.02, help="seconds between requests (default 0.02)")
+    serve = sub.add_parser("serve", help="run the OpenAI-compatible sidecar proxy")
+    serve.add_argument("--config", default=None, help="config file (default: $CROSSWALK_CONFIG, else config/default.yaml)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.file)
+    if args.command == "serve":
+        from router import serve as serve_mod
+
+        return serve_mod.main(args.config, args.host, args.port, args.workers)
     if args.command == "demo":
         from router import demo as demo_mod
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,6 +44,7 @@ class RouterState:
         self.budget = RetryBudget(config.retry_budget)
         self.compliance = ComplianceTable(config)
         self.listeners: list[Callable[[Event], None]] = []
+        self.recent: dict[str, deque[tuple[str, str]]] = {name: deque(maxlen=10) for name in config.providers}
 
     def verdicts(self, step: StepConf) -> dict[str, Verdict]:
         """Compliance verdicts for the step's providers, today."""
@@ -67,6 +69,7 @@ class RouterState:
     def record_failure(self, provider: str, action: Action, outcome: Classification, error: ProviderError) -> None:
         """Apply a failed attempt to health, exclusions and cooldowns, per its action."""
         now = self.clock.now()
+        self.recent[provider].append((self.clock.wall().isoformat(timespec="seconds"), outcome.failure_class.value))
         if action.health:
             for name in self.health.record_failure(provider, now, error.evidence()):
                 self._emit(Event("ejected", name, self.health[name].reason))
@@ -106,4 +109,7 @@ class RouterState:
             if old.config.providers.get(exclusion.provider) == self.config.providers.get(exclusion.provider):
                 self.exclusions.add(exclusion)
         self.budget = old.budget
+        for name, recent in old.recent.items():
+            if name in self.recent:
+                self.recent[name] = recent
         self.listeners = old.listeners

@@ -1,0 +1,37 @@
+"""Bearer-key checks for the proxy: constant-time, keys never logged."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from typing import Iterable
+
+
+def keys_from(config_keys: Iterable[str], env: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Keys from config plus CROSSWALK_API_KEYS (comma-separated) in the environment."""
+    env = dict(os.environ) if env is None else env
+    extra = [k.strip() for k in env.get("CROSSWALK_API_KEYS", "").split(",") if k.strip()]
+    return tuple(dict.fromkeys([*config_keys, *extra]))
+
+
+def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
+    """True when `Authorization: Bearer <key>` carries one of `keys` (or no keys are set)."""
+    if not keys:
+        return True
+    if not header or not header.startswith("Bearer "):
+        return False
+    presented = header[7:].strip().encode()
+    # Compare against every key, so timing does not reveal which (or whether one) matched.
+    results = [hmac.compare_digest(presented, key.encode()) for key in keys]
+    return any(results)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost'."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

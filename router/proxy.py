@@ -1,0 +1,229 @@
+"""The sidecar: an OpenAI-compatible HTTP server in front of a `Router`.
+
+POST /v1/chat/completions (the `model` field names a step), GET /v1/models (the steps),
+GET /v1/crosswalk/providers (provider state, behind auth), /healthz, /readyz, /metrics.
+Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
+OpenAI's error JSON with the status the failure deserves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from router.auth import authorized
+from router.errors import CrosswalkError, NoEligibleProvider
+from router.proxy_requests import BadRequest, error_body, parse_chat_body
+from router.records import DecisionRecord
+from router.sdk import Router
+
+log = logging.getLogger("crosswalk.proxy")
+JSON = "application/json"
+
+
+@dataclass
+class ProxyState:
+    """What the handlers share: the live router, the accepted keys, the reload status."""
+
+    router: Router
+    keys: tuple[str, ...]
+    reload_error: str | None = None
+    reloaded_at: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(payload).encode(), status=status, content_type=JSON, headers=headers)
+
+
+def _error(status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
+           headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response:
+    return web.Response(body=error_body(message, type_=type_, param=param, code=code, extra=extra), status=status,
+                        content_type=JSON, headers=headers)
+
+
+def _record_headers(record: DecisionRecord) -> dict[str, str]:
+    return {
+        "x-crosswalk-step": record.step,
+        "x-crosswalk-provider": record.provider or "",
+        "x-crosswalk-attempts": ",".join(a.short() for a in record.attempts),
+        "x-crosswalk-latency-ms": f"{record.latency_s * 1000:.1f}",
+    }
+
+
+def _crosswalk_error(err: CrosswalkError) -> web.Response:
+    headers = {"x-crosswalk-step": err.step, "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
+    retry = getattr(err, "retry_after_s", None)
+    if isinstance(err, NoEligibleProvider):
+        headers["retry-after"] = str(max(1, int(retry + 0.999))) if retry is not None else "1"
+    attempts = [{"provider": a.provider, "failure_class": a.failure_class, "status": a.status,
+                 "latency_ms": round(a.latency_s * 1000, 1)} for a in err.attempts]
+    return _error(err.status_code, err.message, type_=err.error_type, code=getattr(err, "code", None) or err.error_type,
+                  headers=headers, extra={"step": err.step, "attempts": attempts})
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """aiohttp's own HTTP errors (404 route, 405, 413) as OpenAI error JSON; never a trace."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return _error(413, f"request body too large (limit {request.app['proxy'].router.config.proxy.max_body_bytes} bytes)",
+                          type_="invalid_request_error", code="body_too_large")
+        return _error(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
+    except BadRequest as exc:
+        return _error(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("crosswalk proxy: internal error on %s %s", request.method, request.path)
+        return _error(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    if request.path.startswith("/v1/") and not authorized(request.headers.get("authorization"), request.app["proxy"].keys):
+        return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
+                      type_="invalid_request_error", code="invalid_api_key")
+    return await handler(request)
+
+
+async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
+    try:
+        async with asyncio.timeout(proxy.router.config.proxy.body_timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise BadRequest("request body arrived too slowly", status=408, code="request_timeout") from None
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """POST /v1/chat/completions."""
+    proxy: ProxyState = request.app["proxy"]
+    body = parse_chat_body(await _read_body(request, proxy))
+    step = body.pop("model")
+    router = proxy.router
+    if step not in router.config.steps:
+        known = ", ".join(sorted(router.config.steps))
+        return _error(404, f"unknown step '{step}' (known steps: {known})", type_="invalid_request_error",
+                      param="model", code="model_not_found")
+    if body.get("stream"):
+        return await _stream(request, router, step, body)
+    try:
+        result, record = await router.engine.complete(step, body)
+    except CrosswalkError as err:
+        return _crosswalk_error(err)
+    return web.Response(body=_dumps(result), content_type=JSON, headers=_record_headers(record))
+
+
+async def _stream(request: web.Request, router: Router, step: str, body: dict[str, Any]) -> web.StreamResponse:
+    records: list[DecisionRecord] = []
+    chunks = router.engine.stream(step, body, records)
+    try:
+        first = await anext(chunks)
+    except CrosswalkError as err:
+        return _crosswalk_error(err)
+    except StopAsyncIteration:
+        first = None
+    headers = {**_record_headers(records[0]), "content-type": "text/event-stream", "cache-control": "no-cache"}
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    try:
+        if first is not None:
+            await response.write(b"data: " + _dumps(first) + b"\n\n")
+        async for chunk in chunks:
+            await response.write(b"data: " + _dumps(chunk) + b"\n\n")
+    except CrosswalkError as err:
+        # Past the commit point: an in-band error event, and no [DONE], so no client can
+        # take the partial answer for a whole one.
+        await response.write(b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type) + b"\n\n")
+        await response.write_eof()
+        return response
+    finally:
+        await chunks.aclose()
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def models(request: web.Request) -> web.Response:
+    """GET /v1/models: the steps, as OpenAI models."""
+    config = request.app["proxy"].router.config
+    data = [{"id": name, "object": "model", "created": 0, "owned_by": "crosswalk", "description": step.description}
+            for name, step in config.steps.items()]
+    return _json({"object": "list", "data": data})
+
+
+async def providers_state(request: web.Request) -> web.Response:
+    """GET /v1/crosswalk/providers: each provider's state, with the evidence."""
+    proxy: ProxyState = request.app["proxy"]
+    state = proxy.router.state
+    now = state.clock.now()
+    out = []
+    for name, conf in state.config.providers.items():
+        health = state.health[name]
+        health.available(now)
+        exclusion = state.exclusions.active(name, now)
+        out.append({
+            "provider": name, "vendor": conf.vendor, "model": conf.model, "region": conf.region,
+            "state": "excluded" if exclusion else ("cooling_down" if now < health.cooldown_until else health.state.value),
+            "ejected_for_s": round(max(0.0, health.ejected_until - now), 3) if health.state.value == "ejected" else None,
+            "ejection_reason": health.reason or None,
+            "cooldown_for_s": round(health.cooldown_until - now, 3) if now < health.cooldown_until else None,
+            "exclusion": None if exclusion is None else {
+                "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
+                "until_s": None if exclusion.until is None else round(exclusion.until - now, 1)},
+            "recent_failures": [{"at": at, "failure_class": cls} for at, cls in state.recent[name]],
+        })
+    return _json({"providers": out, "config": {"source": state.config.source, "reloaded_at": proxy.reloaded_at,
+                                               "reload_error": proxy.reload_error}})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Process up."""
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Config loaded and every step has a provider it may use (not blocked or excluded)."""
+    proxy: ProxyState = request.app["proxy"]
+    router = proxy.router
+    unready = {}
+    for name in router.config.steps:
+        rows = router.status(name)
+        if not any(r.status not in ("blocked", "excluded") for r in rows):
+            unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
+    payload = {"status": "ok" if not unready else "unready", "config": router.config.source,
+               "steps_without_provider": unready, "reload_error": proxy.reload_error}
+    return _json(payload, status=200 if not unready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    registry = request.app["proxy"].router.metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+def build_app(proxy: ProxyState) -> web.Application:
+    """The aiohttp application for one router."""
+    app = web.Application(middlewares=[_errors_as_json, _auth], client_max_size=proxy.router.config.proxy.max_body_bytes)
+    app["proxy"] = proxy
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/crosswalk/providers", providers_state)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,86 @@
+"""Live config reload for the proxy: on SIGHUP and when the file changes. A bad new file
+keeps the old config serving, and says why (log, /readyz, provider-state endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+from pathlib import Path
+
+from policies.config import ConfigError
+from router.auth import keys_from
+from router.configfile import load_config
+from router.proxy import ProxyState
+
+log = logging.getLogger("crosswalk.reload")
+
+
+def _fingerprint(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class ConfigWatcher:
+    """Polls the config file's content hash and reloads on change or on `trigger()`."""
+
+    def __init__(self, proxy: ProxyState, path: Path) -> None:
+        self.proxy = proxy
+        self.path = path
+        self._seen = _fingerprint(path)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin watching; SIGHUP triggers an immediate reload where signals exist."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self.trigger)
+        except (NotImplementedError, RuntimeError, AttributeError):
+            pass  # not the main thread, or no SIGHUP here: polling still works
+        self._task = asyncio.create_task(self._run())
+
+    def trigger(self) -> None:
+        """Reload now."""
+        self._seen = None
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.proxy.router.config.proxy.reload_interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            fingerprint = _fingerprint(self.path)
+            if fingerprint is not None and fingerprint != self._seen:
+                self._seen = fingerprint
+                await self.reload()
+
+    async def reload(self) -> bool:
+        """Load the file; apply it if it is valid. Returns whether it was applied."""
+        try:
+            config = load_config(self.path)
+        except ConfigError as exc:
+            self.proxy.reload_error = str(exc)
+            log.warning("crosswalk: config reload rejected, still serving the previous config: %s", exc)
+            return False
+        await self.proxy.router.areload(config)
+        self.proxy.keys = keys_from(config.proxy.api_keys)
+        self.proxy.reload_error = None
+        self.proxy.reloaded_at = self.proxy.router.clock.wall().isoformat(timespec="seconds")
+        log.info("crosswalk: config reloaded from %s (%d providers, %d steps)", self.path, len(config.providers), len(config.steps))
+        return True

@@ -1,0 +1,115 @@
+"""`crosswalk serve`: run the sidecar proxy (one process, or N sharing the port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from pathlib import Path
+
+from policies.config import ConfigError
+from router.auth import is_loopback, keys_from
+from router.configfile import load_config, resolve_path
+
+log = logging.getLogger("crosswalk.serve")
+
+
+class StartupError(RuntimeError):
+    """The proxy must not start as asked; the message says why and what to do."""
+
+
+async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False, ready: "multiprocessing.synchronize.Event | None" = None) -> None:
+    """Run one proxy process until cancelled or signalled."""
+    from aiohttp import web
+
+    from router.metrics import Metrics
+    from router.proxy import ProxyState, build_app
+    from router.reload import ConfigWatcher
+    from router.sdk import Router
+
+    config = load_config(config_path)
+    keys = keys_from(config.proxy.api_keys)
+    if not keys and not is_loopback(host):
+        raise StartupError(
+            f"refusing to listen on {host} without API keys: set proxy.api_keys in {config_path} "
+            "or CROSSWALK_API_KEYS, or bind to 127.0.0.1"
+        )
+    router = Router(config, metrics=Metrics())
+    proxy = ProxyState(router=router, keys=keys)
+    app = build_app(proxy)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+    await site.start()
+    watcher = ConfigWatcher(proxy, config_path)
+    watcher.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    log.warning("crosswalk: serving %d steps from %s on http://%s:%d (auth %s)", len(config.steps), config_path, host, port,
+                "on" if keys else "off, loopback only")
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await watcher.stop()
+        await runner.cleanup()
+        await router.aclose()
+
+
+def _worker(config_path: str, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(Path(config_path), host, port, reuse_port=True))
+
+
+def main(config: str | None, host: str, port: int, workers: int) -> int:
+    """CLI entry: validate, then run 1 process or `workers` processes on one port."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    path = resolve_path(config)
+    try:
+        load_config(path)  # fail fast, in the foreground, with the path-naming errors
+        if workers <= 1:
+            asyncio.run(serve(path, host, port))
+            return 0
+        return _run_workers(path, host, port, workers)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _run_workers(path: Path, host: str, port: int, workers: int) -> int:
+    """N processes share the port (SO_REUSEPORT); each has its own health state until a
+    shared state backend is configured."""
+    keys = keys_from(load_config(path).proxy.api_keys)
+    if not keys and not is_loopback(host):
+        raise StartupError(f"refusing to listen on {host} without API keys: set proxy.api_keys or CROSSWALK_API_KEYS, or bind to 127.0.0.1")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(str(path), host, port), daemon=True) for _ in range(workers)]
+    for p in procs:
+        p.start()
+
+    def _stop(*_: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)  # type: ignore[arg-type]
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, lambda *_: [os.kill(p.pid, signal.SIGHUP) for p in procs if p.is_alive()])  # type: ignore[arg-type]
+    for p in procs:
+        p.join()
+    return max((p.exitcode or 0) for p in procs)
