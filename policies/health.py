@@ -174,6 +174,9 @@ class HealthBook:
         ejected = [provider]
         vendor = self._vendors[provider]
         siblings = [n for n, v in self._vendors.items() if v == vendor]
+        for name in siblings:
+            # An ejection that ran out while nobody asked is over: it is no part of an outage now.
+            self._health[name]._tick(now)
         down = [n for n in siblings if self._health[n].state is State.EJECTED]
         if len(down) >= self.spec.vendor_outage_min:
             for name in siblings:

@@ -9,7 +9,6 @@ per event loop, so the sync and async faces of the SDK can share one provider.
 from __future__ import annotations
 
 import asyncio
-import json
 import weakref
 from typing import Any, AsyncIterator, Callable
 
@@ -22,6 +21,7 @@ from providers.errors import (
     StreamBroken,
     redact,
 )
+from providers.jsonwire import dumps, loads
 from providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_BODY = 64 * 1024
@@ -73,7 +73,7 @@ class OpenAIWireProvider:
     def _payload(self, request: ChatRequest) -> bytes:
         body = dict(request.body)
         body["model"] = self.model
-        return json.dumps(body, separators=(",", ":")).encode()
+        return dumps(body)
 
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request and return the vendor's chat.completion JSON."""
@@ -87,7 +87,7 @@ class OpenAIWireProvider:
         except aiohttp.ClientError as exc:
             raise self._connection_error(exc) from None
         try:
-            body = json.loads(raw)
+            body = loads(raw)
         except ValueError:
             raise MalformedResponse(f"{self.name}: response body is not JSON", provider=self.name) from None
         if not isinstance(body, dict) or "choices" not in body:
@@ -122,7 +122,7 @@ class OpenAIWireProvider:
 
     def _parse_chunk(self, data: Any) -> dict[str, Any]:
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             raise StreamBroken(f"{self.name}: malformed stream chunk", provider=self.name, reason="malformed") from None
         if not isinstance(chunk, dict):
@@ -143,7 +143,7 @@ class OpenAIWireProvider:
         code = error_type = None
         message = text.strip()[:1000] or resp.reason or ""
         try:
-            payload = json.loads(text)
+            payload = loads(text)
         except ValueError:
             payload = None
         if isinstance(payload, list) and payload and isinstance(payload[0], dict):

@@ -9,7 +9,6 @@ OpenAI's error JSON with the status the failure deserves.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from providers.jsonwire import dumps
 from router.auth import authorized
 from router.errors import CrosswalkError, NoEligibleProvider
 from router.proxy_requests import BadRequest, error_body, parse_chat_body
@@ -38,12 +38,8 @@ class ProxyState:
     started: float = field(default_factory=time.monotonic)
 
 
-def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json.dumps(payload).encode(), status=status, content_type=JSON, headers=headers)
+    return web.Response(body=dumps(payload), status=status, content_type=JSON, headers=headers)
 
 
 def _error(status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
@@ -73,13 +69,18 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
 
 
 @web.middleware
-async def _errors_as_json(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """aiohttp's own HTTP errors (404 route, 405, 413) as OpenAI error JSON; never a trace."""
+async def _guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Auth for /v1/*, and every failure as OpenAI error JSON (aiohttp's own 404/405/413
+    included); never a stack trace. One middleware: each layer costs on every request."""
+    proxy: ProxyState = request.app["proxy"]
+    if request.path.startswith("/v1/") and not authorized(request.headers.get("authorization"), proxy.keys):
+        return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
+                      type_="invalid_request_error", code="invalid_api_key")
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status == 413:
-            return _error(413, f"request body too large (limit {request.app['proxy'].router.config.proxy.max_body_bytes} bytes)",
+            return _error(413, f"request body too large (limit {proxy.router.config.proxy.max_body_bytes} bytes)",
                           type_="invalid_request_error", code="body_too_large")
         return _error(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
     except BadRequest as exc:
@@ -91,15 +92,9 @@ async def _errors_as_json(request: web.Request, handler: Callable[[web.Request],
         return _error(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
 
 
-@web.middleware
-async def _auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    if request.path.startswith("/v1/") and not authorized(request.headers.get("authorization"), request.app["proxy"].keys):
-        return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
-                      type_="invalid_request_error", code="invalid_api_key")
-    return await handler(request)
-
-
 async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
+    if request.content.is_eof():  # the usual case: the whole body came with the headers
+        return await request.read()
     try:
         async with asyncio.timeout(proxy.router.config.proxy.body_timeout_s):
             return await request.read()
@@ -123,7 +118,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         result, record = await router.engine.complete(step, body)
     except CrosswalkError as err:
         return _crosswalk_error(err)
-    return web.Response(body=_dumps(result), content_type=JSON, headers=_record_headers(record))
+    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
 async def _stream(request: web.Request, router: Router, step: str, body: dict[str, Any]) -> web.StreamResponse:
@@ -140,9 +135,9 @@ async def _stream(request: web.Request, router: Router, step: str, body: dict[st
     await response.prepare(request)
     try:
         if first is not None:
-            await response.write(b"data: " + _dumps(first) + b"\n\n")
+            await response.write(b"data: " + dumps(first) + b"\n\n")
         async for chunk in chunks:
-            await response.write(b"data: " + _dumps(chunk) + b"\n\n")
+            await response.write(b"data: " + dumps(chunk) + b"\n\n")
     except CrosswalkError as err:
         # Past the commit point: an in-band error event, and no [DONE], so no client can
         # take the partial answer for a whole one.
@@ -218,7 +213,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def build_app(proxy: ProxyState) -> web.Application:
     """The aiohttp application for one router."""
-    app = web.Application(middlewares=[_errors_as_json, _auth], client_max_size=proxy.router.config.proxy.max_body_bytes)
+    app = web.Application(middlewares=[_guard], client_max_size=proxy.router.config.proxy.max_body_bytes)
     app["proxy"] = proxy
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)

@@ -3,8 +3,9 @@ answers with (OpenAI's shape: {"error": {"message", "type", "param", "code"}})."
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from providers.jsonwire import dumps, loads
 
 # Fields that would let a caller pick or redirect the upstream, or smuggle provider
 # settings; upstreams come only from the Crosswalk config.
@@ -31,13 +32,13 @@ def error_body(message: str, *, type_: str, param: str | None = None, code: str 
     body: dict[str, Any] = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     if extra:
         body["crosswalk"] = extra
-    return json.dumps(body).encode()
+    return dumps(body)
 
 
 def parse_chat_body(raw: bytes) -> dict[str, Any]:
     """Parse and check a chat-completions body; raise `BadRequest` naming the field."""
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(body, dict):

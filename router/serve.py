@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -55,6 +56,10 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
             pass
     log.warning("crosswalk: serving %d steps from %s on http://%s:%d (auth %s)", len(config.steps), config_path, host, port,
                 "on" if keys else "off, loopback only")
+    # Everything loaded so far lives as long as the process: keep the cyclic GC from
+    # walking it again and again (full collections showed up as p99 latency spikes).
+    gc.collect()
+    gc.freeze()
     if ready is not None:
         ready.set()
     try:

@@ -43,12 +43,18 @@ class RouterState:
         self.exclusions = ExclusionBook()
         self.budget = RetryBudget(config.retry_budget)
         self.compliance = ComplianceTable(config)
+        self._today = clock.wall().date()
+        self._date_checked_at = clock.now()
         self.listeners: list[Callable[[Event], None]] = []
         self.recent: dict[str, deque[tuple[str, str]]] = {name: deque(maxlen=10) for name in config.providers}
 
     def verdicts(self, step: StepConf) -> dict[str, Verdict]:
         """Compliance verdicts for the step's providers, today."""
-        return self.compliance.for_step(step, self.clock.wall().date())
+        now = self.clock.now()
+        if now >= self._date_checked_at + 1.0:  # the date can only change between seconds
+            self._today = self.clock.wall().date()
+            self._date_checked_at = now
+        return self.compliance.for_step(step, self._today)
 
     def choose(self, step: StepConf, *, skip: set[str], allow_panic: bool) -> Choice | None:
         """The provider for the step's next attempt, or None."""

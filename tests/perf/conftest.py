@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -9,6 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+
+
+def pinned(cmd: list[str], cpu: int) -> list[str]:
+    """Run `cmd` on one CPU when taskset exists: the load generator and the upstream share
+    CPU 0, the proxy under test gets CPU 1, so runs compare proxies, not scheduler luck."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu), *cmd]
+    return cmd
 
 
 def free_port() -> int:
@@ -20,7 +30,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def upstream_url():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("upstream.py")), str(port)])
+    proc = subprocess.Popen(pinned([sys.executable, str(Path(__file__).with_name("upstream.py")), str(port)], 0))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

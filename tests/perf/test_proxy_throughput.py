@@ -1,0 +1,141 @@
+"""Proxy throughput and latency with wrk (16 connections, non-streaming), side by side in
+one run against the same loopback upstream: direct, a bare aiohttp pass-through proxy (the
+Python floor), Crosswalk healthy, and Crosswalk with its first provider ejected. Also the
+proxy's start-up time and idle memory with openai-kind providers only.
+
+Targets: Crosswalk >= 0.8x the pass-through; ejected path >= 0.9x the healthy path;
+start-up <= 1.5 s; idle RSS <= 100 MB."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.perf.conftest import free_port, pinned, report
+
+HERE = Path(__file__).parent
+DURATION_S = 6
+CONNECTIONS = 16
+LITELLM_PROXY_REQ_S = 35.0  # ANCHORS.md: LiteLLM proxy 1.108, 1 worker, this machine class
+
+LUA = """
+wrk.method = "POST"
+wrk.body = '{"model": "%s", "messages": [{"role": "user", "content": "What is the refund for order 1182?"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-key"
+"""
+
+
+def _wait_http(url: str, timeout: float = 20.0) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5):
+                return time.perf_counter() - t0
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error status means it is up
+                return time.perf_counter() - t0
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _wrk(url: str, model: str, tmp: Path) -> dict[str, float]:
+    script = tmp / f"{model}.lua"
+    script.write_text(LUA % model)
+    out = subprocess.run(
+        pinned(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency", "-s", str(script), url + "/v1/chat/completions"], 0),
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "Non-2xx" not in out, out
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        lat[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return {"rps": rps, "p50_ms": lat["50"], "p99_ms": lat["99"]}
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (make bench installs it)")
+def test_proxy_throughput_vs_passthrough(upstream_url, tmp_path):
+    procs = []
+    try:
+        pt_port = free_port()
+        procs.append(subprocess.Popen(pinned([sys.executable, str(HERE / "passthrough.py"), str(pt_port), upstream_url], 1)))
+        cfg = tmp_path / "bench.yaml"
+        dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: connection refused
+        cfg.write_text(f"""
+providers:
+  up: {{kind: openai, model: bench-model, base_url: "{upstream_url}", api_key: sk-up}}
+  dead: {{kind: openai, model: bench-model, base_url: "{dead}", api_key: sk-dead, vendor: deadco}}
+steps:
+  healthy: {{providers: [up]}}
+  failover: {{providers: [dead, up]}}
+proxy: {{api_keys: [bench-key]}}
+health: {{ejection_base_s: 300, ejection_max_s: 300}}
+""")
+        cw_port = free_port()
+        t0 = time.perf_counter()
+        cw = subprocess.Popen(pinned([sys.executable, "-m", "router.cli", "serve", "--config", str(cfg), "--port", str(cw_port)], 1),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(cw)
+        _wait_http(f"http://127.0.0.1:{cw_port}/healthz")
+        startup = time.perf_counter() - t0
+        idle_rss = _rss_mb(cw.pid)
+        _wait_http(f"http://127.0.0.1:{pt_port}/v1/chat/completions")
+        # Eject 'dead' before measuring the failover path: 5 connection failures.
+        for _ in range(6):
+            req = urllib.request.Request(f"http://127.0.0.1:{cw_port}/v1/chat/completions", method="POST",
+                                         data=json.dumps({"model": "failover", "messages": [{"role": "user", "content": "x"}]}).encode(),
+                                         headers={"authorization": "Bearer bench-key", "content-type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).read()
+        results = {}
+        base = upstream_url.rsplit("/v1", 1)[0]
+        for _ in range(3):  # interleaved rounds; keep the best of each
+            for name, url, model in (
+                ("direct to upstream", base, "bench-model"),
+                ("bare aiohttp pass-through", f"http://127.0.0.1:{pt_port}", "bench-model"),
+                ("crosswalk, healthy", f"http://127.0.0.1:{cw_port}", "healthy"),
+                ("crosswalk, first provider ejected", f"http://127.0.0.1:{cw_port}", "failover"),
+            ):
+                r = _wrk(url, model, tmp_path)
+                if name not in results or r["rps"] > results[name]["rps"]:
+                    results[name] = r
+        loaded_rss = _rss_mb(cw.pid)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+    rows = [(n, f"{r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms") for n, r in results.items()]
+    cw_h, cw_f = results["crosswalk, healthy"], results["crosswalk, first provider ejected"]
+    pt, direct = results["bare aiohttp pass-through"], results["direct to upstream"]
+    ratios = {
+        "crosswalk / pass-through (throughput)": cw_h["rps"] / pt["rps"],
+        "crosswalk ejected path / healthy path": cw_f["rps"] / cw_h["rps"],
+        "crosswalk / LiteLLM proxy (35 req/s, ANCHORS.md)": cw_h["rps"] / LITELLM_PROXY_REQ_S,
+    }
+    rows += [(k, f"{v:.2f}x") for k, v in ratios.items()]
+    rows += [
+        ("added latency vs direct, p50 / p99", f"{cw_h['p50_ms'] - direct['p50_ms']:.2f} ms / {cw_h['p99_ms'] - direct['p99_ms']:.2f} ms"),
+        ("start-up to /healthz", f"{startup:.2f} s"),
+        ("RSS idle / after load", f"{idle_rss:.0f} MB / {loaded_rss:.0f} MB"),
+    ]
+    report(f"proxy, wrk -c{CONNECTIONS} -d{DURATION_S}s, non-streaming", rows)
+    assert ratios["crosswalk / pass-through (throughput)"] >= 0.8
+    assert ratios["crosswalk ejected path / healthy path"] >= 0.9
+    assert startup <= 1.5
+    assert idle_rss <= 100
