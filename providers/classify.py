@@ -8,6 +8,7 @@ new row, and the table-driven tests read the same shapes vendors really send.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ _REGION_BLOCK = (
 _WITHDRAWN = (
     r"deprecated|decommissioned|withdrawn|discontinued|no longer (available|supported|served)"
     r"|has been retired|model_not_found|does not exist or you do not have access"
+    r"|reached the end of its life|is not found for api version"
 )
 _CONTEXT = (
     r"context_length_exceeded|maximum context length|context window|prompt is too long"
@@ -83,9 +85,15 @@ _RULES: tuple[_Rule, ...] = (
     _rule(FailureClass.REGULATORY, (400,), r"decommissioned|deprecated|withdrawn|no longer supported"),
     _rule(FailureClass.REGULATORY, (410,), None),
     _rule(FailureClass.QUOTA, (402,), None),
+    _rule(FailureClass.QUOTA, (429, 403), r"insufficient_quota"),
+    # OpenAI's and Groq's rate-limit messages link the billing page, Vertex calls its
+    # per-minute limits "quota": still rate limits, not an exhausted balance.
+    _rule(FailureClass.RATE_LIMITED, (429,), r"rate_limit_exceeded|rate limit reached|per_minute|per minute"),
     _rule(FailureClass.QUOTA, (429, 403), _QUOTA),
+    _rule(FailureClass.QUOTA, (400,), r"credit balance is too low|billing_hard_limit_reached"),  # Anthropic, OpenAI
     _rule(FailureClass.RATE_LIMITED, (429,), None),
     _rule(FailureClass.AUTH, (401, 403), None),
+    _rule(FailureClass.AUTH, (400,), r"api key not valid|api_key_invalid"),  # Gemini sends a bad key as 400
     _rule(FailureClass.CONTEXT_LENGTH, (400, 413, 422), _CONTEXT),
     _rule(FailureClass.CONTENT_FILTER, (400, 422), _CONTENT),
     _rule(FailureClass.TRANSIENT, (408, 409, 425), None),
@@ -120,16 +128,19 @@ def parse_retry_after(headers: "dict[str, str] | object") -> float | None:
     ms = get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            if math.isfinite(seconds := float(ms) / 1000.0):
+                return max(0.0, seconds)
         except ValueError:
             pass
     value = get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats but say nothing usable
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     from email.utils import parsedate_to_datetime  # rare path: HTTP-date form
     import datetime as _dt
 

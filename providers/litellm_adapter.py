@@ -35,6 +35,7 @@ def _litellm() -> Any:
     import litellm
 
     litellm.telemetry = False
+    litellm.suppress_debug_info = True  # no "Give Feedback" banners on stdout per error
     return litellm
 
 
@@ -95,6 +96,20 @@ class LiteLLMProvider:
         if not finished:
             raise StreamBroken(f"{self.name}: stream ended without a finish reason", provider=self.name)
 
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embeddings through `litellm.aembedding`."""
+        litellm = _litellm()
+        kwargs: dict[str, Any] = {"model": self.model, "input": texts}
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        if self._base_url:
+            kwargs["api_base"] = self._base_url
+        try:
+            response = await litellm.aembedding(**kwargs)
+        except Exception as exc:
+            raise self._map(exc) from None
+        return [list(map(float, item["embedding"])) for item in response.data]
+
     def _map(self, exc: Exception) -> ProviderError:
         litellm = _litellm()
         message = redact(str(getattr(exc, "message", None) or exc), self._secrets)[:1000]
@@ -103,12 +118,16 @@ class LiteLLMProvider:
         status = getattr(exc, "status_code", None)
         if isinstance(exc, litellm.APIConnectionError) or not isinstance(status, int):
             return ProviderConnectionError(f"{self.name}: {type(exc).__name__}: {message}", provider=self.name)
-        response = getattr(exc, "response", None)
+        # litellm keeps the upstream's headers in `litellm_response_headers`; the
+        # `response` it attaches to its exceptions is often a stand-in with none.
+        headers = getattr(exc, "litellm_response_headers", None)
+        if headers is None:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
         retry_after = None
-        if response is not None and getattr(response, "headers", None) is not None:
+        if headers is not None:
             from providers.classify import parse_retry_after
 
-            retry_after = parse_retry_after(response.headers)
+            retry_after = parse_retry_after(headers)
         code = getattr(exc, "code", None)
         return ProviderHTTPError(
             message, provider=self.name, status=status, code=str(code) if code else None,

@@ -120,6 +120,25 @@ class OpenAIWireProvider:
         if not finished:
             raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="cut")
 
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """POST {base_url}/embeddings; one vector per text, in order."""
+        import aiohttp
+
+        url = self._url.rsplit("/chat/completions", 1)[0] + "/embeddings"
+        payload = dumps({"model": self.model, "input": texts})
+        try:
+            async with self._session().post(url, data=payload, headers=self._headers) as resp:
+                if resp.status >= 400:
+                    raise await self._http_error(resp)
+                raw = await resp.read()
+        except aiohttp.ClientError as exc:
+            raise self._connection_error(exc) from None
+        try:
+            data = sorted(loads(raw)["data"], key=lambda d: d.get("index", 0))
+            return [list(map(float, d["embedding"])) for d in data]
+        except (ValueError, KeyError, TypeError):
+            raise MalformedResponse(f"{self.name}: embeddings response has no data[].embedding", provider=self.name) from None
+
     def _parse_chunk(self, data: Any) -> dict[str, Any]:
         try:
             chunk = loads(data)
@@ -139,7 +158,8 @@ class OpenAIWireProvider:
 
     async def _http_error(self, resp: Any) -> ProviderHTTPError:
         raw = await resp.content.read(_MAX_ERROR_BODY)
-        text = raw.decode("utf-8", errors="replace")
+        # Redact before anything is cut to length: a key straddling the cut would leak its head.
+        text = redact(raw.decode("utf-8", errors="replace"), self._secrets)
         code = error_type = None
         message = text.strip()[:1000] or resp.reason or ""
         try:

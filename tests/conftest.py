@@ -1,0 +1,26 @@
+"""Shared fixtures. Keep this file to fixtures only."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from tests.fakevendor import FakeVendor
+
+
+@pytest.fixture
+async def fake_vendor() -> Any:
+    """Start fake OpenAI vendors on loopback ports: `v = await fake_vendor("primary")`.
+    Every vendor started is stopped (hanging handlers released) at teardown."""
+    started: list[FakeVendor] = []
+
+    async def start(name: str, *, answer: str | None = None) -> FakeVendor:
+        vendor = await FakeVendor(name, answer=answer).start()
+        started.append(vendor)
+        return vendor
+
+    factory: Callable[..., Awaitable[FakeVendor]] = start
+    yield factory
+    for vendor in started:
+        await vendor.stop()

@@ -1,0 +1,410 @@
+"""A fake OpenAI vendor on a real loopback port, with scriptable faults.
+
+It speaks POST /v1/chat/completions the way api.openai.com does: a chat.completion JSON
+body, or with "stream": true an SSE stream of chat.completion.chunk events (role chunk,
+content chunks, finish chunk, optional usage chunk, `data: [DONE]`). Error answers carry
+OpenAI's own error JSON. Every call is recorded (path, headers, parsed body).
+
+Faults are set per server from the test: `script(...)` queues behaviours for the next
+calls, `always(...)` sets what every call gets once the queue is empty (default: answer).
+Faults at the socket level (reset, hang, cut, stall) are real: the transport is closed or
+left silent, so the adapter meets exactly what a broken network gives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from aiohttp import web
+
+# --- behaviours ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the vendor does with one call.
+
+    kind:
+      ok         answer normally (after `delay_s` before the first token, if set)
+      error      HTTP `status` with JSON `payload` and `headers`
+      reset      read the request, then reset the connection before any header (RST)
+      hang       read the request, then never answer (connection kept open)
+      cut        stream: send `after` events, then drop the connection (no [DONE]);
+                 non-stream: send headers and half the body, then drop the connection
+      stall      stream: send `after` events, then go silent with the connection open;
+                 non-stream: send headers and half the body, then go silent
+      malformed  stream: send `after` events, then a chunk that is not JSON;
+                 non-stream: a 200 whose body is not JSON
+      no_done    stream: end the body cleanly without `data: [DONE]`; `finish` says
+                 whether the finish_reason chunk is still sent
+      error_event  stream: send `after` events, then an in-band `data: {"error": ...}`
+                 event carrying `payload` (as OpenAI does when a stream fails server-side)
+    `after` counts SSE events, the role chunk included: after=1 means only the role chunk
+    (no content yet) went out, after=3 means the role chunk and two content chunks.
+    """
+
+    kind: str
+    status: int = 200
+    payload: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    after: int = 0
+    delay_s: float = 0.0
+    finish: bool = True
+
+
+def ok(*, delay_s: float = 0.0) -> Behaviour:
+    """A normal answer; `delay_s` delays the first token (stream) or the whole answer."""
+    return Behaviour("ok", delay_s=delay_s)
+
+
+def error(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Behaviour:
+    """An HTTP error answer with a JSON body."""
+    return Behaviour("error", status=status, payload=payload, headers=dict(headers or {}))
+
+
+def reset() -> Behaviour:
+    """Connection reset before headers."""
+    return Behaviour("reset")
+
+
+def hang() -> Behaviour:
+    """No response at all."""
+    return Behaviour("hang")
+
+
+def cut(after: int) -> Behaviour:
+    """Drop the connection after `after` SSE events (no [DONE])."""
+    return Behaviour("cut", after=after)
+
+
+def stall(after: int) -> Behaviour:
+    """Go silent after `after` SSE events, keeping the connection open."""
+    return Behaviour("stall", after=after)
+
+
+def malformed(after: int) -> Behaviour:
+    """A chunk that is not JSON after `after` good SSE events."""
+    return Behaviour("malformed", after=after)
+
+
+def no_done(*, finish: bool) -> Behaviour:
+    """A stream that ends cleanly without `data: [DONE]` (and without finish_reason
+    unless `finish`)."""
+    return Behaviour("no_done", finish=finish)
+
+
+def error_event(after: int, payload: Any) -> Behaviour:
+    """An in-band error event after `after` good SSE events, then the stream ends."""
+    return Behaviour("error_event", after=after, payload=payload)
+
+
+def _openai_error(message: str, type_: str | None, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+# OpenAI's error bodies, as api.openai.com sends them.
+SERVER_ERROR_500 = _openai_error(
+    "The server had an error while processing your request. Sorry about that!", "server_error", None
+)
+OVERLOADED_503 = _openai_error(
+    "The engine is currently overloaded, please try again later", "server_error", None
+)
+RATE_LIMIT_429 = _openai_error(
+    "Rate limit reached for gpt-4o-mini in organization org-fakefakefakefake on requests per min (RPM): "
+    "Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits "
+    "to learn more.",
+    "requests",
+    "rate_limit_exceeded",
+)
+INSUFFICIENT_QUOTA_429 = _openai_error(
+    "You exceeded your current quota, please check your plan and billing details. For more information on this "
+    "error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+    "insufficient_quota",
+    "insufficient_quota",
+)
+CONTEXT_LENGTH_400 = _openai_error(
+    "This model's maximum context length is 128000 tokens. However, your messages resulted in 130542 tokens. "
+    "Please reduce the length of the messages.",
+    "invalid_request_error",
+    "context_length_exceeded",
+    "messages",
+)
+CONTENT_POLICY_400 = _openai_error(
+    "Your request was rejected as a result of our safety system. Your prompt may contain text that is not "
+    "allowed by our safety system.",
+    "invalid_request_error",
+    "content_policy_violation",
+)
+REGION_403 = {
+    "error": {
+        "code": "unsupported_country_region_territory",
+        "message": "Country, region, or territory not supported",
+        "param": None,
+        "type": "request_forbidden",
+    }
+}
+LEGAL_451 = _openai_error(
+    "This service is unavailable for legal reasons in your jurisdiction.", "unavailable_for_legal_reasons", None
+)
+MODEL_WITHDRAWN_404 = _openai_error(
+    "The model `gpt-4-32k` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
+    "invalid_request_error",
+    "model_not_found",
+)
+CLIENT_400 = _openai_error(
+    "Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and "
+    "'developer'.",
+    "invalid_request_error",
+    "invalid_value",
+    "messages[0].role",
+)
+
+
+def invalid_api_key_401(key: str) -> dict[str, Any]:
+    """OpenAI's 401 for a bad key; the real one masks the key, this one echoes it whole
+    so tests can check the router redacts it."""
+    return _openai_error(
+        f"Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        "invalid_api_key",
+    )
+
+
+def rate_limited(retry_after: float | None = None) -> Behaviour:
+    """429 rate_limit_exceeded, with OpenAI's rate-limit headers and optional Retry-After."""
+    headers = {
+        "x-ratelimit-limit-requests": "3",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "20s",
+    }
+    if retry_after is not None:
+        headers["retry-after"] = f"{retry_after:g}"
+    return error(429, RATE_LIMIT_429, headers)
+
+
+# --- the server ------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One request the vendor received."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def stream(self) -> bool:
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
+
+
+class FakeVendor:
+    """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
+
+    def __init__(self, name: str, *, answer: str | None = None) -> None:
+        self.name = name
+        self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
+        self.calls: list[Call] = []
+        self.base_url = ""
+        self._queue: deque[Behaviour] = deque()
+        self._default = ok()
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._seq = 0
+
+    def __repr__(self) -> str:
+        return f"FakeVendor({self.name!r}, {self.base_url!r}, calls={self.count})"
+
+    # -- scripting ----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """How many calls reached the vendor."""
+        return len(self.calls)
+
+    def script(self, *behaviours: Behaviour) -> "FakeVendor":
+        """The next calls get these behaviours, in order; later calls get the default."""
+        self._queue.extend(behaviours)
+        return self
+
+    def always(self, behaviour: Behaviour) -> "FakeVendor":
+        """Every call (after the scripted ones) gets `behaviour`."""
+        self._default = behaviour
+        return self
+
+    def _next(self) -> Behaviour:
+        return self._queue.popleft() if self._queue else self._default
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> "FakeVendor":
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    async def stop(self) -> None:
+        """Release every hanging or stalled handler, then shut the server down."""
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- answering ----------------------------------------------------------------------
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        call = Call(request.path, dict(request.headers), body)
+        self.calls.append(call)
+        b = self._next()
+        if b.kind == "error":
+            return web.json_response(b.payload, status=b.status, headers={"x-request-id": self._request_id(), **b.headers})
+        if b.kind == "reset":
+            self._reset(request)
+            return web.Response()  # never written: the transport is gone
+        if b.kind == "hang":
+            await self._release.wait()
+            return web.Response(status=500)
+        model = body.get("model", "gpt-4o-mini") if isinstance(body, dict) else "gpt-4o-mini"
+        if call.stream:
+            return await self._stream(request, b, model, body)
+        return await self._complete(request, b, model)
+
+    def _request_id(self) -> str:
+        self._seq += 1
+        return f"req_{self.name}_{self._seq}"
+
+    def _completion(self, model: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{self.name}-{self._seq}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }],
+            "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29},
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake0001",
+        }
+
+    async def _complete(self, request: web.Request, b: Behaviour, model: str) -> web.StreamResponse:
+        self._request_id()
+        await self._pause(b.delay_s)
+        data = json.dumps(self._completion(model)).encode()
+        if b.kind == "malformed":
+            return web.Response(body=data[: len(data) // 2], content_type="application/json")
+        if b.kind in ("cut", "stall"):
+            resp = web.StreamResponse(status=200, headers={"content-type": "application/json"})
+            resp.content_length = len(data)
+            await resp.prepare(request)
+            await resp.write(data[: len(data) // 2])
+            if b.kind == "cut":
+                self._reset(request)
+            else:
+                await self._release.wait()
+            return resp
+        return web.Response(body=data, content_type="application/json", headers={"x-request-id": f"req_{self._seq}"})
+
+    def _events(self, model: str, body: dict[str, Any], finish: bool) -> list[bytes]:
+        """The SSE events of a whole answer, as OpenAI sends them (without [DONE])."""
+        base = {
+            "id": f"chatcmpl-{self.name}-{self._seq}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake0001",
+        }
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        def event(delta: dict[str, Any], finish_reason: str | None) -> bytes:
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+            if usage:
+                chunk["usage"] = None
+            return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+        words = self.answer.split(" ")
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        events = [event({"role": "assistant", "content": "", "refusal": None}, None)]
+        events += [event({"content": p}, None) for p in pieces]
+        if finish:
+            events.append(event({}, "stop"))
+            if usage:
+                tail = {**base, "choices": [], "usage": {"prompt_tokens": 19, "completion_tokens": len(pieces), "total_tokens": 19 + len(pieces)}}
+                events.append(b"data: " + json.dumps(tail).encode() + b"\n\n")
+        return events
+
+    async def _stream(self, request: web.Request, b: Behaviour, model: str, body: dict[str, Any]) -> web.StreamResponse:
+        self._request_id()
+        resp = web.StreamResponse(status=200, headers={
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-request-id": f"req_{self._seq}",
+        })
+        await resp.prepare(request)
+        events = self._events(model, body, finish=b.finish)
+        if b.kind == "ok":
+            await resp.write(events[0])
+            await self._pause(b.delay_s)  # slow first token: headers and role chunk came fast
+            for e in events[1:]:
+                await resp.write(e)
+            await resp.write(b"data: [DONE]\n\n")
+            return resp
+        for e in events[: b.after]:
+            await resp.write(e)
+        if b.kind == "cut":
+            self._reset(request)
+        elif b.kind == "stall":
+            await self._release.wait()
+        elif b.kind == "malformed":
+            await resp.write(b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"delta":{"content":"tru\n\n')
+            await resp.write(b"data: [DONE]\n\n")
+        elif b.kind == "error_event":
+            await resp.write(b"data: " + json.dumps(b.payload).encode() + b"\n\n")
+        elif b.kind == "no_done":
+            for e in events[b.after:]:
+                await resp.write(e)
+            await resp.write_eof()  # a clean end of the chunked body, without [DONE]
+        return resp
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but end at once when the server stops."""
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(self._release.wait(), seconds)
+            except TimeoutError:
+                pass
+
+    @staticmethod
+    def _reset(request: web.Request) -> None:
+        """Abort the connection with an RST, as a crashed proxy or load balancer does."""
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()
