@@ -4,6 +4,7 @@ runtime objects. Every error names its path and the fix, and never a secret's va
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -16,7 +17,9 @@ from policies.schema import (
     RetryBudgetSpec,
     RetrySpec,
     SimulateSpec,
+    StepSpec,
     TimeoutsSpec,
+    VerifySpec,
 )
 
 
@@ -58,6 +61,7 @@ class StepConf:
     allowed_regions: frozenset[str] | None
     failover_on_content_filter: bool
     description: str | None = None
+    verify: VerifySpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +155,43 @@ def _check_references(spec: ConfigSpec) -> list[str]:
                         f"steps.{step_name}.allowed_regions[{i}]: region '{region}' is not in "
                         f"compliance.allowed_regions ({', '.join(sorted(global_regions))}); a step may only narrow it"
                     )
+    for step_name, step in spec.steps.items():
+        if step.verify is not None and not problems:
+            problems += _check_verify(spec, step_name, step)
     for i, embargo in enumerate(spec.compliance.embargo):
         if embargo.provider and "*" not in embargo.provider and "?" not in embargo.provider:
             if embargo.provider not in spec.providers:
                 problems.append(f"compliance.embargo[{i}].provider: unknown provider '{embargo.provider}' (known: {known})")
+    return problems
+
+
+def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]:
+    """The panel must be possible: enough providers that differ as `diverse` asks and that
+    the step's region rules allow (embargo dates are checked at run time)."""
+    verify = step.verify
+    assert verify is not None
+    where = f"steps.{step_name}.verify"
+    problems = []
+    for key in ("embeddings", "judge"):
+        name = getattr(verify, key)
+        if name and name not in spec.providers:
+            problems.append(f"{where}.{key}: unknown provider '{name}' (known: {', '.join(sorted(spec.providers))})")
+    regions = step.allowed_regions if step.allowed_regions is not None else spec.compliance.allowed_regions
+    usable = [
+        ProviderConf(name=n, kind=p.kind, model=p.model, vendor=_vendor_default(n, p), family=p.family or p.model, region=p.region)
+        for n in step.providers
+        if (p := spec.providers[n]) and (regions is None or p.region in regions)
+        and not any(fnmatchcase(_vendor_default(n, p), pat) for pat in spec.compliance.deny_vendors)
+    ]
+    from policies.agreement import pick_diverse
+
+    panel = pick_diverse(usable, verify.agree.of, verify.diverse)
+    if len(panel) < verify.agree.of:
+        problems.append(
+            f"{where}.agree.of: {verify.agree.of} providers differing in {' and '.join(verify.diverse)} are needed, "
+            f"but step '{step_name}' has {len(panel)} ({', '.join(p.name for p in panel) or 'none'}); "
+            "add providers of other vendors/families, lower 'of', or relax 'diverse'"
+        )
     return problems
 
 
@@ -198,6 +235,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             allowed_regions=frozenset(regions) if regions is not None else None,
             failover_on_content_filter=s.failover_on_content_filter,
             description=s.description,
+            verify=s.verify,
         )
     return RouterConfig(
         providers=providers,

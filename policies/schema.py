@@ -77,6 +77,54 @@ class RetrySpec(_Spec):
     backoff_max_s: float = Field(2.0, ge=0)
 
 
+class AgreeSpec(_Spec):
+    """Quorum: `min` matching answers out of `of` providers asked."""
+
+    min: int = Field(2, ge=1)
+    of: int = Field(3, ge=2)
+
+    @model_validator(mode="after")
+    def _min_of(self) -> "AgreeSpec":
+        if self.min > self.of:
+            raise ValueError(f"min ({self.min}) is larger than of ({self.of}); a quorum cannot exceed the panel")
+        return self
+
+
+class FieldRuleSpec(_Spec):
+    """How one JSON field is compared."""
+
+    compare: Literal["exact", "normalized", "numeric"] = "exact"
+    tolerance: float = Field(0.005, ge=0)
+    abs_tolerance: float = Field(0.0, ge=0)
+
+
+class VerifySpec(_Spec):
+    """Cross-model verification of a step: ask several independent providers and compare.
+    Disagreement is strong evidence of an error; agreement is only weak evidence of truth."""
+
+    agree: AgreeSpec = Field(default_factory=AgreeSpec)
+    compare: Literal["exact", "normalized", "numeric", "json", "semantic", "judge"] = "normalized"
+    tolerance: float = Field(0.005, ge=0)
+    abs_tolerance: float = Field(0.0, ge=0)
+    threshold: float = Field(0.85, gt=0, le=1)
+    fields: dict[str, FieldRuleSpec] = Field(default_factory=dict)
+    ignore: list[str] = Field(default_factory=list)
+    embeddings: str | None = None
+    judge: str | None = None
+    diverse: list[Literal["vendor", "family"]] = Field(default_factory=lambda: ["vendor", "family"])
+    on_disagree: Literal["flag", "fail", "escalate"] = "flag"
+    escalate_max: int = Field(2, ge=1, le=10)
+    sample: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "VerifySpec":
+        if self.compare == "semantic" and not self.embeddings:
+            raise ValueError("compare 'semantic' needs 'embeddings: <provider>' (an embeddings model)")
+        if self.compare == "judge" and not self.judge:
+            raise ValueError("compare 'judge' needs 'judge: <provider>' (the model that compares answers)")
+        return self
+
+
 class StepSpec(_Spec):
     """A pipeline step: a ranked provider list and how hard to try."""
 
@@ -87,6 +135,7 @@ class StepSpec(_Spec):
     allowed_regions: list[str] | None = None
     failover_on_content_filter: bool = False
     description: str | None = None
+    verify: VerifySpec | None = None
 
 
 class EmbargoSpec(_Spec):

@@ -49,3 +49,11 @@ def chunk_commits(chunk: dict[str, Any]) -> bool:
 def chunk_finishes(chunk: dict[str, Any]) -> bool:
     """True when a chunk carries a finish reason: the model said it was done."""
     return any(c.get("finish_reason") for c in chunk.get("choices") or ())
+
+
+class Embedder(Protocol):
+    """A provider that can also embed texts (for the semantic comparator)."""
+
+    name: str
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -158,6 +159,21 @@ class SimulatedProvider:
             yield {**base, "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
             await self._sleep(self._delay(gap))
         yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": self._usage(request.body, text)}
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """Deterministic bag-of-words vectors (64 hashed dimensions): texts sharing words
+        are close, unrelated texts are not."""
+        await self._before_answer()
+        await self._sleep(self._delay(self.latency_s))
+        vectors = []
+        for text in texts:
+            vec = [0.0] * 64
+            for word in text.lower().split():
+                word = word.strip(".,;:!?\"'()")
+                if word:
+                    vec[zlib.crc32(word.encode()) % 64] += 1.0
+            vectors.append(vec)
+        return vectors
 
     async def aclose(self) -> None:
         """Nothing to release."""

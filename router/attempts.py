@@ -27,6 +27,9 @@ from router.records import Attempt, DecisionRecord
 from router.state import RouterState
 
 
+_REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH.value, FailureClass.CONTENT_FILTER.value})
+
+
 class StepRun:
     """The attempt loop's bookkeeping for one request."""
 
@@ -44,6 +47,7 @@ class StepRun:
         self._panicked = False
         self._cooled: list[str] = []
         self._stop: CrosswalkError | None = None
+        self._last_error: ProviderError | None = None
 
     def remaining(self) -> float:
         """Seconds left before the step's deadline."""
@@ -118,6 +122,7 @@ class StepRun:
             Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic)
         )
         self.record.latency_s = now - self.started
+        self._last_error = error
         if not may_fail_over:
             return cls
         if not action.failover and not action.retry_same:
@@ -179,6 +184,14 @@ class StepRun:
             )
         if attempts[-1].failure_class == FailureClass.TIMEOUT.value and self.remaining() <= 0:
             return self._deadline_error()
+        if self._last_error is not None and all(a.failure_class in _REQUEST_CAUSED for a in attempts):
+            # Every provider refused this request for what it is (too long, filtered): a
+            # 4xx, so clients do not retry it as if it were an outage.
+            error, last = self._last_error, attempts[-1]
+            return UpstreamRejected(
+                f"step '{name}': {error.message} (tried: {attempts_text(attempts)})", step=name, attempts=attempts,
+                status=error.status, failure_class=last.failure_class or "", code=error.code,
+            )
         if all(a.failure_class == FailureClass.RATE_LIMITED.value for a in attempts):
             rows = self.state.explain(self.step)
             return RateLimited(

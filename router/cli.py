@@ -1,4 +1,4 @@
-"""The `crosswalk` command: `check FILE`, `demo`, `serve`."""
+"""The `crosswalk` command: `check FILE`, `demo`, `serve`, `report`."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
             f"\nstep {step.name}: up to {step.max_attempts} attempts; timeouts per-try {t.per_try_s:g}s, "
             f"first token {t.ttft_s:g}s, idle {t.idle_s:g}s, total {t.total_s:g}s; regions {regions}"
         )
+        if step.verify is not None:
+            v = step.verify
+            lines.append(
+                f"  verify: {v.agree.min} of {v.agree.of} must agree ({v.compare}); panel differs in "
+                f"{' and '.join(v.diverse)}; on disagreement: {v.on_disagree}; sample {v.sample:g}"
+            )
         for rank, name in enumerate(step.providers, 1):
             p = config.providers[name]
             v = verdict(config, step, p, today)  # type: ignore[operator]
@@ -62,9 +68,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
+    report = sub.add_parser("report", help="per-step reliability and the pipeline figure from a /metrics page or file")
+    report.add_argument("--metrics", required=True, help="URL of a /metrics endpoint, or a file holding its text")
+    report.add_argument("--pipeline", default=None, help="comma-separated steps forming the pipeline (default: all)")
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.file)
+    if args.command == "report":
+        from router import report as report_mod
+
+        try:
+            text = report_mod.read_source(args.metrics)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read metrics from {args.metrics}: {exc}", file=sys.stderr)
+            return 1
+        rows = report_mod.from_exposition(text)
+        if not rows:
+            print(f"error: no crosswalk_requests_total samples in {args.metrics}", file=sys.stderr)
+            return 1
+        print(report_mod.render(rows, args.pipeline.split(",") if args.pipeline else None))
+        return 0
     if args.command == "serve":
         from router import serve as serve_mod
 

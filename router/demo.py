@@ -24,6 +24,7 @@ from router.sdk import Router
 from router.state import Event
 
 PROMPTS = {
+    "refund-amount": "Ticket 1182: what refund amount do we owe? Answer with the number.",
     "draft": "Draft a short apology for the late delivery of order 1182.",
     "extract-refund": "The customer paid $42.99 and wants the full amount back. What is the refund?",
     "summarize-eu": "Summarize the ticket history for the EU account team.",
@@ -78,6 +79,9 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02, recover
     failed0 = len(tally.failed)
     _line(out, "healthy", await _traffic(router, steps, 30, pace_s, tally), len(tally.failed) - failed0)
 
+    if "refund-amount" in router.config.steps:
+        await _verified_phase(router, out)
+
     print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
     for name in _vendor(router, "alpha"):
         sims[name].set_fault(Fault.outage())  # type: ignore[attr-defined]
@@ -107,6 +111,20 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02, recover
 
     _report(router, tally, out)
     return len(tally.failed)
+
+
+async def _verified_phase(router: Router, out: TextIO) -> None:
+    """A verified step: three vendors answer; one drops the decimal point."""
+    print("\n1b. Verified step 'refund-amount': three vendors asked, answers compared numerically", file=out)
+    resp = await router.acompletion(step="refund-amount", messages=[{"role": "user", "content": PROMPTS["refund-amount"]}])
+    agreement = resp.crosswalk.agreement
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.model})", file=out)
+    print(f"  decision: {agreement.decision}, score {agreement.score:.2f}, quorum {agreement.quorum}, comparator {agreement.comparator}", file=out)
+    for vote in agreement.agreeing:
+        print(f"    agrees:    {vote.provider:<12} {vote.answer!r}", file=out)
+    for vote in agreement.dissenting:
+        print(f"    DISSENTS:  {vote.provider:<12} {vote.answer!r}", file=out)
+    print(f"  ({agreement.evidence})", file=out)
 
 
 def _vendor(router: Router, vendor: str) -> list[str]:
@@ -149,12 +167,17 @@ def _report(router: Router, tally: Tally, out: TextIO) -> None:
 
 def main(config: str | None, out: TextIO, *, pace_s: float = 0.02) -> int:
     """Entry point for the CLI: exit status 0 when no request failed."""
-    logging.getLogger("crosswalk").setLevel(logging.ERROR)  # the story prints its own events
     router = Router(config, rng=random.Random(7))
     missing = {"alpha-large", "alpha-mini", "beta-pro"} - set(router.config.providers)
     if missing or any(p.kind != "simulated" for p in router.config.providers.values()):
         print("crosswalk demo needs the simulated vendors of config/default.yaml "
               f"(missing or not simulated: {', '.join(sorted(missing)) or 'some providers'})", file=out)
         return 2
-    failed = asyncio.run(run_demo(router, out, pace_s=pace_s))
+    logger = logging.getLogger("crosswalk")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the story prints its own events
+    try:
+        failed = asyncio.run(run_demo(router, out, pace_s=pace_s))
+    finally:
+        logger.setLevel(level)
     return 0 if failed == 0 else 1

@@ -20,6 +20,7 @@ from router.attempts import StepRun
 from router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted, UnknownStep
 from router.records import DecisionRecord
 from router.state import RouterState
+from router.verify import Verifier, synthetic_chunks
 
 log = logging.getLogger("crosswalk")
 
@@ -31,6 +32,8 @@ class Observer(Protocol):
 
     def first_token(self, step: str, seconds: float) -> None: ...
 
+    def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
+
 
 class Engine:
     """Runs steps against providers, sharing one `RouterState`."""
@@ -39,6 +42,7 @@ class Engine:
         self.state = state
         self.providers = providers
         self.observer = observer
+        self.verifier = Verifier(self)
 
     def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         if self.observer is not None:
@@ -56,13 +60,23 @@ class Engine:
 
     async def complete(self, step_name: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request; returns the completion dict and its record."""
-        run = StepRun(self.state, self.step(step_name))
+        step = self.step(step_name)
+        if step.verify is not None:
+            return await self.verifier.complete(step, body)
+        return await self.complete_step(step, body)
+
+    async def complete_step(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
+        """`complete` for a given step config (a verification panel member runs a narrowed
+        copy of its step; it is observed as part of the whole, so `observe=False`)."""
+        run = StepRun(self.state, step)
         try:
             result = await self._complete(run, ChatRequest(body))
         except CrosswalkError as error:
-            self._done(run.record, error)
+            if observe:
+                self._done(run.record, error)
             raise
-        self._done(run.record, None)
+        if observe:
+            self._done(run.record, None)
         return result, run.record
 
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
@@ -91,7 +105,15 @@ class Engine:
     async def stream(self, step_name: str, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request, yielding chunk dicts. The decision record is appended
         to `record_out` at once and filled in as attempts happen."""
-        run = StepRun(self.state, self.step(step_name))
+        step = self.step(step_name)
+        if step.verify is not None:  # verified steps answer once verification is done
+            result, record = await self.verifier.complete(step, {k: v for k, v in body.items() if k not in ("stream", "stream_options")})
+            if record_out is not None:
+                record_out.append(record)
+            for chunk in synthetic_chunks(result):
+                yield chunk
+            return
+        run = StepRun(self.state, step)
         if record_out is not None:
             record_out.append(run.record)
         try:
@@ -183,7 +205,8 @@ async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, prov
 
 def _timeout(provider: str, phase: str, seconds: float) -> ProviderTimeout:
     what = {"total": "no answer", "first_token": "no first token", "idle": "stream idle"}[phase]
-    return ProviderTimeout(f"{provider}: {what} within {seconds:.3g}s", provider=provider, phase=phase)
+    limit = f"within {seconds:.3g}s" if seconds > 0 else "before the step's time ran out"
+    return ProviderTimeout(f"{provider}: {what} {limit}", provider=provider, phase=phase)
 
 
 async def _close(upstream: AsyncIterator[dict[str, Any]]) -> None:

@@ -51,6 +51,8 @@ class Metrics:
         self.attempts: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self.failovers: defaultdict[str, int] = defaultdict(int)
         self.events: defaultdict[tuple[str, str], int] = defaultdict(int)  # (kind, provider)
+        self.agreements: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.first_try: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -71,6 +73,11 @@ class Metrics:
         step = record.step
         self.requests[(step, "ok" if error is None else error.error_type)] += 1
         self.latency.observe((step,), record.latency_s)
+        if record.members:  # a verified panel: "first try" means every member answered at once
+            first_ok = error is None and all(m.attempts and m.attempts[0].failure_class is None for m in record.members)
+        else:
+            first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
+        self.first_try[(step, "ok" if first_ok else "failed")] += 1
         previous = None
         for attempt in record.attempts:
             self.attempts[(step, attempt.provider, attempt.failure_class or "ok")] += 1
@@ -78,6 +85,10 @@ class Metrics:
             if previous is not None and previous != attempt.provider:
                 self.failovers[step] += 1
             previous = attempt.provider
+
+    def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None:
+        """A verified request's outcome (agreed, disagreed, inconclusive)."""
+        self.agreements[(step, comparator, decision, mode)] += 1
 
     def first_token(self, step: str, seconds: float) -> None:
         """A stream's first token reached the caller."""
@@ -98,6 +109,11 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_requests", "Requests by step and outcome (ok or the error type).", ["step", "outcome"], m.requests)
         yield _counter(CounterMetricFamily, "crosswalk_attempts", "Attempts by step, provider and result (ok or failure class).", ["step", "provider", "result"], m.attempts)
         yield _counter(CounterMetricFamily, "crosswalk_failovers", "Moves of a request from one provider to another.", ["step"], {(k,): v for k, v in m.failovers.items()})
+        yield _counter(CounterMetricFamily, "crosswalk_agreement", "Verified requests by step, comparator, decision and mode (inline or shadow). "
+                       "Disagreement is strong evidence of an error; agreement is weak evidence of truth.",
+                       ["step", "comparator", "decision", "mode"], m.agreements)
+        yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
+                       ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),
                                 ("excluded", "crosswalk_exclusions", "Hard exclusions (regulatory, auth, quota)."),
                                 ("cooled", "crosswalk_cooldowns", "Rate-limit cooldowns started.")):

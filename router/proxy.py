@@ -9,6 +9,7 @@ OpenAI's error JSON with the status the failure deserves.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,12 +50,20 @@ def _error(status: int, message: str, *, type_: str, param: str | None = None, c
 
 
 def _record_headers(record: DecisionRecord) -> dict[str, str]:
-    return {
+    headers = {
         "x-crosswalk-step": record.step,
         "x-crosswalk-provider": record.provider or "",
         "x-crosswalk-attempts": ",".join(a.short() for a in record.attempts),
         "x-crosswalk-latency-ms": f"{record.latency_s * 1000:.1f}",
     }
+    if record.agreement is not None:
+        headers["x-crosswalk-agreement"] = record.agreement.header()
+    return headers
+
+
+def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
+    assert record.agreement is not None
+    return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
@@ -64,8 +73,13 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
         headers["retry-after"] = str(max(1, int(retry + 0.999))) if retry is not None else "1"
     attempts = [{"provider": a.provider, "failure_class": a.failure_class, "status": a.status,
                  "latency_ms": round(a.latency_s * 1000, 1)} for a in err.attempts]
+    extra: dict[str, Any] = {"step": err.step, "attempts": attempts}
+    record = getattr(err, "record", None)
+    if record is not None and record.agreement is not None:  # a failed verification shows its panel
+        headers["x-crosswalk-agreement"] = record.agreement.header()
+        extra["agreement"] = dataclasses.asdict(record.agreement)
     return _error(err.status_code, err.message, type_=err.error_type, code=getattr(err, "code", None) or err.error_type,
-                  headers=headers, extra={"step": err.step, "attempts": attempts})
+                  headers=headers, extra=extra)
 
 
 @web.middleware
@@ -118,6 +132,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         result, record = await router.engine.complete(step, body)
     except CrosswalkError as err:
         return _crosswalk_error(err)
+    if record.agreement is not None:
+        result["crosswalk"] = _agreement_json(record)
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 

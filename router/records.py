@@ -21,18 +21,60 @@ class Attempt:
         return f"{self.provider}:{self.failure_class or 'ok'}"
 
 
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One panel member's answer."""
+
+    provider: str
+    answer: str
+
+
+@dataclass(slots=True)
+class AgreementRecord:
+    """The verification signal of a verified step.
+
+    `decision` is agreed, disagreed or inconclusive. Read it as: disagreed is strong
+    evidence that an answer is wrong; agreed is weak evidence that it is right (models
+    share mistakes), i.e. "no error found", not "verified true"."""
+
+    decision: str
+    score: float
+    comparator: str
+    quorum: str
+    agreeing: list[Vote] = field(default_factory=list)
+    dissenting: list[Vote] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    mode: str = "inline"  # inline | shadow
+    evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
+
+    def header(self) -> str:
+        """Compact form for the x-crosswalk-agreement header."""
+        agree = ",".join(v.provider for v in self.agreeing) or "-"
+        dissent = ",".join(v.provider for v in self.dissenting) or "-"
+        return (f"{self.decision}; score={self.score:.2f}; quorum={self.quorum}; compare={self.comparator}; "
+                f"agree={agree}; dissent={dissent}")
+
+
 @dataclass(slots=True)
 class DecisionRecord:
-    """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`."""
+    """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
+    A verified step also carries `agreement` and its panel members' own records."""
 
     step: str
     provider: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     latency_s: float = 0.0
+    agreement: AgreementRecord | None = None
+    members: list["DecisionRecord"] = field(default_factory=list)
 
     @property
     def failovers(self) -> int:
-        """How many times the request moved to another provider."""
+        """How many times the request (or each panel member) moved to another provider."""
+        if self.members:
+            return sum(m.failovers for m in self.members)
         moves = 0
         for before, after in zip(self.attempts, self.attempts[1:]):
             moves += before.provider != after.provider

@@ -116,12 +116,23 @@ class Router:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
+    def report(self, pipeline: list[str] | None = None) -> str:
+        """The reliability table (see `crosswalk report`) from this router's own metrics."""
+        if self.metrics is None:
+            raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
+        from prometheus_client import generate_latest
+
+        from router.report import from_exposition, render
+
+        return render(from_exposition(generate_latest(self.metrics.registry).decode()), pipeline)
+
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""
         return self.state.explain(self.engine.step(step))
 
     async def aclose(self) -> None:
         """Close provider connections opened on the running loop (and the sync loop)."""
+        await self.engine.verifier.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         self.close()

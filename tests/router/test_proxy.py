@@ -242,3 +242,16 @@ def test_reload_applies_good_file_and_keeps_old_on_bad(tmp_path):
     finally:
         p.stop()
     assert "config reload rejected" in p.log()
+
+
+def test_workers_share_one_port(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG)
+    p = ProxyProcess(path, env={"PROXY_KEY": KEY}, extra=["--workers", "2"]).wait_ready()
+    try:
+        client = _client(p)
+        answers = {client.chat.completions.create(model="draft", messages=MSG).model for _ in range(20)}
+        assert answers == {"a"}
+    finally:
+        p.stop()
+    assert KEY not in p.log()

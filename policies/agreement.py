@@ -1,0 +1,66 @@
+"""Cross-model agreement, the pure part: choosing an independent panel and deciding a
+quorum from the answers so far.
+
+Agreement is weak evidence of truth (models share mistakes: two wrong models give the same
+wrong answer often); disagreement is strong evidence that at least one answer is wrong.
+The decisions are named that way: `agreed` means "no evidence of an error was found".
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Sequence
+
+from policies.config import ProviderConf
+
+
+class Decision(str, enum.Enum):
+    """The outcome of a verified request."""
+
+    AGREED = "agreed"  # a quorum matched: weak evidence the answer is right
+    DISAGREED = "disagreed"  # no quorum can form: strong evidence something is wrong
+    INCONCLUSIVE = "inconclusive"  # too few answers to tell (failures, too few providers)
+
+
+def pick_diverse(candidates: Sequence[ProviderConf], k: int, dims: Sequence[str]) -> list[ProviderConf]:
+    """Up to `k` providers in rank order, each differing from those already picked in every
+    dimension of `dims` (vendor, family)."""
+    picked: list[ProviderConf] = []
+    for conf in candidates:
+        if all(getattr(conf, d) != getattr(p, d) for p in picked for d in dims):
+            picked.append(conf)
+            if len(picked) == k:
+                break
+    return picked
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Where a panel stands: group sizes (answers that match each other), answers still
+    pending, and the quorum rule."""
+
+    groups: tuple[int, ...]
+    pending: int
+    quorum: int
+
+    def decided(self) -> Decision | None:
+        """The decision once it cannot change any more, else None (wait for more)."""
+        if self.groups and max(self.groups) >= self.quorum:
+            return Decision.AGREED
+        if any(size + self.pending >= self.quorum for size in self.groups) or self.pending >= self.quorum:
+            return None  # a quorum may still form
+        return self.final()
+
+    def final(self) -> Decision:
+        """The decision with nothing more to come."""
+        if self.groups and max(self.groups) >= self.quorum:
+            return Decision.AGREED
+        if len(self.groups) >= 2:
+            return Decision.DISAGREED
+        return Decision.INCONCLUSIVE
+
+    def score(self) -> float:
+        """Share of the answers received that sit in the largest group (0 with no answers)."""
+        total = sum(self.groups)
+        return max(self.groups) / total if total else 0.0

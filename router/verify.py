@@ -1,0 +1,274 @@
+"""Cross-model verification: ask an independent panel in parallel, compare, decide.
+
+Each panel member runs the step's own failover and timeouts on a narrowed copy of the step
+(its panel provider first, then a disjoint share of the spare providers). Members report
+as they finish; once the quorum is decided the rest are cancelled, so latency is about
+the quorum's slowest member, not the sum. Below `sample: 1` verification runs in the
+shadow: the caller gets the primary's answer at once and the panel's verdict goes to
+metrics and to the (mutable) agreement record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from policies.agreement import Decision, Tally, pick_diverse
+from policies.config import ProviderConf, StepConf
+from policies.schema import VerifySpec
+from router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, attempts_text
+from router.records import AgreementRecord, Attempt, DecisionRecord, Vote
+
+if TYPE_CHECKING:
+    from router.compare import Comparator
+
+log = logging.getLogger("crosswalk")
+
+
+class VerificationFailed(CrosswalkError):
+    """The panel disagreed and the step says `on_disagree: fail`; `record` has the answers."""
+
+    status_code = 409
+    error_type = "verification_failed"
+
+    def __init__(self, message: str, *, step: str, record: DecisionRecord) -> None:
+        super().__init__(message, step=step, attempts=record.attempts)
+        self.record = record
+
+
+class _Engine(Protocol):
+    state: Any
+    providers: Any
+    observer: Any
+
+    async def complete_step(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]: ...
+
+
+class _Panel:
+    """Answers gathered so far, grouped by the comparator."""
+
+    def __init__(self, comparator: "Comparator", quorum: int, *, stop_on_disagreement: bool) -> None:
+        self.comparator = comparator
+        self.quorum = quorum
+        self.stop_on_disagreement = stop_on_disagreement
+        self.answers: list[tuple[int, str, str, dict[str, Any]]] = []  # (rank, provider, text, result)
+        self.groups: list[list[int]] = []  # indices into answers
+        self.records: list[DecisionRecord] = []
+        self.failed: list[str] = []
+        self.escalated: list[str] = []
+
+    async def add(self, rank: int, provider: str, result: dict[str, Any]) -> None:
+        from router.compare import answer_text
+
+        text = answer_text(result)
+        index = len(self.answers)
+        self.answers.append((rank, provider, text, result))
+        for group in self.groups:
+            if await self.comparator.same(self.answers[group[0]][2], text):
+                group.append(index)
+                return
+        self.groups.append([index])
+
+    def tally(self, pending: int) -> Tally:
+        return Tally(tuple(len(g) for g in self.groups), pending, self.quorum)
+
+    def majority(self) -> list[int]:
+        """The largest group, best-ranked answer first; ties go to the group holding the
+        best-ranked answer (arrival order never decides what the caller gets)."""
+        group = min(self.groups, key=lambda g: (-len(g), min(self.answers[i][0] for i in g)))
+        return sorted(group, key=lambda i: self.answers[i][0])
+
+
+class Verifier:
+    """Runs verified steps for an engine."""
+
+    def __init__(self, engine: _Engine, *, rng: random.Random | None = None) -> None:
+        self.engine = engine
+        self.rng = rng or random.Random()
+        self._shadow: set[asyncio.Task[None]] = set()
+
+    def _eligible(self, step: StepConf) -> list[ProviderConf]:
+        state = self.engine.state
+        verdicts = state.verdicts(step)
+        now = state.clock.now()
+        names = [n for n in step.providers if verdicts[n].eligible and state.exclusions.active(n, now) is None]
+        names.sort(key=lambda n: not state.health[n].available(now))  # stable: healthy first, rank kept
+        return [state.config.providers[n] for n in names]
+
+    async def complete(self, step: StepConf, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
+        """Verify inline (sample 1), in the shadow (a sampled fraction), or not at all."""
+        spec = step.verify
+        assert spec is not None
+        if spec.sample < 1.0:
+            primary = dataclasses.replace(step, verify=None)
+            result, record = await self.engine.complete_step(primary, body)
+            if self.rng.random() < spec.sample and record.provider:
+                record.agreement = AgreementRecord("pending", 0.0, spec.compare, f"{spec.agree.min} of {spec.agree.of}", mode="shadow")
+                task = asyncio.create_task(self._shadow_run(step, body, result, record))
+                self._shadow.add(task)
+                task.add_done_callback(self._shadow.discard)
+            return result, record
+        return await self._inline(step, body)
+
+    async def _inline(self, step: StepConf, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
+        spec = step.verify
+        assert spec is not None
+        started = time.monotonic()
+        panel = await self._ask_panel(step, body, spec, primary=None)
+        record = self._record(step, spec, panel, started, mode="inline")
+        error: CrosswalkError | None = None
+        if not panel.answers:
+            error = AllProvidersFailed(
+                f"step '{step.name}': no panel member answered: {attempts_text(record.attempts)}",
+                step=step.name, attempts=record.attempts,
+            ) if record.attempts else NoEligibleProvider(f"step '{step.name}': no eligible provider to verify with", step=step.name)
+        elif record.agreement is not None and record.agreement.decision == Decision.DISAGREED.value and spec.on_disagree == "fail":
+            error = VerificationFailed(
+                f"step '{step.name}': the panel disagreed ({record.agreement.header()})", step=step.name, record=record,
+            )
+        self._observe(step, spec, record, error)
+        if error is not None:
+            raise error
+        return dict(panel.answers[panel.majority()[0]][3]), record
+
+    async def _ask_panel(self, step: StepConf, body: dict[str, Any], spec: VerifySpec,
+                         primary: tuple[str, dict[str, Any]] | None) -> _Panel:
+        from router.compare import comparator_for  # comparators load on the first verified request
+
+        comparator = comparator_for(spec, self.engine.providers, _question(body))
+        panel = _Panel(comparator, spec.agree.min, stop_on_disagreement=spec.on_disagree == "fail")
+        eligible = self._eligible(step)
+        members = pick_diverse(eligible, spec.agree.of, spec.diverse)
+        if primary is not None:  # shadow: the primary already answered; ask the others
+            members = [m for m in members if m.name != primary[0]][: spec.agree.of - 1]
+            await panel.add(0, primary[0], primary[1])
+        spares = [c.name for c in eligible if c not in members and (primary is None or c.name != primary[0])]
+        k = max(1, len(members))
+        tasks = {
+            asyncio.create_task(self._member(step, body, (m.name, *spares[i::k]))): i + 1
+            for i, m in enumerate(members)
+        }
+        await self._collect(panel, tasks)
+        if spec.on_disagree == "escalate" and panel.tally(0).final() is not Decision.AGREED:
+            used = {a.provider for r in panel.records for a in r.attempts} | {a[1] for a in panel.answers}
+            extra = [c.name for c in eligible if c.name not in used][: spec.escalate_max]
+            if not extra and spec.judge and spec.judge not in used:
+                extra = [spec.judge]
+            tasks = {asyncio.create_task(self._member(step, body, (name,))): 100 + i for i, name in enumerate(extra)}
+            panel.escalated = extra
+            await self._collect(panel, tasks)
+        return panel
+
+    async def _member(self, step: StepConf, body: dict[str, Any], chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, DecisionRecord]:
+        sub = dataclasses.replace(step, providers=chain, verify=None, max_attempts=min(step.max_attempts, max(1, len(chain) + 1)))
+        try:
+            return await self.engine.complete_step(sub, body, observe=False)
+        except CrosswalkError as err:
+            return None, DecisionRecord(step=step.name, attempts=list(err.attempts))
+
+    async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int]) -> None:
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    result, record = task.result()
+                    panel.records.append(record)
+                    if result is None:
+                        panel.failed.append(record.attempts[0].provider if record.attempts else "?")
+                    else:
+                        await panel.add(tasks[task], record.provider or "?", result)
+                decided = panel.tally(len(pending)).decided()
+                # Agreement ends the wait at once. A settled disagreement does too when the step
+                # fails on it; for flag and escalate the rest still decide the majority answer.
+                if decided is Decision.AGREED or (decided is not None and panel.stop_on_disagreement):
+                    break
+        finally:
+            for task in pending:  # the quorum is decided (or we were cancelled): stop the rest
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    def _record(self, step: StepConf, spec: VerifySpec, panel: _Panel, started: float, *, mode: str) -> DecisionRecord:
+        attempts: list[Attempt] = [a for r in panel.records for a in r.attempts]
+        record = DecisionRecord(step=step.name, attempts=attempts, latency_s=time.monotonic() - started, members=panel.records)
+        if not panel.answers:
+            return record
+        tally = panel.tally(0)
+        winners = panel.majority()
+        rep = panel.answers[winners[0]]
+        votes = [Vote(a[1], a[2]) for a in panel.answers]
+        usage: dict[str, int] = {}
+        for _, _, _, result in panel.answers:
+            for key, value in (result.get("usage") or {}).items():
+                if isinstance(value, int):
+                    usage[key] = usage.get(key, 0) + value
+        dissent = [i for i in range(len(votes)) if i not in winners]
+        record.provider = rep[1]
+        record.agreement = AgreementRecord(
+            decision=tally.final().value, score=tally.score(), comparator=spec.compare,
+            quorum=f"{spec.agree.min} of {spec.agree.of}",
+            agreeing=[votes[i] for i in winners], dissenting=[votes[i] for i in dissent],
+            failed=panel.failed, escalated=list(panel.escalated),
+            differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
+            usage=usage, mode=mode,
+        )
+        return record
+
+    async def _shadow_run(self, step: StepConf, body: dict[str, Any], result: dict[str, Any], record: DecisionRecord) -> None:
+        spec = step.verify
+        assert spec is not None and record.provider is not None
+        try:
+            panel = await self._ask_panel(step, body, spec, primary=(record.provider, result))
+        except Exception:  # a shadow check must never hurt the request it shadows
+            log.exception("crosswalk: shadow verification of step %s failed", step.name)
+            return
+        verdict = self._record(step, spec, panel, time.monotonic(), mode="shadow").agreement
+        if verdict is not None and record.agreement is not None:
+            for f in dataclasses.fields(verdict):
+                setattr(record.agreement, f.name, getattr(verdict, f.name))
+            self._observe(step, spec, record, None, whole_request=False)
+
+    def _observe(self, step: StepConf, spec: VerifySpec, record: DecisionRecord, error: CrosswalkError | None,
+                 *, whole_request: bool = True) -> None:
+        observer = self.engine.observer
+        agreement = record.agreement
+        if observer is not None and whole_request:
+            observer.request_done(record, error)
+        if agreement is not None:
+            log.info("crosswalk verification step=%s %s", step.name, agreement.header())
+            if observer is not None:
+                observer.agreement(step.name, spec.compare, agreement.decision, agreement.mode)
+
+    async def aclose(self) -> None:
+        """Wait for shadow checks still running."""
+        if self._shadow:
+            await asyncio.gather(*self._shadow, return_exceptions=True)
+
+
+def _question(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else str(content)
+    return ""
+
+
+def synthetic_chunks(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A verified answer as stream chunks (verified steps answer once verification is done)."""
+    base = {"id": result.get("id", "chatcmpl-crosswalk"), "object": "chat.completion.chunk",
+            "created": result.get("created", int(time.time())), "model": result.get("model", "")}
+    choice = (result.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
+    return [
+        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}],
+         **({"usage": result["usage"]} if result.get("usage") else {})},
+    ]
