@@ -1,0 +1,135 @@
+"""Active probes: ejected providers recover without user requests; regulatory exclusions
+are re-probed only on their long interval and only when the config allows it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+
+import pytest
+
+from policies.config import parse_config
+from policies.health import State
+from providers.simulated import Fault
+from router import Router
+from router.clock import SystemClock
+from router.metrics import Metrics
+from router.probes import Prober
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+class JumpClock(SystemClock):
+    """Real time plus an offset the test can jump."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return super().now() + self.offset
+
+    def wall(self) -> dt.datetime:
+        return super().wall() + dt.timedelta(seconds=self.offset)
+
+
+def _router(health: str = "", **kw) -> Router:
+    text = f"""
+providers:
+  a: {{kind: simulated, model: a-1, vendor: va, simulate: {{latency_ms: 0, jitter_ms: 0}}}}
+  b: {{kind: simulated, model: b-1, vendor: vb, simulate: {{latency_ms: 0, jitter_ms: 0}}}}
+steps:
+  s: {{providers: [a, b], retry: {{same_provider: 0}}}}
+health: {{consecutive_failures: 2, ejection_base_s: 300, ejection_max_s: 600, half_open_probes: 2{health}}}
+"""
+    return Router(parse_config(text, env={}), rng=random.Random(0), **kw)
+
+
+async def _eject_a(r: Router) -> None:
+    r.providers["a"].set_fault(Fault.outage())
+    for _ in range(2):
+        await r.acompletion(step="s", messages=MSG)
+    assert r.state.health["a"].state is State.EJECTED
+
+
+async def test_recovery_is_found_by_probes_not_user_requests():
+    metrics = Metrics()
+    r = _router(metrics=metrics)
+    await _eject_a(r)
+    prober = Prober(r)
+    assert prober.due() == ["a"]
+    await prober.probe_due()  # still down: the ejection stands, no longer than before
+    until = r.state.health["a"].ejected_until
+    assert r.state.health["a"].state is State.EJECTED and r.state.health["a"].ejected_until == until
+    r.providers["a"].set_fault(None)
+    calls = r.providers["a"].calls
+    await prober.probe_due()
+    await prober.probe_due()  # two probe successes (half_open_probes) close it early
+    assert r.state.health["a"].state is State.HEALTHY
+    assert r.providers["a"].calls == calls + 2
+    assert (await r.acompletion(step="s", messages=MSG)).model == "a"  # 300 s ejection cut short
+    assert metrics.probes[("a", "transient")] == 1 and metrics.probes[("a", "ok")] == 2
+    await r.aclose()
+
+
+async def test_background_loop_probes_on_its_schedule():
+    r = _router(", probe_interval_s: 0.02")
+    await _eject_a(r)
+    r.providers["a"].set_fault(None)
+    await r.astart()
+    for _ in range(200):
+        if r.state.health["a"].state is State.HEALTHY:
+            break
+        await asyncio.sleep(0.02)
+    assert r.state.health["a"].state is State.HEALTHY
+    assert [res for _, res in r.prober.last["a"]][-2:] == ["ok", "ok"]
+    await r.aclose()
+    assert r.prober is None
+
+
+async def test_regulatory_exclusion_is_reprobed_only_when_it_lapses():
+    clock = JumpClock()
+    r = _router(", regulatory_reprobe_s: 3600, probe_interval_s: 5", clock=clock)
+    r.providers["a"].set_fault(Fault.region_block())
+    await r.acompletion(step="s", messages=MSG)
+    prober = Prober(r)
+    assert prober.due() == []  # an hour to go: not probed
+    clock.offset += 3600 - 2
+    assert prober.due() == ["a"]
+    await prober.probe_due()  # still blocked: the exclusion is renewed with fresh evidence
+    exclusion = r.state.exclusions.active("a", clock.now())
+    assert exclusion is not None and exclusion.until is not None and exclusion.until - clock.now() > 3500
+    assert prober.due() == []
+    clock.offset += 3600
+    r.providers["a"].set_fault(None)
+    assert await prober.probe("a") is True
+    assert r.state.exclusions.active("a", clock.now()) is None
+    assert (await r.acompletion(step="s", messages=MSG)).model == "a"
+    await r.aclose()
+
+
+async def test_no_reprobe_when_the_config_forbids_it():
+    clock = JumpClock()
+    r = _router(", reprobe_excluded: false", clock=clock)
+    r.providers["a"].set_fault(Fault.region_block())
+    await r.acompletion(step="s", messages=MSG)
+    clock.offset += 10 * 86400
+    assert Prober(r).due() == []
+    exclusion = r.state.exclusions.active("a", clock.now())
+    assert exclusion is not None and exclusion.until is None  # until the config changes
+    assert (await r.acompletion(step="s", messages=MSG)).model == "b"
+    assert r.providers["a"].calls == 1
+    await r.aclose()
+
+
+@pytest.mark.parametrize("fault, cls", [(Fault("hang"), "timeout"), (Fault.http(401, "bad key", "invalid_api_key"), "auth")])
+async def test_probe_failures_are_classified(fault, cls):
+    r = _router(", probe_timeout_s: 0.05")
+    await _eject_a(r)
+    r.providers["a"].set_fault(fault)
+    prober = Prober(r)
+    assert await prober.probe("a") is False
+    assert [res for _, res in prober.last["a"]] == [cls]
+    if cls == "auth":  # a probe that learns of a hard failure excludes, with the evidence
+        assert "invalid_api_key" in r.state.exclusions.active("a", r.clock.now()).evidence
+    await r.aclose()
