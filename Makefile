@@ -19,11 +19,14 @@ demo: $(STAMP)
 	$(BIN)/crosswalk demo
 
 test: $(STAMP)
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@test -x .bench/litellm/bin/litellm || { $(PY) -m venv .bench/litellm && .bench/litellm/bin/pip install -q 'litellm[proxy]'; } \
+		|| echo "LiteLLM proxy not installed: the benchmark compares with the ANCHORS.md figure instead"
 	$(BIN)/python -m pytest tests/perf -q -s -p no:cacheprovider
 
 check: $(STAMP)

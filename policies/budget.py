@@ -1,5 +1,8 @@
 """Retry budget: retries + hedges may be at most `ratio` of first attempts over a sliding
-window (never fewer than `min`), so a total outage never multiplies load."""
+window (never fewer than `min`), so a total outage never multiplies load.
+
+With shared state, `external` adds the rest of the fleet's counts in the window (set by
+the sync task from Redis), so the ratio holds across replicas, not per replica."""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ class RetryBudget:
         self._firsts: deque[float] = deque()
         self._retries: deque[float] = deque()
         self.denied = 0
+        self.external: tuple[int, int] = (0, 0)  # (first attempts, retries) of other replicas
+        self.firsts_total = 0  # ever recorded here: what a sync pushes to the fleet
+        self.retries_total = 0
 
     def _trim(self, now: float) -> None:
         horizon = now - self.spec.window_s
@@ -26,18 +32,23 @@ class RetryBudget:
     def record_first(self, now: float) -> None:
         """A request made its first attempt."""
         self._firsts.append(now)
+        self.firsts_total += 1
 
     def try_spend(self, now: float) -> bool:
         """Take one retry (or hedge) from the budget; False when it is spent."""
         self._trim(now)
-        allowed = max(self.spec.min, int(self.spec.ratio * len(self._firsts)))
-        if len(self._retries) >= allowed:
+        firsts, retries = self.external
+        allowed = max(self.spec.min, int(self.spec.ratio * (len(self._firsts) + firsts)))
+        if len(self._retries) + retries >= allowed:
             self.denied += 1
             return False
         self._retries.append(now)
+        self.retries_total += 1
         return True
 
     def snapshot(self, now: float) -> tuple[int, int, int]:
-        """(first attempts, retries, retries allowed) in the current window."""
+        """(first attempts, retries, retries allowed) in the current window, the rest of
+        the fleet's included."""
         self._trim(now)
-        return len(self._firsts), len(self._retries), max(self.spec.min, int(self.spec.ratio * len(self._firsts)))
+        firsts, retries = len(self._firsts) + self.external[0], len(self._retries) + self.external[1]
+        return firsts, retries, max(self.spec.min, int(self.spec.ratio * firsts))

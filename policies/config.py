@@ -11,12 +11,15 @@ from urllib.parse import urlsplit
 
 from policies.schema import (
     ComplianceSpec,
+    EmbargoSpec,
     ConfigSpec,
     HealthSpec,
+    HedgeSpec,
     ProviderSpec,
     RetryBudgetSpec,
     RetrySpec,
     SimulateSpec,
+    StateSpec,
     StepSpec,
     TimeoutsSpec,
     VerifySpec,
@@ -62,6 +65,7 @@ class StepConf:
     failover_on_content_filter: bool
     description: str | None = None
     verify: VerifySpec | None = None
+    hedge: HedgeSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class RouterConfig:
     retry_budget: RetryBudgetSpec
     proxy: ProxySettings = field(default_factory=ProxySettings)
     source: str = "config"
+    state: StateSpec = field(default_factory=StateSpec)  # memory, or shared on Redis
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -156,6 +161,8 @@ def _check_references(spec: ConfigSpec) -> list[str]:
                         f"compliance.allowed_regions ({', '.join(sorted(global_regions))}); a step may only narrow it"
                     )
     for step_name, step in spec.steps.items():
+        if step.hedge is not None:
+            problems += _check_hedge(step_name, step)
         if step.verify is not None and not problems:
             problems += _check_verify(spec, step_name, step)
     for i, embargo in enumerate(spec.compliance.embargo):
@@ -163,6 +170,16 @@ def _check_references(spec: ConfigSpec) -> list[str]:
             if embargo.provider not in spec.providers:
                 problems.append(f"compliance.embargo[{i}].provider: unknown provider '{embargo.provider}' (known: {known})")
     return problems
+
+
+def _check_hedge(step_name: str, step: StepSpec) -> list[str]:
+    """A hedge goes to a different provider and is one of the step's attempts."""
+    where = f"steps.{step_name}.hedge"
+    if len(step.providers) < 2:
+        return [f"{where}: a hedge goes to a different provider, but the step lists only one; add a provider or remove 'hedge'"]
+    if step.max_attempts < 2:
+        return [f"{where}: max_attempts is 1, which leaves no attempt for a hedge; raise max_attempts or remove 'hedge'"]
+    return []
 
 
 def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]:
@@ -236,6 +253,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             failover_on_content_filter=s.failover_on_content_filter,
             description=s.description,
             verify=s.verify,
+            hedge=s.hedge,
         )
     return RouterConfig(
         providers=providers,
@@ -250,13 +268,40 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             reload_interval_s=spec.proxy.reload_interval_s,
         ),
         source=source,
+        state=spec.state,
     )
 
 
-def parse_config(text: str, *, env: Mapping[str, str], source: str = "config") -> RouterConfig:
+def _merge_feed(spec: ConfigSpec, feed_text: str | None, source: str) -> ConfigSpec:
+    """Append the compliance feed's embargo entries (compliance.embargo_file) to the config's."""
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    name = spec.compliance.embargo_file
+    where = f"compliance.embargo_file ({name})"
+    if feed_text is None:
+        raise ConfigError([f"{where}: the file cannot be read; check the path (relative to the config file)"], source=source)
+    try:
+        raw = yaml.safe_load(feed_text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    if isinstance(raw, dict) and set(raw) == {"embargo"}:
+        raw = raw["embargo"]
+    if raw is None:
+        raw = []
+    try:
+        entries = TypeAdapter(list[EmbargoSpec]).validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError([where + (p if p.startswith("[") else ": " + p) for p in _pydantic_problems(exc)], source=source) from None
+    compliance = spec.compliance.model_copy(update={"embargo": [*spec.compliance.embargo, *entries]})
+    return spec.model_copy(update={"compliance": compliance})
+
+
+def parse_config(text: str, *, env: Mapping[str, str], source: str = "config", feed_text: str | None = None) -> RouterConfig:
     """Parse YAML text into a `RouterConfig`, or raise `ConfigError` naming every problem.
 
-    `env` supplies `${VAR}` values (the caller passes os.environ; policies do no I/O)."""
+    `env` supplies `${VAR}` values and `feed_text` the compliance.embargo_file's contents
+    (the caller reads them; policies do no I/O)."""
     import yaml
     from pydantic import ValidationError
 
@@ -276,6 +321,8 @@ def parse_config(text: str, *, env: Mapping[str, str], source: str = "config") -
         spec = ConfigSpec.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_pydantic_problems(exc), source=source) from None
+    if spec.compliance.embargo_file:
+        spec = _merge_feed(spec, feed_text, source)
     problems = _check_references(spec)
     if problems:
         raise ConfigError(problems, source=source)

@@ -124,6 +124,44 @@ class ProviderHealth:
         self.window.clear()
         self.probes_in_flight = self.probe_successes = 0
 
+    def probe_succeeded(self, now: float) -> None:
+        """A background probe answered. While ejected, `half_open_probes` probe successes
+        close the provider early: recovery found without spending user requests."""
+        self._tick(now)
+        if self.state is State.EJECTED:
+            self.probe_successes += 1
+            if self.probe_successes >= self.spec.half_open_probes:
+                self.state = State.HEALTHY
+                self.closed_at = now
+                self.reason = ""
+                self.window.clear()
+                self.probe_successes = 0
+        elif self.state is State.HALF_OPEN:
+            self.record_success(now)
+
+    def probe_failed(self) -> None:
+        """A background probe failed: the ejection stands (its length does not grow, so
+        probing never lengthens an outage)."""
+        if self.state is State.EJECTED:
+            self.probe_successes = 0
+
+    def eject_until(self, now: float, until: float, reason: str) -> bool:
+        """Eject until `until` because another replica did (shared state). Never shortens
+        a longer ejection here, and is not counted as one of this replica's own ejections
+        (the escalation of the ejection time stays local). Returns whether it applied."""
+        self._tick(now)
+        if until <= now or (self.state is State.EJECTED and until <= self.ejected_until):
+            return False
+        if self.state is not State.EJECTED:
+            self.ejected_at = now
+        self.state = State.EJECTED
+        self.ejected_until = until
+        self.reason = reason
+        self.consecutive = 0
+        self.window.clear()
+        self.probes_in_flight = self.probe_successes = 0
+        return True
+
     def cool_down(self, now: float, seconds: float, reason: str) -> None:
         """Rate limited: keep away for `seconds`; never shortens a longer cooldown."""
         until = now + seconds

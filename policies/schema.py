@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Spec(BaseModel):
@@ -125,6 +125,45 @@ class VerifySpec(_Spec):
         return self
 
 
+class HedgeSpec(_Spec):
+    """Hedged requests: when an attempt has not answered (a stream: sent no first token)
+    within the delay, the same request also goes to the next eligible provider; the first
+    good answer wins and the other is cancelled. Hedges come out of the retry budget.
+
+    The delay is fixed (`after_ms`) or the answering provider's observed latency quantile
+    (`after: p95`, p50..p99), never below `min_ms`; until `min_samples` latencies have been
+    seen it is `default_ms`."""
+
+    after_ms: float | None = Field(None, gt=0)
+    after: str | None = None
+    min_ms: float = Field(10.0, ge=0)
+    default_ms: float = Field(1000.0, gt=0)
+    min_samples: int = Field(20, ge=1, le=256)
+
+    @field_validator("after")
+    @classmethod
+    def _quantile_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            digits = value[1:] if value[:1] == "p" else ""
+            if not (len(digits) == 2 and digits.isdigit() and 50 <= int(digits) <= 99):
+                raise ValueError(f"expected a latency quantile from p50 to p99, such as p95 (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_delay(self) -> "HedgeSpec":
+        if (self.after_ms is None) == (self.after is None):
+            raise ValueError("name exactly one of after_ms (a fixed delay) or after (a latency quantile such as p95)")
+        tuning = sorted(self.model_fields_set & {"min_ms", "default_ms", "min_samples"})
+        if self.after_ms is not None and tuning:
+            raise ValueError(f"{', '.join(tuning)} only apply with 'after' (a quantile); after_ms is a fixed delay")
+        return self
+
+    @property
+    def quantile(self) -> float:
+        """`after` as a fraction (p95 -> 0.95)."""
+        return int(self.after[1:]) / 100.0 if self.after else 0.0
+
+
 class StepSpec(_Spec):
     """A pipeline step: a ranked provider list and how hard to try."""
 
@@ -136,6 +175,7 @@ class StepSpec(_Spec):
     failover_on_content_filter: bool = False
     description: str | None = None
     verify: VerifySpec | None = None
+    hedge: HedgeSpec | None = None
 
 
 class EmbargoSpec(_Spec):
@@ -163,6 +203,7 @@ class ComplianceSpec(_Spec):
 
     allowed_regions: list[str] | None = None
     embargo: list[EmbargoSpec] = Field(default_factory=list)
+    embargo_file: str | None = None  # a compliance feed: a YAML list of embargo entries, hot-reloaded
     deny_vendors: list[str] = Field(default_factory=list)
 
 
@@ -181,6 +222,9 @@ class HealthSpec(_Spec):
     rate_limit_default_s: float = Field(5.0, ge=0)
     quota_reset_s: float = Field(3600.0, gt=0)
     regulatory_reprobe_s: float = Field(21600.0, gt=0)
+    reprobe_excluded: bool = True  # false: a regulatory exclusion lasts until the config changes
+    probe_interval_s: float = Field(5.0, ge=0)  # active probes of ejected providers; 0 turns them off
+    probe_timeout_s: float = Field(5.0, gt=0)
 
     @model_validator(mode="after")
     def _ranges(self) -> "HealthSpec":
@@ -208,6 +252,32 @@ class ProxySpec(_Spec):
     reload_interval_s: float = Field(1.0, gt=0)
 
 
+class StateSpec(_Spec):
+    """Where routing state lives. `memory`: in this process only. `redis`: ejections, hard
+    exclusions, rate-limit cooldowns and retry-budget counts are shared by every replica
+    using the same Redis `url` and `prefix`. Requests never wait on Redis: a background task
+    publishes and applies changes, each Redis round trip bounded by `timeout_ms` (a few
+    slow ones in a row count as Redis down), the budget counts exchanged every
+    `sync_interval_s`. Under load an event loop can hold a reply for several ms, so a
+    `timeout_ms` of 5-10 made a busy replica flap between up and down; 50 did not."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: SecretStr | None = None  # may hold a password: kept out of logs and reprs
+    prefix: str = Field("crosswalk", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    timeout_ms: float = Field(50.0, gt=0, le=10000)
+    sync_interval_s: float = Field(0.25, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _url(self) -> "StateSpec":
+        url = self.url.get_secret_value() if self.url is not None else ""
+        if self.backend == "redis" and not url:
+            raise ValueError("backend 'redis' needs url (e.g. redis://127.0.0.1:6379/0)")
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            scheme = url.split("://", 1)[0] if "://" in url else "none"
+            raise ValueError(f"url must start with redis://, rediss:// or unix:// (scheme: {scheme})")
+        return self
+
+
 class ConfigSpec(_Spec):
     """The whole file."""
 
@@ -218,3 +288,4 @@ class ConfigSpec(_Spec):
     health: HealthSpec = Field(default_factory=HealthSpec)
     retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
+    state: StateSpec = Field(default_factory=StateSpec)

@@ -4,13 +4,15 @@ failure means, when to stop, and the error the caller gets when nothing answered
 Shared by the non-streaming and streaming paths so both obey the same rules: at most
 `max_attempts`, one overall deadline, same-provider retries only for classes that
 warrant them (and only from the retry budget), one panic attempt, never a hard-excluded
-provider.
+provider. A hedge (router/hedge.py) is one more attempt under the same rules: counted in
+`max_attempts`, paid from the retry budget, never to a provider already in flight.
 """
 
 from __future__ import annotations
 
 from policies.actions import action_for, backoff_s
 from policies.config import StepConf
+from policies.latency import hedge_delay_s
 from policies.selection import Choice, retry_after_s
 from providers.classify import FailureClass, classify
 from providers.errors import ProviderError
@@ -31,11 +33,13 @@ _REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH.value, FailureClass.CON
 
 
 class StepRun:
-    """The attempt loop's bookkeeping for one request."""
+    """The attempt loop's bookkeeping for one request. `kind` names the latency that
+    matters for it: "complete" (a whole answer) or "ttft" (a stream's first token)."""
 
-    def __init__(self, state: RouterState, step: StepConf) -> None:
+    def __init__(self, state: RouterState, step: StepConf, *, kind: str = "complete") -> None:
         self.state = state
         self.step = step
+        self.kind = kind
         self.clock = state.clock
         self.started = self.clock.now()
         self.deadline = self.started + step.timeouts.total_s
@@ -56,6 +60,8 @@ class StepRun:
     async def next(self) -> Choice:
         """The provider for the next attempt (after any backoff), or raise the final error."""
         if self._stop is not None:
+            # A racing attempt may have ended since the stop was decided: report them all.
+            self._stop.attempts = tuple(self.record.attempts)
             raise self._stop
         if len(self.record.attempts) >= self.step.max_attempts:
             raise self._final_error()
@@ -98,28 +104,71 @@ class StepRun:
         await self.clock.sleep(max(0.0, wait))
         return Choice(best) if self.state.health[best].admit(self.clock.now()) else None
 
-    def succeeded(self, choice: Choice, started: float) -> DecisionRecord:
-        """Record the answering attempt; returns the finished decision record."""
+    def succeeded(self, choice: Choice, started: float, *, hedge: bool = False) -> DecisionRecord:
+        """Record the answering attempt; returns the finished decision record. A non-streamed
+        answer's latency feeds the provider's latency ring (a stream's: `committed`)."""
         now = self.clock.now()
         self.state.record_success(choice.provider)
-        self.record.attempts.append(Attempt(choice.provider, None, now - started, panic=choice.panic))
+        if self.kind == "complete":
+            self.state.latency.observe(choice.provider, "complete", now - started)
+        self.record.attempts.append(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge))
         self.record.provider = choice.provider
         self.record.latency_s = now - self.started
         return self.record
+
+    def committed(self, choice: Choice, started: float) -> None:
+        """A stream reached its commit point: its time to first token is a latency sample."""
+        self.state.latency.observe(choice.provider, "ttft", self.clock.now() - started)
 
     def abandoned(self, choice: Choice) -> None:
         """The attempt was cancelled by the caller: no verdict on the provider."""
         self.state.release(choice.provider)
 
-    def failed(self, choice: Choice, error: ProviderError, started: float, *, may_fail_over: bool = True) -> FailureClass:
-        """Record a failed attempt, update shared state, and decide what comes next."""
+    def lost(self, choice: Choice, started: float, *, winner: str, hedge: bool) -> None:
+        """The attempt was cancelled because a racing attempt answered first: no verdict on
+        the provider's health, and no latency sample. (Its time so far is only a lower bound;
+        fed back in, it would pull the quantile up toward the delay it was cut at, and with a
+        tail near 1 - q that ratchets the delay up until hedging stops. Left out, the ring
+        holds the answers that won, the quantile stays near that of the fast calls, and the
+        retry budget caps what extra hedging that causes.)"""
+        now = self.clock.now()
+        self.state.release(choice.provider)
+        self.record.attempts.append(Attempt(
+            choice.provider, None, now - started, detail=f"cancelled (hedge lost to {winner})",
+            panic=choice.panic, hedge=hedge, cancelled=True,
+        ))
+
+    def hedge_delay(self, provider: str) -> float:
+        """Seconds to let an attempt on `provider` run before hedging it (step must hedge)."""
+        assert self.step.hedge is not None
+        return hedge_delay_s(self.step.hedge, self.state.latency.ring(provider, self.kind))
+
+    def hedge_choice(self, busy: set[str]) -> Choice | None:
+        """The provider for a hedge of the attempts in flight on `busy`, or None: none left
+        under `max_attempts`, no time, no eligible provider that is not busy, skipped or
+        soft-unavailable (a hedge never panics), or the retry budget is spent."""
+        now = self.clock.now()
+        if len(self.record.attempts) + len(busy) >= self.step.max_attempts or self.remaining() <= 0:
+            return None
+        choice = self.state.choose(self.step, skip=self._skip | busy, allow_panic=False)
+        if choice is None:
+            return None
+        if not self.state.budget.try_spend(now):
+            self.state.release(choice.provider)  # give back a half-open probe slot it took
+            return None
+        return choice
+
+    def failed(self, choice: Choice, error: ProviderError, started: float, *, may_fail_over: bool = True, hedge: bool = False, racing: bool = False) -> FailureClass:
+        """Record a failed attempt, update shared state, and decide what comes next.
+        `racing`: another attempt of this request is still in flight; it stands in for a
+        same-provider retry, so none is taken (nor paid for) here."""
         now = self.clock.now()
         outcome = classify(error)
         cls = outcome.failure_class
         action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
         self.state.record_failure(choice.provider, action, outcome, error)
         self.record.attempts.append(
-            Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic)
+            Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic, hedge)
         )
         self.record.latency_s = now - self.started
         self._last_error = error
@@ -131,7 +180,7 @@ class StepRun:
                 status=error.status, failure_class=cls.value, code=error.code,
             )
             return cls
-        if action.retry_same and self._same_retry(choice.provider):
+        if action.retry_same and not racing and self._same_retry(choice.provider):
             return cls
         self._skip.add(choice.provider)
         if action.skip_same_model:

@@ -1,4 +1,4 @@
-"""The `crosswalk` command: `check FILE`, `demo`, `serve`, `report`."""
+"""The `crosswalk` command: `check FILE`, `demo`, `serve`, `report`, `explain`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,32 @@ def _check(path: str) -> int:
     for name in empty:
         print(f"error: steps.{name}: no provider is eligible today; relax its allowed_regions or embargo entries", file=sys.stderr)
     return 1 if empty else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import os
+
+    from router import explain as explain_mod
+    from router.configfile import load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.step not in config.steps:
+        print(f"error: unknown step '{args.step}' (known steps: {', '.join(sorted(config.steps))})", file=sys.stderr)
+        return 1
+    live = None
+    if args.url:
+        try:
+            live = explain_mod.live_state(args.url, args.key or os.environ.get("CROSSWALK_API_KEY"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read provider state from {args.url}: {exc}", file=sys.stderr)
+            return 1
+    lines, usable = explain_mod.explain(config, args.step, region=args.region, today=dt.date.today(), live=live)
+    print("\n".join(lines))
+    return 0 if usable else 1
 
 
 def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
@@ -71,7 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = sub.add_parser("report", help="per-step reliability and the pipeline figure from a /metrics page or file")
     report.add_argument("--metrics", required=True, help="URL of a /metrics endpoint, or a file holding its text")
     report.add_argument("--pipeline", default=None, help="comma-separated steps forming the pipeline (default: all)")
+    explain = sub.add_parser("explain", help="why each provider of a step may or may not serve it")
+    explain.add_argument("--step", required=True)
+    explain.add_argument("--region", default=None, help="explain for a request that must stay in this region")
+    explain.add_argument("--config", default=None, help="config file (default: $CROSSWALK_CONFIG, else config/default.yaml)")
+    explain.add_argument("--url", default=None, help="a running `crosswalk serve` (adds live ejections and exclusions)")
+    explain.add_argument("--key", default=None, help="API key for --url (default: $CROSSWALK_API_KEY)")
     args = parser.parse_args(argv)
+    if args.command == "explain":
+        return _explain(args)
     if args.command == "check":
         return _check(args.file)
     if args.command == "report":

@@ -20,11 +20,35 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
+def feed_path(config_path: Path, text: str | None = None) -> Path | None:
+    """The compliance feed (compliance.embargo_file) a config file names, resolved against
+    the config file's folder; None when it names none (or cannot be read)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text if text is not None else config_path.read_text(encoding="utf-8"))
+        name = raw["compliance"]["embargo_file"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    if not isinstance(name, str) or not name:
+        return None
+    feed = Path(name)
+    return feed if feed.is_absolute() else config_path.parent / feed
+
+
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> RouterConfig:
-    """Read, interpolate `${ENV}`, validate. Raises `ConfigError` naming every problem."""
+    """Read, interpolate `${ENV}`, read the compliance feed if any, validate. Raises
+    `ConfigError` naming every problem."""
     p = resolve_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read the file ({exc.strerror or exc}); pass --config or set CROSSWALK_CONFIG"], source=str(p)) from None
-    return parse_config(text, source=str(p), env=os.environ if env is None else env)
+    feed = feed_path(p, text)
+    feed_text = None
+    if feed is not None:
+        try:
+            feed_text = feed.read_text(encoding="utf-8")
+        except OSError:
+            feed_text = None  # parse_config names the field and the fix
+    return parse_config(text, source=str(p), env=os.environ if env is None else env, feed_text=feed_text)

@@ -5,12 +5,19 @@ token must come within the TTFT timeout and later chunks within the idle timeout
 are held back until the first one that carries content (the commit point); before it any
 failure fails over, after it the stream ends with `StreamInterrupted`, never a silent
 truncation. The answering provider's name replaces the `model` field.
+
+A step with `hedge` races its attempts (router/hedge.py): a non-streamed attempt that has
+not answered within the hedge delay, or a stream that has not reached its commit point,
+is joined by one hedge to another provider; the first to answer (commit) wins and the
+other is cancelled. After the commit point nothing is hedged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import aclosing
+from functools import partial
 from typing import Any, AsyncIterator, Mapping, Protocol
 
 from policies.config import StepConf
@@ -18,6 +25,7 @@ from providers.base import ChatRequest, Provider, chunk_commits
 from providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from router.attempts import StepRun
 from router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted, UnknownStep
+from router.hedge import Race, Racer
 from router.records import DecisionRecord
 from router.state import RouterState
 from router.verify import Verifier, synthetic_chunks
@@ -80,6 +88,8 @@ class Engine:
         return result, run.record
 
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
+        if run.step.hedge is not None:
+            return await self._complete_hedged(run, request)
         per_try = run.step.timeouts.per_try_s
         while True:
             choice = await run.next()
@@ -102,6 +112,37 @@ class Engine:
             result["model"] = choice.provider
             return result
 
+    async def _complete_hedged(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
+        """`_complete` for a hedging step: attempts race, the first answer wins."""
+        race = Race(run)
+        try:
+            while True:
+                if not race.racers:
+                    self._ask(race, request, await run.next())
+                finished = await race.wait()
+                if not finished:
+                    choice = race.hedge()
+                    if choice is not None:
+                        self._ask(race, request, choice, hedge=True)
+                    continue
+                answers = []
+                for racer in finished:
+                    try:
+                        answers.append((racer, racer.task.result()))
+                    except ProviderError as error:  # the other racer, if any, may still answer
+                        run.failed(racer.choice, error, racer.started, hedge=racer.hedge, racing=bool(race.racers))
+                if answers:
+                    (winner, result), beaten = answers[0], tuple(r for r, _ in answers[1:])
+                    race.settle(winner, beaten=beaten, record_winner=partial(run.succeeded, winner.choice, winner.started, hedge=winner.hedge))
+                    result["model"] = winner.choice.provider
+                    return result
+        finally:
+            await race.close()
+
+    def _ask(self, race: Race, request: ChatRequest, choice: Any, *, hedge: bool = False) -> None:
+        budget = min(race.run.step.timeouts.per_try_s, race.run.remaining())
+        race.start(choice, _answer(self.providers[choice.provider], request, choice.provider, budget), hedge=hedge)
+
     async def stream(self, step_name: str, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request, yielding chunk dicts. The decision record is appended
         to `record_out` at once and filled in as attempts happen."""
@@ -113,32 +154,34 @@ class Engine:
             for chunk in synthetic_chunks(result):
                 yield chunk
             return
-        run = StepRun(self.state, step)
+        run = StepRun(self.state, step, kind="ttft")
         if record_out is not None:
             record_out.append(run.record)
         try:
-            async for chunk in self._stream(run, ChatRequest({**body, "stream": True})):
-                yield chunk
+            # aclosing: a caller who stops reading closes the inner generators at once (releasing
+            # the attempt and the upstream), not whenever the garbage collector gets to them.
+            async with aclosing(self._stream(run, ChatRequest({**body, "stream": True}))) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         except CrosswalkError as error:
             self._done(run.record, error)
             raise
         self._done(run.record, None)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
+        if run.step.hedge is not None:
+            async with aclosing(self._stream_hedged(run, request)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            return
         timeouts = run.step.timeouts
         while True:
             choice = await run.next()
             started = run.clock.now()
             upstream = self.providers[choice.provider].stream(request)
-            held: list[dict[str, Any]] = []
             try:
                 # Before the commit point: nothing has reached the caller, so fail over freely.
-                ttft_deadline = started + timeouts.ttft_s
-                while not held or not chunk_commits(held[-1]):
-                    wait = min(ttft_deadline, run.deadline) - run.clock.now()
-                    held.append(await _next_chunk(upstream, wait, choice.provider, "first_token"))
-            except StopAsyncIteration:
-                pass  # a clean end with nothing to say: deliver what there is
+                held = await _to_commit(run, upstream, choice.provider, started + timeouts.ttft_s)
             except ProviderError as error:
                 run.failed(choice, error, started)
                 await _close(upstream)
@@ -147,11 +190,56 @@ class Engine:
                 run.abandoned(choice)
                 await _close(upstream)
                 raise
-            async for chunk in self._after_commit(run, choice, upstream, held, started):
-                yield chunk
+            run.committed(choice, started)
+            async with aclosing(self._after_commit(run, choice, upstream, held, started)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
             return
 
-    async def _after_commit(self, run: StepRun, choice: Any, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float) -> AsyncIterator[dict[str, Any]]:
+    async def _stream_hedged(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
+        """`_stream` for a hedging step: attempts race to the commit point."""
+        race = Race(run, close_upstream=_close)
+        try:
+            winner, held = await self._race_to_commit(race, request)
+        finally:
+            await race.close()
+        assert winner.upstream is not None
+        run.committed(winner.choice, winner.started)
+        async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _race_to_commit(self, race: Race, request: ChatRequest) -> tuple[Racer, list[dict[str, Any]]]:
+        run = race.run
+        while True:
+            if not race.racers:
+                self._open(race, request, await run.next())
+            finished = await race.wait()
+            if not finished:
+                choice = race.hedge()
+                if choice is not None:
+                    self._open(race, request, choice, hedge=True)
+                continue
+            committed = []
+            for racer in finished:
+                try:
+                    committed.append((racer, racer.task.result()))
+                except ProviderError as error:
+                    run.failed(racer.choice, error, racer.started, hedge=racer.hedge, racing=bool(race.racers))
+                    assert racer.upstream is not None
+                    await _close(racer.upstream)
+            if committed:
+                (winner, held), beaten = committed[0], tuple(r for r, _ in committed[1:])
+                race.settle(winner, beaten=beaten)
+                return winner, held
+
+    def _open(self, race: Race, request: ChatRequest, choice: Any, *, hedge: bool = False) -> None:
+        run = race.run
+        upstream = self.providers[choice.provider].stream(request)
+        ttft_deadline = run.clock.now() + run.step.timeouts.ttft_s
+        race.start(choice, _to_commit(run, upstream, choice.provider, ttft_deadline), hedge=hedge, upstream=upstream)
+
+    async def _after_commit(self, run: StepRun, choice: Any, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float, *, hedge: bool = False) -> AsyncIterator[dict[str, Any]]:
         name = choice.provider
         idle = run.step.timeouts.idle_s
         try:
@@ -169,7 +257,7 @@ class Engine:
                 chunk["model"] = name
                 yield chunk
         except ProviderError as error:
-            cls = run.failed(choice, error, started, may_fail_over=False)
+            cls = run.failed(choice, error, started, may_fail_over=False, hedge=hedge)
             if run.remaining() <= 0:
                 raise DeadlineExceeded(
                     f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
@@ -184,7 +272,29 @@ class Engine:
             raise
         finally:
             await _close(upstream)
-        run.succeeded(choice, started)
+        run.succeeded(choice, started, hedge=hedge)
+
+
+async def _answer(provider: Provider, request: ChatRequest, name: str, budget: float) -> dict[str, Any]:
+    """One non-streamed attempt under its time budget (a hedge racer)."""
+    try:
+        async with asyncio.timeout(budget):
+            return await provider.complete(request)
+    except TimeoutError:
+        raise _timeout(name, "total", budget) from None
+
+
+async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float) -> list[dict[str, Any]]:
+    """Read a stream up to its first committing chunk (or its clean end, with nothing to
+    say: then what there is gets delivered), within the TTFT and step deadlines."""
+    held: list[dict[str, Any]] = []
+    try:
+        while not held or not chunk_commits(held[-1]):
+            wait = min(ttft_deadline, run.deadline) - run.clock.now()
+            held.append(await _next_chunk(upstream, wait, provider, "first_token"))
+    except StopAsyncIteration:
+        pass
+    return held
 
 
 async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, provider: str, phase: str) -> dict[str, Any]:

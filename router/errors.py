@@ -90,5 +90,5 @@ class StreamInterrupted(CrosswalkError):
 def attempts_text(attempts: Sequence[Attempt]) -> str:
     """`a: transient (status 503); b: timeout` for error messages."""
     return "; ".join(
-        f"{a.provider}: {a.failure_class or 'ok'}" + (f" ({a.detail})" if a.detail else "") for a in attempts
+        f"{a.provider}: {a.result}" + (f" ({a.detail})" if a.detail else "") for a in attempts
     )

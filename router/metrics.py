@@ -53,10 +53,13 @@ class Metrics:
         self.events: defaultdict[tuple[str, str], int] = defaultdict(int)  # (kind, provider)
         self.agreements: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
         self.first_try: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.hedges: defaultdict[tuple[str, str], int] = defaultdict(int)  # (step, sent | won)
+        self.probes: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
         self._state: Callable[[], RouterState] | None = None
+        self.state_backend: Any = None  # a shared-state sync (router.shared_state.RedisSync), when configured
         self.registry.register(_Collector(self))
 
     def watch(self, state: Callable[[], RouterState]) -> None:
@@ -80,8 +83,13 @@ class Metrics:
         self.first_try[(step, "ok" if first_ok else "failed")] += 1
         previous = None
         for attempt in record.attempts:
-            self.attempts[(step, attempt.provider, attempt.failure_class or "ok")] += 1
+            self.attempts[(step, attempt.provider, attempt.result)] += 1
             self.attempt_latency.observe((attempt.provider,), attempt.latency_s)
+            if attempt.hedge:  # a race, not a move: counted as a hedge, not a failover
+                self.hedges[(step, "sent")] += 1
+                if attempt.failure_class is None and not attempt.cancelled:
+                    self.hedges[(step, "won")] += 1
+                continue
             if previous is not None and previous != attempt.provider:
                 self.failovers[step] += 1
             previous = attempt.provider
@@ -89,6 +97,10 @@ class Metrics:
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
         self.agreements[(step, comparator, decision, mode)] += 1
+
+    def probe(self, provider: str, result: str) -> None:
+        """An active probe's outcome (ok or the failure class)."""
+        self.probes[(provider, result)] += 1
 
     def first_token(self, step: str, seconds: float) -> None:
         """A stream's first token reached the caller."""
@@ -112,6 +124,10 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_agreement", "Verified requests by step, comparator, decision and mode (inline or shadow). "
                        "Disagreement is strong evidence of an error; agreement is weak evidence of truth.",
                        ["step", "comparator", "decision", "mode"], m.agreements)
+        yield _counter(CounterMetricFamily, "crosswalk_probes", "Active probes of ejected or excluded providers, by result.",
+                       ["provider", "result"], m.probes)
+        yield _counter(CounterMetricFamily, "crosswalk_hedges", "Hedged requests sent (result=sent) and those that answered first (result=won).",
+                       ["step", "result"], m.hedges)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),
@@ -134,6 +150,8 @@ class _Collector:
             yield family
         if m._state is not None:
             yield from _state_families(m._state(), GaugeMetricFamily)
+        if m.state_backend is not None:
+            yield from _backend_families(m.state_backend, GaugeMetricFamily, CounterMetricFamily)
 
 
 def _counter(cls: Any, name: str, doc: str, labels: list[str], rows: dict[Any, int]) -> Any:
@@ -158,3 +176,16 @@ def _state_families(state: RouterState, gauge_cls: Any) -> Iterator[Any]:
     budget.add_metric(["retries"], retries)
     budget.add_metric(["allowed"], allowed)
     yield budget
+
+
+def _backend_families(sync: Any, gauge_cls: Any, counter_cls: Any) -> Iterator[Any]:
+    up = gauge_cls("crosswalk_state_backend_up", "1 while the shared state backend (Redis) is reachable and in sync; "
+                   "0 means this replica routes on its own state alone.", labels=["backend"])
+    up.add_metric(["redis"], 1.0 if sync.up else 0.0)
+    yield up
+    yield _counter(counter_cls, "crosswalk_state_publish_failures", "Local ejections, exclusions and cooldowns that could not be "
+                   "published to the shared state (re-pushed when it is back).", ["backend"], {("redis",): sync.publish_failures})
+    yield _counter(counter_cls, "crosswalk_state_slow_round_trips", "Round trips to the shared state that took over its timeout_ms "
+                   "(a few in a row count as the backend being down).", ["backend"], {("redis",): sync.slow})
+    yield _counter(counter_cls, "crosswalk_state_remote_updates", "Other replicas' ejections, exclusions and cooldowns applied here.",
+                   ["kind"], {(k,): v for k, v in sync.applied.items()})

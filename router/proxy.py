@@ -179,6 +179,7 @@ async def providers_state(request: web.Request) -> web.Response:
     """GET /v1/crosswalk/providers: each provider's state, with the evidence."""
     proxy: ProxyState = request.app["proxy"]
     state = proxy.router.state
+    prober = proxy.router.prober
     now = state.clock.now()
     out = []
     for name, conf in state.config.providers.items():
@@ -195,6 +196,7 @@ async def providers_state(request: web.Request) -> web.Response:
                 "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
                 "until_s": None if exclusion.until is None else round(exclusion.until - now, 1)},
             "recent_failures": [{"at": at, "failure_class": cls} for at, cls in state.recent[name]],
+            "probes": [{"at": at, "result": result} for at, result in prober.last.get(name, ())] if prober else [],
         })
     return _json({"providers": out, "config": {"source": state.config.source, "reloaded_at": proxy.reloaded_at,
                                                "reload_error": proxy.reload_error}})

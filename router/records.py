@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One call to one provider. `failure_class` is None when it succeeded."""
+    """One call to one provider. `failure_class` is None when it succeeded, or when it was
+    `cancelled` because a racing attempt answered first (a hedge race; detail says so).
+    `hedge` marks the attempt sent as a hedge while another was still in flight."""
 
     provider: str
     failure_class: str | None
@@ -15,10 +17,18 @@ class Attempt:
     status: int | None = None
     detail: str = ""
     panic: bool = False
+    hedge: bool = False
+    cancelled: bool = False
+
+    @property
+    def result(self) -> str:
+        """ok, cancelled, or the failure class."""
+        return self.failure_class or ("cancelled" if self.cancelled else "ok")
 
     def short(self) -> str:
-        """`provider:class` (or `provider:ok`), as in the x-crosswalk-attempts header."""
-        return f"{self.provider}:{self.failure_class or 'ok'}"
+        """`provider:result` (`provider:ok`, `provider:timeout`, `provider:cancelled`), as
+        in the x-crosswalk-attempts header."""
+        return f"{self.provider}:{self.result}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +82,12 @@ class DecisionRecord:
 
     @property
     def failovers(self) -> int:
-        """How many times the request (or each panel member) moved to another provider."""
+        """How many times the request (or each panel member) moved to another provider.
+        A hedge is a race beside the chain, not a move along it: hedges are left out."""
         if self.members:
             return sum(m.failovers for m in self.members)
-        moves = 0
-        for before, after in zip(self.attempts, self.attempts[1:]):
-            moves += before.provider != after.provider
-        return moves
+        chain = [a for a in self.attempts if not a.hedge]
+        return sum(before.provider != after.provider for before, after in zip(chain, chain[1:]))
 
     def summary(self) -> str:
         """One log line: step, answering provider, attempts."""

@@ -11,17 +11,25 @@ from pathlib import Path
 
 from policies.config import ConfigError
 from router.auth import keys_from
-from router.configfile import load_config
+from router.configfile import feed_path, load_config
 from router.proxy import ProxyState
 
 log = logging.getLogger("crosswalk.reload")
 
 
 def _fingerprint(path: Path) -> str | None:
+    """Hash of the config file and of the compliance feed it names (either changing reloads)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = hashlib.sha256(path.read_bytes())
     except OSError:
         return None
+    feed = feed_path(path)
+    if feed is not None:
+        try:
+            digest.update(feed.read_bytes())
+        except OSError:
+            digest.update(b"(feed missing)")
+    return digest.hexdigest()
 
 
 class ConfigWatcher:

@@ -64,6 +64,8 @@ class Router:
         self.aio = _AsyncFace(self)
         self._loop_thread: _LoopThread | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._background: Any = None
+        self._sync: Any = None  # a router.shared_state.RedisSync while state.backend is redis
 
     def __repr__(self) -> str:
         return f"Router(config={self.config.source!r}, steps={sorted(self.config.steps)})"
@@ -78,6 +80,8 @@ class Router:
         `AsyncCompletionStream` whose first token has already been secured (failures
         before it fail over, and if nothing answers the error is raised here)."""
         body = _body(messages, params)
+        if self._sync is None and self.config.state.backend == "redis":
+            self._start_sync()  # SDK processes share state without having to call astart()
         if not stream:
             result, record = await self.engine.complete(step, body)
             return to_completion(result, record)
@@ -111,6 +115,13 @@ class Router:
         grace_s = max((s.timeouts.total_s for s in self.config.steps.values()), default=0.0)
         self.config, self.state, self.providers = config, state, built
         self.engine = Engine(state, built, observer=self.metrics)
+        if self._sync is not None and self._sync.spec != config.state:  # one sync, on the new settings
+            await self._sync.stop()
+            self._sync = None
+            if self.metrics is not None:
+                self.metrics.state_backend = None
+        if self._sync is None and config.state.backend == "redis":
+            self._start_sync()
         if retired:  # close once every request that could still use them has finished
             task = asyncio.create_task(_close_later(retired, grace_s))
             self._closing.add(task)
@@ -130,8 +141,41 @@ class Router:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""
         return self.state.explain(self.engine.step(step))
 
+    @property
+    def prober(self) -> Any:
+        """The active prober, once started (see `astart`)."""
+        return self._background
+
+    async def astart(self) -> None:
+        """Start the background work (active probes of ejected providers; with
+        `state.backend: redis`, the shared-state sync) on the running loop. The proxy
+        calls it at start-up; SDK users may, else the first request does."""
+        if self._background is None:
+            from router.probes import Prober
+
+            self._background = Prober(self)
+            self._background.start()
+        if self._sync is None and self.config.state.backend == "redis":
+            self._start_sync()
+
+    def _start_sync(self) -> None:
+        """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
+        sync runs in the background, requests never wait on it."""
+        from router.shared_state import RedisSync
+
+        self._sync = RedisSync(lambda: self.state, self.config.state)
+        self._sync.start()
+        if self.metrics is not None:
+            self.metrics.state_backend = self._sync
+
     async def aclose(self) -> None:
         """Close provider connections opened on the running loop (and the sync loop)."""
+        if self._background is not None:
+            await self._background.stop()
+            self._background = None
+        if self._sync is not None:
+            await self._sync.stop()
+            self._sync = None
         await self.engine.verifier.aclose()
         for provider in self.providers.values():
             await provider.aclose()
@@ -141,6 +185,9 @@ class Router:
         """Close connections opened by the blocking API and stop its loop thread."""
         if self._loop_thread is not None:
             thread, self._loop_thread = self._loop_thread, None
+            if self._sync is not None:
+                thread.run(self._sync.stop())
+                self._sync = None
             for provider in self.providers.values():
                 thread.run(provider.aclose())
             thread.stop()

@@ -39,6 +39,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
             "or CROSSWALK_API_KEYS, or bind to 127.0.0.1"
         )
     router = Router(config, metrics=Metrics())
+    await router.astart()
     proxy = ProxyState(router=router, keys=keys)
     app = build_app(proxy)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)

@@ -16,6 +16,7 @@ from policies.compliance import ComplianceTable, Verdict
 from policies.config import RouterConfig, StepConf
 from policies.exclusions import Exclusion, ExclusionBook
 from policies.health import HealthBook
+from policies.latency import LatencyBook
 from policies.selection import Choice, Row, choose, explain
 from providers.classify import Classification, FailureClass
 from providers.errors import ProviderError
@@ -26,11 +27,15 @@ log = logging.getLogger("crosswalk")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that changed a provider's standing: kind is ejected | excluded | cooled."""
+    """Something that changed a provider's standing: kind is ejected | excluded | cooled.
+    `until` is when it ends (monotonic; None: until the config changes); an exclusion
+    carries its `Exclusion`, evidence included (what a shared-state sync publishes)."""
 
     kind: str
     provider: str
     reason: str
+    until: float | None = None
+    exclusion: Exclusion | None = None
 
 
 class RouterState:
@@ -42,6 +47,7 @@ class RouterState:
         self.health = HealthBook(config.health, {n: p.vendor for n, p in config.providers.items()}, rng=rng or random.Random())
         self.exclusions = ExclusionBook()
         self.budget = RetryBudget(config.retry_budget)
+        self.latency = LatencyBook()  # recent attempt latencies: the hedge delay's `after: pNN`
         self.compliance = ComplianceTable(config)
         self._today = clock.wall().date()
         self._date_checked_at = clock.now()
@@ -78,7 +84,7 @@ class RouterState:
         self.recent[provider].append((self.clock.wall().isoformat(timespec="seconds"), outcome.failure_class.value))
         if action.health:
             for name in self.health.record_failure(provider, now, error.evidence()):
-                self._emit(Event("ejected", name, self.health[name].reason))
+                self._emit(Event("ejected", name, self.health[name].reason, self.health[name].ejected_until))
             return
         self.release(provider)
         if action.exclude:
@@ -86,13 +92,13 @@ class RouterState:
         elif action.cooldown:
             seconds = outcome.retry_after_s if outcome.retry_after_s is not None else self.config.health.rate_limit_default_s
             self.health[provider].cool_down(now, seconds, error.evidence())
-            self._emit(Event("cooled", provider, f"{seconds:g}s: {error.evidence()}"))
+            self._emit(Event("cooled", provider, f"{seconds:g}s: {error.evidence()}", self.health[provider].cooldown_until))
 
     def _exclude(self, provider: str, outcome: Classification, error: ProviderError, now: float) -> None:
         spec = self.config.health
         cls = outcome.failure_class
         if cls is FailureClass.REGULATORY:
-            until: float | None = now + spec.regulatory_reprobe_s
+            until: float | None = now + spec.regulatory_reprobe_s if spec.reprobe_excluded else None
         elif cls is FailureClass.QUOTA:
             until = now + (outcome.retry_after_s or spec.quota_reset_s)
         else:
@@ -100,11 +106,34 @@ class RouterState:
         exclusion = Exclusion(provider, cls.value, error.evidence(), self.clock.wall().isoformat(timespec="seconds"), now, until)
         self.exclusions.add(exclusion)
         log.warning("crosswalk: provider %s hard-excluded: %s", provider, exclusion.describe())
-        self._emit(Event("excluded", provider, f"{cls.value}: {exclusion.evidence}"))
+        self._emit(Event("excluded", provider, f"{cls.value}: {exclusion.evidence}", until, exclusion))
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
+
+    def apply_remote(self, event: Event) -> bool:
+        """Apply another replica's ejection, cooldown or exclusion (shared state), its
+        `until` already on this clock. Listeners are not told, so nothing learned from
+        elsewhere is published again. Returns whether it changed anything here."""
+        now = self.clock.now()
+        if event.provider not in self.config.providers or (event.until is not None and event.until <= now):
+            return False
+        if event.kind == "excluded" and event.exclusion is not None:
+            current = self.exclusions.active(event.provider, now)
+            if current is not None and current.describe() == event.exclusion.describe():
+                return False  # already known here (the same vendor answer, at the same time)
+            self.exclusions.add(event.exclusion)
+            return self.exclusions.active(event.provider, now) is event.exclusion
+        if event.until is None:
+            return False
+        health = self.health[event.provider]
+        if event.kind == "ejected":
+            return health.eject_until(now, event.until, event.reason)
+        if event.kind == "cooled" and event.until > health.cooldown_until:
+            health.cool_down(now, event.until - now, event.reason)
+            return True
+        return False
 
     def adopt(self, old: "RouterState") -> None:
         """Carry health and exclusions over from the state of a previous config; an
@@ -115,6 +144,7 @@ class RouterState:
             if old.config.providers.get(exclusion.provider) == self.config.providers.get(exclusion.provider):
                 self.exclusions.add(exclusion)
         self.budget = old.budget
+        self.latency.adopt(old.latency, [n for n, p in self.config.providers.items() if old.config.providers.get(n) == p])
         for name, recent in old.recent.items():
             if name in self.recent:
                 self.recent[name] = recent

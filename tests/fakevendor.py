@@ -194,11 +194,13 @@ def rate_limited(retry_after: float | None = None) -> Behaviour:
 
 @dataclass
 class Call:
-    """One request the vendor received."""
+    """One request the vendor received. `cancelled`: the client closed the connection
+    while the vendor was still working on it (its handler was cancelled)."""
 
     path: str
     headers: dict[str, str]
     body: Any
+    cancelled: bool = False
 
     @property
     def stream(self) -> bool:
@@ -247,7 +249,8 @@ class FakeVendor:
     async def start(self) -> "FakeVendor":
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        # handler_cancellation: a client that hangs up stops the work, as at a real vendor.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -272,6 +275,13 @@ class FakeVendor:
             body = raw.decode("utf-8", "replace")
         call = Call(request.path, dict(request.headers), body)
         self.calls.append(call)
+        try:
+            return await self._answer(request, call, body)
+        except asyncio.CancelledError:
+            call.cancelled = not self._release.is_set()  # not the server's own shutdown
+            raise
+
+    async def _answer(self, request: web.Request, call: Call, body: Any) -> web.StreamResponse:
         b = self._next()
         if b.kind == "error":
             return web.json_response(b.payload, status=b.status, headers={"x-request-id": self._request_id(), **b.headers})

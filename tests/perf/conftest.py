@@ -27,10 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def upstream_url():
+def start_upstream(*args: str) -> tuple[str, subprocess.Popen]:
+    """Start upstream.py (with its optional arguments) on CPU 0 and a free port; returns
+    its base URL and process once it accepts connections. The caller terminates it."""
     port = free_port()
-    proc = subprocess.Popen(pinned([sys.executable, str(Path(__file__).with_name("upstream.py")), str(port)], 0))
+    proc = subprocess.Popen(pinned([sys.executable, str(Path(__file__).with_name("upstream.py")), str(port), *args], 0))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -41,7 +42,13 @@ def upstream_url():
     else:
         proc.kill()
         raise RuntimeError("benchmark upstream did not start")
-    yield f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{port}/v1", proc
+
+
+@pytest.fixture(scope="session")
+def upstream_url():
+    url, proc = start_upstream()
+    yield url
     proc.terminate()
     proc.wait(timeout=10)
 

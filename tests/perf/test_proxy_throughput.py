@@ -9,6 +9,7 @@ start-up <= 1.5 s; idle RSS <= 100 MB."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,12 +26,14 @@ HERE = Path(__file__).parent
 DURATION_S = 6
 CONNECTIONS = 16
 LITELLM_PROXY_REQ_S = 35.0  # ANCHORS.md: LiteLLM proxy 1.108, 1 worker, this machine class
+LITELLM_BIN = Path(os.environ.get("CROSSWALK_BENCH_LITELLM", HERE.parents[1] / ".bench" / "litellm" / "bin" / "litellm"))
+LITELLM_KEY = "sk-bench-master-key-0123456789"
 
 LUA = """
 wrk.method = "POST"
 wrk.body = '{"model": "%s", "messages": [{"role": "user", "content": "What is the refund for order 1182?"}]}'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer bench-key"
+wrk.headers["Authorization"] = "Bearer %s"
 """
 
 
@@ -47,9 +50,9 @@ def _wait_http(url: str, timeout: float = 20.0) -> float:
     raise RuntimeError(f"{url} did not come up")
 
 
-def _wrk(url: str, model: str, tmp: Path) -> dict[str, float]:
-    script = tmp / f"{model}.lua"
-    script.write_text(LUA % model)
+def _wrk(url: str, model: str, tmp: Path, key: str = "bench-key") -> dict[str, float]:
+    script = tmp / f"{model}-{key}.lua"
+    script.write_text(LUA % (model, key))
     out = subprocess.run(
         pinned(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency", "-s", str(script), url + "/v1/chat/completions"], 0),
         capture_output=True, text=True, check=True,
@@ -116,6 +119,9 @@ health: {{ejection_base_s: 300, ejection_max_s: 300}}
                 if name not in results or r["rps"] > results[name]["rps"]:
                     results[name] = r
         loaded_rss = _rss_mb(cw.pid)
+        litellm = _litellm_proxy(upstream_url, tmp_path, procs)
+        if litellm is not None:
+            results["LiteLLM proxy (1 worker, same upstream)"] = litellm
     finally:
         for p in procs:
             p.terminate()
@@ -126,8 +132,12 @@ health: {{ejection_base_s: 300, ejection_max_s: 300}}
     ratios = {
         "crosswalk / pass-through (throughput)": cw_h["rps"] / pt["rps"],
         "crosswalk ejected path / healthy path": cw_f["rps"] / cw_h["rps"],
-        "crosswalk / LiteLLM proxy (35 req/s, ANCHORS.md)": cw_h["rps"] / LITELLM_PROXY_REQ_S,
     }
+    measured = results.get("LiteLLM proxy (1 worker, same upstream)")
+    if measured is not None:
+        ratios["crosswalk / LiteLLM proxy, measured in this run"] = cw_h["rps"] / measured["rps"]
+    else:
+        ratios["crosswalk / LiteLLM proxy (35 req/s from ANCHORS.md; not installed here)"] = cw_h["rps"] / LITELLM_PROXY_REQ_S
     rows += [(k, f"{v:.2f}x") for k, v in ratios.items()]
     rows += [
         ("added latency vs direct, p50 / p99", f"{cw_h['p50_ms'] - direct['p50_ms']:.2f} ms / {cw_h['p99_ms'] - direct['p99_ms']:.2f} ms"),
@@ -139,3 +149,23 @@ health: {{ejection_base_s: 300, ejection_max_s: 300}}
     assert ratios["crosswalk ejected path / healthy path"] >= 0.9
     assert startup <= 1.5
     assert idle_rss <= 100
+
+
+def _litellm_proxy(upstream_url: str, tmp: Path, procs: list[subprocess.Popen[bytes]]) -> dict[str, float] | None:
+    """The LiteLLM proxy (1 worker) on the same upstream, when `make bench` installed it
+    into .bench/litellm (or CROSSWALK_BENCH_LITELLM names its binary)."""
+    if not LITELLM_BIN.exists():
+        return None
+    cfg = tmp / "litellm.yaml"
+    cfg.write_text(
+        "model_list:\n  - model_name: bench-model\n    litellm_params:\n"
+        f"      model: openai/bench-model\n      api_base: {upstream_url}\n      api_key: sk-up\n"
+        "litellm_settings:\n  num_retries: 0\n"
+    )
+    port = free_port()
+    env = {**os.environ, "LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.Popen(pinned([str(LITELLM_BIN), "--config", str(cfg), "--port", str(port), "--num_workers", "1"], 1),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    procs.append(proc)
+    _wait_http(f"http://127.0.0.1:{port}/health/liveliness", timeout=120)
+    return _wrk(f"http://127.0.0.1:{port}", "bench-model", tmp, key=LITELLM_KEY)

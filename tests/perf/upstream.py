@@ -1,9 +1,12 @@
 """A minimal OpenAI-compatible upstream for benchmarks, run in its own process so it does
-not share the client's event loop: `python upstream.py PORT`. Answers a fixed completion
-(or a short SSE stream) as fast as aiohttp can."""
+not share the client's event loop: `python upstream.py PORT [SLOW_EVERY SLOW_S]`. Answers a
+fixed completion (or a short SSE stream) as fast as aiohttp can; with SLOW_EVERY, every
+SLOW_EVERY-th call first waits SLOW_S seconds (a deterministic slow tail: 20 -> 5 %)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import sys
 
@@ -34,9 +37,23 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return web.Response(body=BODY, content_type="application/json")
 
 
+def slow_tail(every: int, seconds: float):
+    """`chat`, but every `every`-th call waits `seconds` first."""
+    calls = itertools.count(1)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if next(calls) % every == 0:
+            await request.read()  # before a hedging client may hang up
+            await asyncio.sleep(seconds)
+        return await chat(request)
+
+    return handler
+
+
 def main() -> None:
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
+    every = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    app.router.add_post("/v1/chat/completions", slow_tail(every, float(sys.argv[3])) if every else chat)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 
 

@@ -7,20 +7,24 @@ ones. Time is virtual: the event loop's clock jumps to the next timer instead of
 and the router's clock reads that loop clock, so per-try, TTFT and idle timeouts, backoff
 and Retry-After waits all run in virtual seconds and a hang costs no real time.
 
-Checked after every request (streaming and not):
+Requests go to three steps (one hedged), streamed or not; callers also give up midway
+(cancellation) or stop reading a stream early. Checked after every request:
 - exactly one outcome: a response, or one `CrosswalkError` (never a foreign exception,
-  never both); a successful stream ends with its finish chunk, never truncated;
-- every provider call appears in the attempts, in order, and attempts <= max_attempts;
+  never both); a successful stream ends with its finish chunk, never truncated, and an
+  interrupted one ends with exactly one error after a strict prefix of the answer;
+- every provider call appears in the attempts (in order unless attempts raced), and
+  attempts <= max_attempts;
 - each attempt's failure class is the one its drawn fault must produce;
 - no call starts at or after the step deadline, and the outcome arrives by it;
 - no call to a provider hard-excluded at that moment, nor to a compliance-blocked one;
 - a provider is tried again in a request only after TRANSIENT (same-provider retry, at
-  most `retry.same_provider` times) or after RATE_LIMITED (waiting out its Retry-After),
-  and all such repeats fit the retry budget;
-- a soft-unavailable provider is called only as the single panic attempt;
-- the answering provider is `resp.model`, the record's provider and the last attempt,
-  the only one with failure_class None;
-- no half-open probe slot leaks; REGULATORY/AUTH/QUOTA leave the provider excluded.
+  most `retry.same_provider` times) or after RATE_LIMITED (waiting out its Retry-After);
+  those repeats plus hedges fit the retry budget; at most one hedge and one panic;
+- a soft-unavailable provider is called only as the panic attempt, never as a hedge;
+- the answering provider is `resp.model`, the record's provider, and the only attempt
+  that answered (the last one, unless a beaten racer is recorded after it);
+- no half-open probe slot leaks, even when the caller cancels or stops reading;
+  REGULATORY/AUTH/QUOTA leave the provider excluded.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import random
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -60,14 +64,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         super().__init__()
         self._now = 0.0
+        self._horizon = float("inf")
         select = self._selector.select
 
         def jump(timeout: float | None = None):
             events = select(0)
             if events or timeout == 0:
                 return events
-            if timeout is None:
-                raise RuntimeError("virtual-time loop: nothing ready and no timer: the code under test hangs for ever")
+            if timeout is None or self._now + timeout > self._horizon:
+                raise RuntimeError("virtual-time loop: nothing left to wait for in time: the code under test hangs for ever")
             self._now += timeout
             return events
 
@@ -75,6 +80,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._now
+
+    def run(self, coro, *, within_s: float = 3600.0):
+        """run_until_complete, failing if it needs more than `within_s` virtual seconds
+        (background timers, such as the prober's, would otherwise hide a hang)."""
+        self._horizon = self._now + within_s
+        try:
+            return self.run_until_complete(coro)
+        finally:
+            self._horizon = float("inf")
 
     def advance(self, seconds: float) -> None:
         """Let time pass between requests."""
@@ -115,6 +129,10 @@ def test_virtual_time_loop_jumps_to_timers_and_times_out():
         assert loop.run_until_complete(scenario()) == (5.0, 7.0)
         with pytest.raises(RuntimeError, match="hangs for ever"):
             loop.run_until_complete(asyncio.Event().wait())
+        background = loop.create_task(asyncio.sleep(1e9))
+        with pytest.raises(RuntimeError, match="hangs for ever"):
+            loop.run(asyncio.Event().wait(), within_s=10)
+        background.cancel()
     finally:
         loop.close()
 
@@ -172,9 +190,14 @@ OUTCOMES: list[Outcome] = [
     _o("stall-0", Fault("stall", after_chunks=0), {None}, {"timeout"}),
     _o("stall-1", Fault("stall", after_chunks=1), {None}, {"timeout"}),
 ]
+BY_LABEL = {o.label: o for o in OUTCOMES}
+STICKY = [BY_LABEL[k] for k in ("hang", "503", "slow-2", "stall-1", "429-ra0.5")]
 # Successes first (Hypothesis shrinks towards the start) and weighted so requests end.
 OUTCOME_STRATEGY = st.sampled_from([OK] * 6 + OUTCOMES[1:])
-BY_LABEL = {o.label: o for o in OUTCOMES}
+# Mostly faults that spend time, so deadlines and timeouts are reached often.
+TIMING_STRATEGY = st.sampled_from(
+    [OK, OK] + [BY_LABEL[k] for k in ("hang", "hang", "slow-0.3", "slow-2", "stall-0", "stall-1", "503", "429-ra0.5", "cut-2")]
+)
 
 
 @pytest.mark.parametrize("outcome", [o for o in OUTCOMES if o.fault is not None and o.fault.kind == "http"], ids=lambda o: o.label)
@@ -198,22 +221,26 @@ PROVIDERS = {  # name: (vendor, model, context window)
     "a3": ("va", "m-a3", 32000),
     "c": ("vc", "m-c", 64000),
 }
-STEPS = {"main": ["a1", "x", "a2", "b", "a3", "c"], "pair": ["c", "x", "b"]}
+STEPS = {"main": ["a1", "x", "a2", "b", "a3", "c"], "pair": ["c", "x", "b"], "hedged": ["b", "a1", "x", "c", "a3"]}
+HEDGE = {"hedged": "hedge: {after_ms: 200}, "}  # a fixed hedge delay: a second provider after 0.2 s
 
 
 def answer(name: str) -> str:
     return f"from {name} one two three four five"
 
 
-def build_config(*, max_attempts: int, same_provider: int, ratio: float, floor: int, total_s: float, probes: int, content_failover: bool) -> str:
+def build_config(
+    *, max_attempts: int, same_provider: int, ratio: float, floor: int, per_try_s: float, total_s: float, probes: int, content_failover: bool
+) -> str:
+    stream_s = min(per_try_s, 0.5)
     providers = "\n".join(
         f"  {n}: {{kind: simulated, model: {m}, vendor: {v}, region: us, context_window: {w}}}"
         for n, (v, m, w) in PROVIDERS.items()
     )
     steps = "\n".join(
-        f"  {s}: {{providers: [{', '.join(ps)}], max_attempts: {max_attempts}, "
+        f"  {s}: {{providers: [{', '.join(ps)}], max_attempts: {max(max_attempts, 2) if s in HEDGE else max_attempts}, {HEDGE.get(s, '')}"
         f"failover_on_content_filter: {str(content_failover).lower()}, "
-        f"timeouts: {{per_try_s: 1, ttft_s: 0.5, idle_s: 0.5, total_s: {total_s}}}, "
+        f"timeouts: {{per_try_s: {per_try_s}, ttft_s: {stream_s}, idle_s: {stream_s}, total_s: {total_s}}}, "
         f"retry: {{same_provider: {same_provider}, backoff_base_s: 0.1, backoff_max_s: 0.5}}}}"
         for s, ps in STEPS.items()
     )
@@ -235,6 +262,7 @@ health:
   rate_limit_default_s: 1
   quota_reset_s: 20
   regulatory_reprobe_s: 60
+  probe_interval_s: 0  # no background probes: every provider call here belongs to a request
 retry_budget: {{ratio: {ratio}, min: {floor}, window_s: 1000000000}}
 """
 
@@ -284,19 +312,22 @@ class RouterMachine(RuleBasedStateMachine):
         same_provider=st.integers(0, 2),
         ratio=st.sampled_from([0.0, 0.1, 0.5]),
         floor=st.integers(0, 3),
-        total_s=st.sampled_from([1.5, 3.0]),
+        per_try_s=st.sampled_from([0.5, 1.0]),
+        total_s=st.sampled_from([1.0, 1.5, 3.0]),
         probes=st.integers(1, 2),
         content_failover=st.booleans(),
+        timing_heavy=st.booleans(),
     )
-    def setup(self, max_attempts, same_provider, ratio, floor, total_s, probes, content_failover):
+    def setup(self, max_attempts, same_provider, ratio, floor, per_try_s, total_s, probes, content_failover, timing_heavy):
         self.config = parse_config(
             build_config(
                 max_attempts=max_attempts, same_provider=same_provider, ratio=ratio, floor=floor,
-                total_s=total_s, probes=probes, content_failover=content_failover,
+                per_try_s=per_try_s, total_s=total_s, probes=probes, content_failover=content_failover,
             ),
             env={},
         )
         self.ratio, self.floor = ratio, floor
+        self.outcomes = TIMING_STRATEGY if timing_heavy else OUTCOME_STRATEGY
         providers = {
             name: ScriptedProvider(
                 machine=self, name=name, model=model, latency_ms=0, jitter_ms=0,
@@ -314,7 +345,9 @@ class RouterMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            if self.router is not None:
+                self.loop.run(self.router.aclose())  # stops the background prober
+            self.loop.run(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()
 
@@ -326,7 +359,10 @@ class RouterMachine(RuleBasedStateMachine):
         health = state.health[name]
         exclusion = state.exclusions.active(name, now)
         soft = (health.state is State.EJECTED and now < health.ejected_until) or now < health.cooldown_until
-        outcome = self.data.draw(OUTCOME_STRATEGY, label=f"{mode} call to {name}")
+        if self.sticky is not None and self.data.draw(st.sampled_from([True, True, False]), label=f"{name} shares it"):
+            outcome = self.sticky
+        else:
+            outcome = self.data.draw(self.outcomes, label=f"{mode} call to {name}")
         self.calls.append(Call(name, outcome, now, exclusion.describe() if exclusion else None, soft))
         return outcome.fault
 
@@ -338,7 +374,7 @@ class RouterMachine(RuleBasedStateMachine):
         start = self.clock.now()
         resp = error = None
         try:
-            resp = self.loop.run_until_complete(self.router.acompletion(step=step, messages=MSG))
+            resp = self.loop.run(self.router.acompletion(step=step, messages=MSG))
         except CrosswalkError as exc:
             error = exc
         end = self.clock.now()
@@ -347,16 +383,23 @@ class RouterMachine(RuleBasedStateMachine):
         self._check_request(step, "complete", start, end, attempts, error)
         if resp is not None:
             provider = resp.model
-            assert record.provider == provider
+            assert record.provider == provider == self.answered_by
             assert resp.choices[0].message.content == answer(provider)
             assert resp.choices[0].finish_reason == "stop"
 
-    @rule(data=st.data(), step=st.sampled_from(sorted(STEPS)))
-    def stream(self, data, step):
+    @rule(data=st.data(), step=st.sampled_from(sorted(STEPS)), stop_after=st.sampled_from([None, None, 1, 2]))
+    def stream(self, data, step, stop_after):
         self._begin(data)
         start = self.clock.now()
-        stream, chunks, error = self.loop.run_until_complete(self._consume(step))
+        stream, chunks, error = self.loop.run(self._consume(step, stop_after))
         end = self.clock.now()
+        if stream is not None and stop_after is not None and error is None and len(chunks) == stop_after:
+            # The caller stopped reading: no outcome to judge beyond the calls made so far,
+            # whose last one is abandoned (its probe slot must come back).
+            event("stream: the caller stopped reading")
+            self._check_calls(self.config.steps[step], start, self.calls)
+            self._count_repeats(self.calls)
+            return
         if stream is None:
             attempts = list(error.attempts)
         else:
@@ -367,7 +410,8 @@ class RouterMachine(RuleBasedStateMachine):
         if stream is None:
             assert not chunks
             return
-        # Committed: every chunk came from the last attempt's provider.
+        # Committed: every chunk came from the provider of the last attempt recorded (the
+        # one that streamed: it is recorded when its stream ends).
         provider = attempts[-1].provider
         assert chunks and {c.model for c in chunks} == {provider}
         text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -381,9 +425,42 @@ class RouterMachine(RuleBasedStateMachine):
             assert answer(provider).startswith(text) and text != answer(provider)
             assert all(c.choices[0].finish_reason is None for c in chunks)
 
+    @rule(data=st.data(), step=st.sampled_from(sorted(STEPS)), patience=st.sampled_from([0.25, 0.75, 1.25]))
+    def caller_gives_up(self, data, step, patience):
+        """The caller cancels the request after `patience` seconds: the attempt in flight
+        is abandoned, with no verdict on the provider and its probe slot given back."""
+        self._begin(data)
+        start = self.clock.now()
+
+        async def impatient():
+            async with asyncio.timeout(patience):
+                return await self.router.acompletion(step=step, messages=MSG)
+
+        resp = error = None
+        try:
+            resp = self.loop.run(impatient())
+        except CrosswalkError as exc:
+            error = exc
+        except TimeoutError:
+            event("complete: the caller gave up")
+            assert self.clock.now() == pytest.approx(start + patience)
+            self._check_calls(self.config.steps[step], start, self.calls)
+            self._count_repeats(self.calls)
+            return
+        attempts = list(resp.crosswalk.attempts if resp is not None else error.attempts)
+        self._check_request(step, "complete", start, self.clock.now(), attempts, error)
+
     @rule(seconds=st.sampled_from([0.5, 3.0, 10.0, 30.0, 100.0]))
     def time_passes(self, seconds):
         self.loop.advance(seconds)
+
+    @rule(name=st.sampled_from(sorted(PROVIDERS)))
+    def earlier_traffic_ejects(self, name):
+        """A shortcut to a state traffic reaches anyway: the provider is ejected (and,
+        once time passes, half-open with few probe slots)."""
+        health = self.router.state.health[name]
+        if health.state is State.HEALTHY:
+            health.eject(self.clock.now(), random.Random(0), "ejected by earlier traffic")
 
     @invariant()
     def no_probe_slot_leaks(self):
@@ -396,11 +473,13 @@ class RouterMachine(RuleBasedStateMachine):
 
     def _begin(self, data) -> None:
         self.data = data
+        # Outages are correlated: most calls of a request may share one drawn fault.
+        self.sticky = data.draw(st.sampled_from([None, *STICKY]), label="the request's common fault")
         self.calls = []
         self.events.clear()
         self.requests += 1
 
-    async def _consume(self, step: str):
+    async def _consume(self, step: str, stop_after: int | None):
         chunks: list = []
         try:
             stream = await self.router.acompletion(step=step, messages=MSG, stream=True)
@@ -410,6 +489,9 @@ class RouterMachine(RuleBasedStateMachine):
         try:
             async for chunk in stream:
                 chunks.append(chunk)
+                if len(chunks) == stop_after:
+                    await stream.aclose()
+                    return stream, chunks, None
         except CrosswalkError as exc:
             error = exc
         with pytest.raises(StopAsyncIteration):  # one outcome: nothing after the end or the error
@@ -418,27 +500,37 @@ class RouterMachine(RuleBasedStateMachine):
 
     def _check_request(self, step_name: str, mode: str, start: float, end: float, attempts: list, error: CrosswalkError | None) -> None:
         step = self.config.steps[step_name]
+        hedged = step.hedge is not None
         calls = self.calls
-        event(f"{mode}: {type(error).__name__ if error else 'answered'}")
+        event(f"{mode}{' hedged' if hedged else ''}: {type(error).__name__ if error else 'answered'}")
         event(f"attempts per request: {len(attempts)}")
-        # Every call is an attempt and every attempt a call, in order.
-        assert [c.provider for c in calls] == [a.provider for a in attempts]
+        # Every call is an attempt and every attempt a call (in order; racing attempts of a
+        # hedged step are recorded as they end, and a provider is never in flight twice).
+        if hedged:
+            assert sorted(c.provider for c in calls) == sorted(a.provider for a in attempts)
+            event(f"hedges per request: {sum(_hedge(a) for a in attempts)}")
+        else:
+            assert [c.provider for c in calls] == [a.provider for a in attempts]
         assert len(attempts) <= step.max_attempts
-        for call, attempt in zip(calls, attempts):
-            assert attempt.failure_class in getattr(call.outcome, mode), (call.outcome.label, attempt)
-            assert call.excluded is None, f"{call.provider} called while hard-excluded: {call.excluded}"
-            assert self.config.providers[call.provider].vendor != "vx", "a compliance-blocked provider was called"
-            assert call.at < start + step.timeouts.total_s, "an attempt started after the step deadline"
+        self._check_calls(step, start, calls)
+        for call, attempt in _pair(calls, attempts):
+            if not _cancelled(attempt):
+                assert attempt.failure_class in getattr(call.outcome, mode), (call.outcome.label, attempt)
             assert call.soft_unavailable <= attempt.panic, f"{call.provider} called while soft-unavailable, not in panic"
+            assert not (attempt.panic and _hedge(attempt)), "a hedge never panics"
         assert end <= start + step.timeouts.total_s + 1e-6, "the outcome came after the deadline"
         assert sum(a.panic for a in attempts) <= 1
+        assert sum(_hedge(a) for a in attempts) <= 1
 
-        # Exactly one outcome, and the answering attempt is the last one.
+        # Exactly one outcome: an answer from exactly one attempt (the last, unless a
+        # beaten racer is recorded after it), or an error and no answering attempt.
+        answered = [a for a in attempts if a.failure_class is None and not _cancelled(a)]
         if error is None:
-            assert attempts and attempts[-1].failure_class is None
-            assert all(a.failure_class is not None for a in attempts[:-1])
+            assert len(answered) == 1
+            assert hedged or attempts[-1] is answered[0]
+            self.answered_by = answered[0].provider
         else:
-            assert all(a.failure_class is not None for a in attempts)
+            assert not answered
             self._check_error(step, attempts, error)
 
         self._check_repeats(step, attempts)
@@ -447,42 +539,92 @@ class RouterMachine(RuleBasedStateMachine):
                 assert self.router.state.exclusions.active(attempt.provider, self.clock.now()) is not None
                 assert any(e.kind == "excluded" and e.provider == attempt.provider for e in self.events)
 
+    def _check_calls(self, step, start: float, calls: list[Call]) -> None:
+        """What holds for every call, whether or not the request reached an outcome."""
+        assert len(calls) <= step.max_attempts
+        for call in calls:
+            assert call.excluded is None, f"{call.provider} called while hard-excluded: {call.excluded}"
+            assert self.config.providers[call.provider].vendor != "vx", "a compliance-blocked provider was called"
+            assert call.at < start + step.timeouts.total_s, "an attempt started after the step deadline"
+
+    def _count_repeats(self, calls: list[Call], *, hedges: int = 0) -> None:
+        """Every call to a provider already called in the request is a retry, and every
+        hedge one more call: both are paid from the retry budget."""
+        seen: set[str] = set()
+        for call in calls:
+            self.repeats += call.provider in seen
+            seen.add(call.provider)
+        self.repeats += hedges
+        allowed = max(self.floor, int(self.ratio * self.requests))
+        assert self.repeats <= allowed, f"{self.repeats} retries after {self.requests} requests; budget allows {allowed}"
+
     def _check_error(self, step, attempts: list, error: CrosswalkError) -> None:
         if not attempts:
             assert type(error) is NoEligibleProvider
             return
         last = attempts[-1].failure_class
         stops = last == "client" or (last == "content_filter" and not step.failover_on_content_filter)
+        if step.hedge is not None and isinstance(error, UpstreamRejected):
+            # The refusal that stopped the request may be followed by its racer's end.
+            refusals = [a.failure_class for a in attempts if a.failure_class in ("client", "content_filter", "context_length")]
+            assert error.failure_class in refusals
+            last = error.failure_class
+            stops = last == "client" or (last == "content_filter" and not step.failover_on_content_filter)
+        request_caused = all(a.failure_class in ("context_length", "content_filter") for a in attempts)
         if isinstance(error, UpstreamRejected):
-            assert stops and error.failure_class == last and 400 <= error.status_code < 500
-        elif stops:
+            assert (stops or request_caused) and error.failure_class == last and 400 <= error.status_code < 500
+        elif stops or (request_caused and not isinstance(error, DeadlineExceeded)):
             pytest.fail(f"a {last} failure must end the request with UpstreamRejected, got {error!r}")
         if isinstance(error, RateLimited):
             assert all(a.failure_class == "rate_limited" for a in attempts)
         assert 400 <= error.status_code < 600
 
     def _check_repeats(self, step, attempts: list) -> None:
+        """A provider is tried again only after TRANSIENT (a same-provider retry, at most
+        `retry.same_provider` times; at once unless a racing attempt ended in between) or
+        after RATE_LIMITED (its Retry-After waited out)."""
         same_retries: dict[str, int] = {}
         for i, attempt in enumerate(attempts):
             earlier = [a for a in attempts[:i] if a.provider == attempt.provider]
             if not earlier:
                 continue
-            self.repeats += 1
+            assert not _hedge(attempt), "a hedge goes to a provider not tried yet"
             previous = earlier[-1].failure_class
             if previous == "transient":
-                assert attempts[i - 1].provider == attempt.provider, "a TRANSIENT retry must follow at once"
+                if step.hedge is None:
+                    assert attempts[i - 1].provider == attempt.provider, "a TRANSIENT retry must follow at once"
                 same_retries[attempt.provider] = same_retries.get(attempt.provider, 0) + 1
                 assert same_retries[attempt.provider] <= step.retry.same_provider
             else:
                 assert previous == "rate_limited", f"{attempt.provider} tried again after {previous}"
-        allowed = max(self.floor, int(self.ratio * self.requests))
-        assert self.repeats <= allowed, f"{self.repeats} retries after {self.requests} requests; budget allows {allowed}"
+        self._count_repeats(self.calls, hedges=sum(_hedge(a) for a in attempts))
+
+
+def _cancelled(attempt) -> bool:
+    return getattr(attempt, "cancelled", False)
+
+
+def _hedge(attempt) -> bool:
+    return getattr(attempt, "hedge", False)
+
+
+def _pair(calls: list[Call], attempts: list) -> list[tuple[Call, object]]:
+    """Each call with its attempt: the k-th call to a provider is its k-th attempt."""
+    by_provider: dict[str, list] = {}
+    for attempt in attempts:
+        by_provider.setdefault(attempt.provider, []).append(attempt)
+    return [(call, by_provider[call.provider].pop(0)) for call in calls]
 
 
 RouterMachine.TestCase.settings = settings(
-    max_examples=150,
-    stateful_step_count=12,
+    max_examples=200,
+    stateful_step_count=20,
     deadline=None,
+    # No explain phase: it replays a failure hundreds of times and adds little to a state
+    # machine's printed steps.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
-TestRouterProperties = RouterMachine.TestCase
+# A green run takes seconds; a red one may shrink for up to Hypothesis' 300 s cap, and
+# should end with its minimal example rather than be cut off by the suite's 60 s timeout.
+TestRouterProperties = pytest.mark.timeout(420)(RouterMachine.TestCase)

@@ -1,0 +1,54 @@
+"""`crosswalk explain --step S [--region R] [--url PROXY]`: for each provider of a step,
+eligible or not and why: region rule, embargo entry (reason and dates), deny list, and
+with --url the live exclusion evidence and ejection from a running sidecar."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import urllib.request
+from typing import Any
+
+from policies.compliance import verdict
+from policies.config import RouterConfig
+
+
+def live_state(url: str, key: str | None) -> dict[str, dict[str, Any]]:
+    """Provider states from a running proxy's GET /v1/crosswalk/providers."""
+    request = urllib.request.Request(url.rstrip("/") + "/v1/crosswalk/providers")
+    if key:
+        request.add_header("authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        payload = json.loads(resp.read())
+    return {p["provider"]: p for p in payload.get("providers", [])}
+
+
+def explain(config: RouterConfig, step_name: str, *, region: str | None, today: dt.date,
+            live: dict[str, dict[str, Any]] | None) -> tuple[list[str], int]:
+    """Lines to print and the number of providers that may serve the step."""
+    step = config.steps[step_name]
+    if region is not None:
+        allowed = {region} if step.allowed_regions is None or region in step.allowed_regions else set()
+        step = dataclasses.replace(step, allowed_regions=frozenset(allowed))
+    where = f" for region {region}" if region else ""
+    lines = [f"step {step_name}{where} (compliance as of {today}" + ("; live state from the proxy)" if live is not None else ")")]
+    usable = 0
+    for rank, name in enumerate(step.providers, 1):
+        conf = config.providers[name]
+        v = verdict(config, step, conf, today)
+        status, reason = ("eligible", v.reason) if v.eligible else ("BLOCKED", v.reason)
+        state = (live or {}).get(name)
+        if v.eligible and state is not None:
+            if state.get("exclusion"):
+                ex = state["exclusion"]
+                status, reason = "EXCLUDED", f"{ex['failure_class']} since {ex['at']}: {ex['evidence']}"
+            elif state.get("state") == "ejected":
+                status, reason = "EJECTED", f"for {state.get('ejected_for_s')}s more: {state.get('ejection_reason')}"
+            elif state.get("state") == "cooling_down":
+                status, reason = "COOLING", f"rate limited for {state.get('cooldown_for_s')}s more"
+        usable += status in ("eligible", "EJECTED", "COOLING")
+        lines.append(f"  {rank}. {name:<16} vendor {conf.vendor:<12} region {conf.region or '-':<6} {status:<9} {reason}")
+    if live is None:
+        lines.append("  (compliance only: pass --url of a running `crosswalk serve` to include ejections and exclusions)")
+    return lines, usable

@@ -1,0 +1,139 @@
+"""Provider-standing updates that replicas exchange through shared state: their wire form
+(JSON), the identity check, and the conversion of "until" between this process's
+monotonic clock and wall time, the only clock replicas have in common.
+
+Pure functions and values: no Redis here (that is `shared_state.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from policies.config import ProviderConf
+from policies.exclusions import Exclusion
+from policies.health import State
+from router.state import Event, RouterState
+
+VERSION = 1
+KINDS = ("ejected", "excluded", "cooled")
+
+
+def to_wall(until: float | None, *, now: float, wall: float) -> float | None:
+    """A monotonic deadline as wall-clock seconds since the epoch (None stays None)."""
+    return None if until is None else wall + (until - now)
+
+
+def to_local(until: float | None, *, now: float, wall: float) -> float | None:
+    """A wall-clock deadline from another process on this process's monotonic clock.
+    Replicas' wall clocks must agree (NTP): a skew of s seconds shifts the deadline by s."""
+    return None if until is None else now + (until - wall)
+
+
+def standing_key(prefix: str, kind: str, provider: str) -> str:
+    """The Redis key of one provider's standing of one kind (each expires when it ends)."""
+    return f"{prefix}:standing:{kind}:{provider}"
+
+
+def identity(conf: ProviderConf) -> str:
+    """A short fingerprint of what makes a provider the same provider in another process:
+    kind, vendor, model, endpoint, region and API key (hashed, never stored as such). An
+    update for a provider of the same name but another identity (a replica still on an
+    older config) is ignored."""
+    parts = (conf.kind, conf.vendor, conf.model, conf.base_url or "", conf.region or "", conf.api_key or "")
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One provider's standing as published: `until` in wall-clock seconds (None: until
+    the config changes); `origin` names the publishing process, so it ignores its own."""
+
+    kind: str
+    provider: str
+    ident: str
+    until: float | None
+    reason: str
+    origin: str
+    failure_class: str | None = None  # exclusions only, with the vendor's evidence
+    evidence: str | None = None
+    at: str | None = None
+
+    def key(self, prefix: str) -> str:
+        """The Redis key holding this standing."""
+        return standing_key(prefix, self.kind, self.provider)
+
+    def encode(self) -> bytes:
+        """The JSON payload (key value and channel message alike)."""
+        out: dict[str, Any] = {"v": VERSION, "kind": self.kind, "provider": self.provider, "ident": self.ident,
+                               "until": self.until, "reason": self.reason, "origin": self.origin}
+        if self.kind == "excluded":
+            out.update(failure_class=self.failure_class, evidence=self.evidence, at=self.at)
+        return json.dumps(out, separators=(",", ":")).encode()
+
+    @staticmethod
+    def decode(raw: bytes | str | None) -> "Update | None":
+        """The update in a payload, or None for anything malformed or of another version."""
+        try:
+            d = json.loads(raw) if raw is not None else None
+            if not isinstance(d, dict) or d.get("v") != VERSION or d.get("kind") not in KINDS:
+                return None
+            until = d["until"]
+            if until is not None and not isinstance(until, (int, float)):
+                return None
+            fields = (d["provider"], d["ident"], d["reason"], d["origin"])
+            if not all(isinstance(f, str) for f in fields):
+                return None
+            if d["kind"] == "excluded" and not all(isinstance(d.get(k), str) for k in ("failure_class", "evidence", "at")):
+                return None
+        except (ValueError, KeyError, TypeError):
+            return None
+        return Update(d["kind"], d["provider"], d["ident"], None if until is None else float(until), d["reason"], d["origin"],
+                      d.get("failure_class"), d.get("evidence"), d.get("at"))
+
+    def outlasts(self, other: "Update | None", *, margin: float = 0.0) -> bool:
+        """Does this standing end more than `margin` seconds after `other` (None: there is
+        none)? The margin absorbs the rounding of a standing that went round the clocks."""
+        if other is None or other.until is None:
+            return other is None
+        return self.until is None or self.until > other.until + margin
+
+
+def from_event(event: Event, conf: ProviderConf, *, origin: str, now: float, wall: float) -> Update:
+    """A local event as an update for the other replicas."""
+    ex = event.exclusion
+    return Update(event.kind, event.provider, identity(conf), to_wall(event.until, now=now, wall=wall), event.reason, origin,
+                  ex.failure_class if ex else None, ex.evidence if ex else None, ex.at if ex else None)
+
+
+def to_event(update: Update, conf: ProviderConf | None, *, now: float, wall: float) -> Event | None:
+    """Another replica's update as an event on this clock, for `RouterState.apply_remote`;
+    None when the provider is unknown here or is another provider under the same name."""
+    if conf is None or identity(conf) != update.ident:
+        return None
+    until = to_local(update.until, now=now, wall=wall)
+    exclusion = None
+    if update.kind == "excluded":
+        assert update.failure_class is not None and update.evidence is not None and update.at is not None
+        exclusion = Exclusion(update.provider, update.failure_class, update.evidence, update.at, now, until)
+    elif until is None:
+        return None  # ejections and cooldowns always end
+    return Event(update.kind, update.provider, update.reason, until, exclusion)
+
+
+def snapshot(state: RouterState, *, origin: str) -> list[Update]:
+    """Every live ejection, cooldown and exclusion of this process, as updates (what a
+    replica pushes after a reconnect, so a restarted Redis learns what it missed)."""
+    now, wall = state.clock.now(), state.clock.wall().timestamp()
+    events: list[Event] = []
+    for name, health in state.health.items():
+        health.available(now)  # lets an expired ejection turn half-open
+        if health.state is State.EJECTED:
+            events.append(Event("ejected", name, health.reason, health.ejected_until))
+        if health.cooldown_until > now:
+            events.append(Event("cooled", name, health.cooldown_reason, health.cooldown_until))
+    for ex in state.exclusions.all(now):
+        events.append(Event("excluded", ex.provider, f"{ex.failure_class}: {ex.evidence}", ex.until, ex))
+    providers = state.config.providers
+    return [from_event(e, providers[e.provider], origin=origin, now=now, wall=wall) for e in events if e.provider in providers]

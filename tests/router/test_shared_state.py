@@ -1,0 +1,493 @@
+"""Shared state on a real redis-server: two `crosswalk serve` replicas in front of one set
+of loopback fake vendors. What one replica learns (an ejection, a regulatory exclusion
+with its evidence) the other acts on within a second; killing Redis loses no request;
+restarting it restores sharing. Plus the pieces in isolation: the clock conversion, the
+wire form, no echo, the fleet-wide retry budget.
+
+Every wait polls with a deadline (a liveness bound), never a sleep-and-assert."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+import pytest
+
+from policies.actions import action_for
+from policies.config import parse_config
+from policies.exclusions import Exclusion
+from providers.classify import Classification, FailureClass
+from providers.errors import ProviderHTTPError
+from router.shared_state import RedisSync, redacted
+from router.state import Event, RouterState
+from router.state_updates import Update, from_event, identity, to_event, to_local, to_wall
+from tests import fakevendor as fv
+from tests.router.proxy_harness import ProxyProcess, free_port
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (`make test` installs it)")
+
+ASK = "Shared-state test: how much is the refund for order 1234?"
+PROPAGATION_S = 1.0  # the issue's bound: the other replicas stop calling a provider within 1 s
+CONFIG = """
+providers:
+  primary:   {{kind: openai, model: gpt-4o-mini, base_url: "{primary}", vendor: alpha, region: us, headers: {{x-replica: "{replica}"}}}}
+  backup:    {{kind: openai, model: gpt-4o, base_url: "{backup}", vendor: gamma, region: us, headers: {{x-replica: "{replica}"}}}}
+  secondary: {{kind: openai, model: mistral-large-latest, base_url: "{secondary}", vendor: beta, region: eu, headers: {{x-replica: "{replica}"}}}}
+steps:
+  draft: {{providers: [primary, secondary], timeouts: {{per_try_s: 2, ttft_s: 2, idle_s: 2, total_s: 5}}}}
+  other: {{providers: [backup, secondary], timeouts: {{per_try_s: 2, ttft_s: 2, idle_s: 2, total_s: 5}}}}
+health:
+  consecutive_failures: 2
+  ejection_base_s: 120
+  ejection_max_s: 300
+state:
+  backend: redis
+  url: "redis://127.0.0.1:${{REDIS_PORT}}/0"
+  prefix: cw-test
+  sync_interval_s: 0.1
+"""
+
+
+# --- a real redis-server -----------------------------------------------------------------
+
+
+class RedisServer:
+    """`redis-server` on a loopback port, without persistence; kill and restart it at will."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._tmp = tmp
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "RedisServer":
+        assert REDIS is not None
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self._tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def pause(self, paused: bool) -> None:
+        """SIGSTOP / SIGCONT: a Redis that accepts connections and never answers."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Any:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.kill()
+
+
+# --- two proxy replicas ------------------------------------------------------------------
+
+
+@dataclass
+class Vendors:
+    primary: fv.FakeVendor
+    backup: fv.FakeVendor
+    secondary: fv.FakeVendor
+
+
+@dataclass
+class Replica:
+    name: str
+    proc: ProxyProcess
+    http: aiohttp.ClientSession
+
+    async def ask(self, step: str = "draft") -> tuple[int, dict[str, str]]:
+        body = {"model": step, "messages": [{"role": "user", "content": ASK}]}
+        async with self.http.post(self.proc.url + "/v1/chat/completions", json=body) as resp:
+            await resp.read()
+            return resp.status, dict(resp.headers)
+
+    async def provider(self, name: str) -> dict[str, Any]:
+        async with self.http.get(self.proc.url + "/v1/crosswalk/providers") as resp:
+            rows = (await resp.json())["providers"]
+        return next(r for r in rows if r["provider"] == name)
+
+    async def backend_up(self) -> float | None:
+        async with self.http.get(self.proc.url + "/metrics") as resp:
+            text = await resp.text()
+        for line in text.splitlines():
+            if line.startswith('crosswalk_state_backend_up{backend="redis"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+
+def user_calls(vendor: fv.FakeVendor, replica: str) -> int:
+    """Calls a replica made to `vendor` for the test's requests (background probes, if any
+    are configured, are not user traffic)."""
+    n = 0
+    for call in vendor.calls:
+        headers = {k.lower(): v for k, v in call.headers.items()}
+        body = call.body if isinstance(call.body, dict) else {}
+        if headers.get("x-replica") == replica and ASK in json.dumps(body.get("messages")):
+            n += 1
+    return n
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
+    """Poll `check` until it holds; returns how long it took. Fails after `timeout`."""
+    start = time.monotonic()
+    while True:
+        if await check():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def vendors(fake_vendor: Any) -> Vendors:
+    return Vendors(await fake_vendor("primary"), await fake_vendor("backup"), await fake_vendor("secondary"))
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path, vendors: Vendors, redis_server: RedisServer) -> Any:
+    procs = []
+    for name in ("A", "B"):
+        path = tmp_path / f"replica-{name}.yaml"
+        path.write_text(CONFIG.format(primary=vendors.primary.base_url, backup=vendors.backup.base_url,
+                                      secondary=vendors.secondary.base_url, replica=name))
+        procs.append(ProxyProcess(path, env={"REDIS_PORT": str(redis_server.port)}))
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    try:
+        for p in procs:
+            await asyncio.to_thread(p.wait_ready)
+        a, b = (Replica(n, p, http) for n, p in zip(("A", "B"), procs))
+        for r in (a, b):
+            await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} connected to Redis")
+        yield a, b
+    finally:
+        await http.close()
+        for p in procs:
+            p.stop()
+
+
+async def _is(value: Awaitable[Any], expected: Any) -> bool:
+    return (await value) == expected
+
+
+async def _state(replica: Replica, provider: str) -> str:
+    return (await replica.provider(provider))["state"]
+
+
+async def _eject_on(a: Replica, vendor: fv.FakeVendor, step: str, provider: str) -> None:
+    """Make `vendor` fail every call and send `a` requests until it ejects `provider`;
+    every request still succeeds (failover)."""
+    vendor.always(fv.error(503, fv.OVERLOADED_503))
+    for _ in range(10):
+        status, _ = await a.ask(step)
+        assert status == 200
+        if await _state(a, provider) == "ejected":
+            return
+    raise AssertionError(f"replica A never ejected {provider}")
+
+
+# --- the fleet ---------------------------------------------------------------------------
+
+
+async def test_an_ejection_on_one_replica_stops_the_other_calling_the_provider(replicas: Any, vendors: Vendors) -> None:
+    a, b = replicas
+    await _eject_on(a, vendors.primary, "draft", "primary")
+    took = await eventually(lambda: _is(_state(b, "primary"), "ejected"), PROPAGATION_S, "B learns of A's ejection")
+    seen = await b.provider("primary")
+    assert seen["ejection_reason"] and "consecutive failures" in seen["ejection_reason"]
+    assert seen["ejected_for_s"] > 60  # A's ejection time, converted to B's clock
+    for _ in range(10):
+        status, headers = await b.ask()
+        assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
+        assert "primary" not in headers["x-crosswalk-attempts"]
+    assert user_calls(vendors.primary, "B") == 0
+    assert user_calls(vendors.primary, "A") >= 2
+    print(f"ejection propagated A -> B in {took * 1000:.0f} ms (poll granularity 10 ms)")
+
+
+async def test_a_regional_block_is_shared_with_its_evidence(replicas: Any, vendors: Vendors) -> None:
+    a, b = replicas
+    vendors.primary.always(fv.error(403, fv.REGION_403))
+    status, headers = await a.ask()
+    assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
+    assert (await a.provider("primary"))["state"] == "excluded"
+    await eventually(lambda: _is(_state(b, "primary"), "excluded"), PROPAGATION_S, "B learns of A's exclusion")
+    exclusion = (await b.provider("primary"))["exclusion"]
+    assert exclusion["failure_class"] == "regulatory"
+    assert "unsupported_country_region_territory" in exclusion["evidence"]
+    assert exclusion["at"] == (await a.provider("primary"))["exclusion"]["at"]
+    assert exclusion["until_s"] > 3600  # the long re-probe interval came along
+    for _ in range(5):
+        status, headers = await b.ask()
+        assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
+    assert user_calls(vendors.primary, "B") == 0
+    assert "hard-excluded (learned from another replica)" in b.proc.log()
+
+
+async def test_killing_redis_mid_traffic_loses_no_request(replicas: Any, vendors: Vendors, redis_server: RedisServer) -> None:
+    a, b = replicas
+    statuses: list[int] = []
+
+    async def traffic(replica: Replica, n: int) -> None:
+        for _ in range(n):
+            statuses.append((await replica.ask())[0])
+
+    async def kill_after(n: int) -> None:
+        await eventually(lambda: _is(asyncio.sleep(0, len(statuses) >= n), True), 30, f"{n} requests done")
+        redis_server.kill()
+
+    await asyncio.gather(*(traffic(r, 40) for r in (a, b, a, b)), kill_after(40))
+    assert statuses == [200] * 160
+    await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
+    assert [(await r.ask())[0] for r in (a, b)] == [200, 200]
+    assert b.proc.log().split(" is up ")[-1].count(" is down ") == 1  # one line per transition, not per retry
+
+
+async def test_a_redis_that_stops_answering_counts_as_down_and_blocks_nothing(replicas: Any, vendors: Vendors,
+                                                                             redis_server: RedisServer) -> None:
+    a, b = replicas
+    redis_server.pause(True)
+    try:
+        for _ in range(20):
+            status, headers = await b.ask()
+            assert status == 200 and headers["x-crosswalk-provider"] == "primary"
+        await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
+        assert "round trips in a row took over" in b.proc.log()
+    finally:
+        redis_server.pause(False)
+    for r in (a, b):
+        await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} reconnects once Redis answers again")
+    await _eject_on(a, vendors.primary, "draft", "primary")
+    await eventually(lambda: _is(_state(b, "primary"), "ejected"), PROPAGATION_S, "B learns of A's ejection")
+
+
+async def test_restarting_redis_restores_sharing(replicas: Any, vendors: Vendors, redis_server: RedisServer) -> None:
+    a, b = replicas
+    redis_server.kill()
+    await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
+    await eventually(lambda: _is(a.backend_up(), 0.0), 5, "A reports the backend down")
+    await _eject_on(a, vendors.primary, "draft", "primary")  # while Redis is down: B cannot hear of it
+    assert await _state(b, "primary") == "healthy"
+    redis_server.start()  # same port, empty
+    for r in (a, b):
+        await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} reconnected")
+    # A's resync pushed what Redis missed while it was down ...
+    await eventually(lambda: _is(_state(b, "primary"), "ejected"), 2, "B learns of the ejection made while Redis was down")
+    # ... and a new ejection travels as before.
+    await _eject_on(a, vendors.backup, "other", "backup")
+    await eventually(lambda: _is(_state(b, "backup"), "ejected"), PROPAGATION_S, "B learns of A's new ejection")
+    status, headers = await b.ask("other")
+    assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
+    assert user_calls(vendors.backup, "B") == 0
+    assert "is up" in b.proc.log()
+
+
+# --- the pieces --------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic and wall time set by the test; each process has its own monotonic base."""
+
+    def __init__(self, mono: float, wall: float) -> None:
+        self.mono, self.wall_s = mono, wall
+
+    def now(self) -> float:
+        return self.mono
+
+    def wall(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.wall_s, dt.timezone.utc)
+
+    async def sleep(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall_s += seconds
+
+
+UNIT_CONFIG = """
+providers:
+  primary:   {kind: openai, model: gpt-4o-mini, base_url: "http://127.0.0.1:9/v1", api_key: sk-one, vendor: alpha}
+  secondary: {kind: openai, model: mistral-large-latest, base_url: "http://127.0.0.1:9/v1", vendor: beta}
+steps:
+  draft: {providers: [primary, secondary]}
+health: {consecutive_failures: 1, jitter: 0}
+retry_budget: {ratio: 0.1, min: 3, window_s: 10}
+state: {backend: redis, url: "REDIS_URL", prefix: PREFIX, timeout_ms: 200, sync_interval_s: 0.05}
+"""
+
+
+def _config(url: str = "redis://127.0.0.1:9/0", prefix: str = "cw-unit", text: str = UNIT_CONFIG) -> Any:
+    return parse_config(text.replace("REDIS_URL", url).replace("PREFIX", prefix), env={})
+
+
+def _fail(state: RouterState, provider: str, status: int, body: dict[str, Any], cls: FailureClass) -> None:
+    error = ProviderHTTPError(f"upstream {status}", provider=provider, status=status, code=(body.get("error") or {}).get("code"))
+    outcome = Classification(cls)
+    state.record_failure(provider, action_for(cls), outcome, error)
+
+
+def test_until_goes_from_one_monotonic_clock_to_another_through_wall_time() -> None:
+    # Process X: monotonic 1000 at wall T; its ejection ends 30 s from now.
+    wall = to_wall(1030.0, now=1000.0, wall=1_700_000_000.0)
+    assert wall == 1_700_000_030.0
+    # Process Y reads it 0.25 s later, when its own monotonic clock says 5.0.
+    assert to_local(wall, now=5.0, wall=1_700_000_000.25) == pytest.approx(34.75)
+    assert to_wall(None, now=1.0, wall=2.0) is None and to_local(None, now=1.0, wall=2.0) is None
+
+
+def test_an_update_round_trips_and_junk_is_ignored() -> None:
+    config = _config()
+    conf = config.providers["primary"]
+    ex = Exclusion("primary", "regulatory", "status 403: code unsupported_country_region_territory", "2025-01-01T00:00:00+00:00", 10.0, 40.0)
+    update = from_event(Event("excluded", "primary", "regulatory: ...", 40.0, ex), conf, origin="x", now=10.0, wall=100.0)
+    assert update.until == 130.0 and update.ident == identity(conf)
+    assert Update.decode(update.encode()) == update
+    for junk in (b"", b"null", b"[]", b'{"v": 2}', b'{"v": 1, "kind": "nuked"}', b'{"v":1,"kind":"ejected","provider":1}', "\xff"):
+        assert Update.decode(junk) is None
+    event = to_event(update, conf, now=500.0, wall=110.0)
+    assert event is not None and event.until == pytest.approx(520.0) and event.exclusion is not None
+    assert event.exclusion.evidence == ex.evidence and event.exclusion.at == ex.at
+    other = _config(text=UNIT_CONFIG.replace("sk-one", "sk-two")).providers["primary"]
+    assert to_event(update, other, now=500.0, wall=110.0) is None  # same name, another provider: ignored
+    assert "sk-one" not in update.encode().decode()
+
+
+def test_remote_updates_are_applied_without_echo() -> None:
+    config = _config()
+    clock = FakeClock(mono=50.0, wall=1_000.0)
+    state = RouterState(config, clock, rng=random.Random(0))
+    heard: list[Event] = []
+    state.listeners.append(heard.append)
+    sync = RedisSync(lambda: state, config.state)
+    state.listeners.append(sync.on_event)
+    conf = config.providers["primary"]
+    theirs = Update("ejected", "primary", identity(conf), 1_030.0, "5 consecutive failures", origin="another-replica")
+    assert sync.receive(theirs.encode())
+    health = state.health["primary"]
+    assert health.state.value == "ejected" and health.ejected_until == pytest.approx(80.0)
+    assert heard == [] and len(sync._queue) == 0  # applied, never published again
+    assert not sync.receive(theirs.encode())  # a duplicate changes nothing
+    shorter = Update("ejected", "primary", identity(conf), 1_010.0, "shorter", origin="another-replica")
+    assert not sync.receive(shorter.encode()) and health.ejected_until == pytest.approx(80.0)
+    mine = Update("cooled", "secondary", identity(config.providers["secondary"]), 1_020.0, "429", origin=sync.origin)
+    assert not sync.receive(mine.encode())  # this process's own message, back from the channel
+    assert state.health["secondary"].cooldown_until == 0.0
+    _fail(state, "secondary", 503, {}, FailureClass.TRANSIENT)  # a local ejection is queued for publishing
+    assert [e.kind for e in heard] == ["ejected"] and [e.provider for e in sync._queue] == ["secondary"]
+    assert sync._queue[0].until == state.health["secondary"].ejected_until
+
+
+def test_the_redis_url_is_not_logged_with_its_password() -> None:
+    assert redacted("redis://:hunter2@10.0.0.1:6380/0") == "redis://:***@10.0.0.1:6380/0"
+    assert redacted("redis://app:hunter2@cache/1") == "redis://app:***@cache/1"
+    assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert "hunter2" not in repr(_config(url="redis://:hunter2@127.0.0.1:6379/0"))
+
+
+async def _synced_pair(redis_server: RedisServer, prefix: str) -> tuple[RouterState, RouterState, RedisSync, RedisSync]:
+    states, syncs = [], []
+    for _ in range(2):
+        config = _config(redis_server.url, prefix)
+        from router.clock import SystemClock
+
+        state = RouterState(config, SystemClock(), rng=random.Random(0))
+        sync = RedisSync(lambda s=state: s, config.state)
+        sync.start()
+        states.append(state)
+        syncs.append(sync)
+    for sync in syncs:
+        await eventually(lambda sync=sync: asyncio.sleep(0, sync.up), 5, "sync up")
+    return states[0], states[1], syncs[0], syncs[1]
+
+
+async def test_two_processes_share_exclusions_cooldowns_and_the_retry_budget(redis_server: RedisServer) -> None:
+    a, b, sa, sb = await _synced_pair(redis_server, "cw-pair")
+    try:
+        _fail(a, "primary", 403, fv.REGION_403, FailureClass.REGULATORY)
+        await eventually(lambda: asyncio.sleep(0, b.exclusions.active("primary", b.clock.now()) is not None), 2, "exclusion shared")
+        assert b.exclusions.active("primary", b.clock.now()).failure_class == "regulatory"  # type: ignore[union-attr]
+        b.health["secondary"].cool_down(b.clock.now(), 30, "429")
+        b._emit(Event("cooled", "secondary", "30s: 429", b.health["secondary"].cooldown_until))
+        await eventually(lambda: asyncio.sleep(0, a.health["secondary"].cooldown_until > a.clock.now() + 20), 2, "cooldown shared")
+        assert sb.applied["excluded"] == 1 and sa.applied["cooled"] == 1
+        # The budget: A's 100 first attempts let B retry 10 times, not just its floor of 3.
+        now = a.clock.now()
+        for _ in range(100):
+            a.budget.record_first(now)
+        await eventually(lambda: asyncio.sleep(0, b.budget.external[0] == 100), 3, "fleet counts reach B")
+        spent = sum(b.budget.try_spend(b.clock.now()) for _ in range(20))
+        assert spent == 10
+        await eventually(lambda: asyncio.sleep(0, a.budget.external[1] == 10), 3, "B's retries reach A")
+        assert not a.budget.try_spend(a.clock.now())  # the fleet's budget is spent
+        assert a.budget.snapshot(a.clock.now()) == (100, 10, 10)
+    finally:
+        await sa.stop()
+        await sb.stop()
+    assert a.budget.external == (0, 0)
+
+
+SDK_CONFIG = """
+providers:
+  a: {kind: simulated, model: a-1, vendor: va, simulate: {latency_ms: 1, jitter_ms: 0}}
+steps:
+  draft: {providers: [a]}
+state: {backend: redis, url: "REDIS_URL", prefix: PREFIX}
+"""
+
+
+async def test_the_sdk_starts_one_sync_lazily_follows_reloads_and_stops_it(redis_server: RedisServer) -> None:
+    from prometheus_client import generate_latest
+
+    from router import Router
+    from router.metrics import Metrics
+
+    router = Router(_config(redis_server.url, "cw-sdk", SDK_CONFIG), metrics=Metrics())
+    assert router._sync is None  # nothing runs before there is a loop to run on
+    await router.acompletion(step="draft", messages=[{"role": "user", "content": "hi"}])
+    sync = router._sync
+    assert isinstance(sync, RedisSync)
+    await eventually(lambda: asyncio.sleep(0, sync.up), 5, "the SDK's sync connected")
+    assert b'crosswalk_state_backend_up{backend="redis"} 1.0' in generate_latest(router.metrics.registry)  # type: ignore[union-attr]
+    await router.areload(_config(redis_server.url, "cw-sdk", SDK_CONFIG))
+    assert router._sync is sync and sync.on_event in router.state.listeners  # same settings: the same sync
+    await router.areload(_config(redis_server.url, "cw-sdk-2", SDK_CONFIG))
+    assert router._sync is not sync and router._sync.spec.prefix == "cw-sdk-2"
+    assert router.state.listeners.count(router._sync.on_event) == 1 and sync.on_event not in router.state.listeners
+    second = router._sync
+    await router.aclose()
+    assert router._sync is None and second._task is None
+
+
+def test_a_memory_router_never_imports_redis() -> None:
+    code = ("import asyncio, sys\nfrom router import Router\nr = Router()\n"
+            "asyncio.run(r.acompletion(step='draft', messages=[{'role': 'user', 'content': 'hi'}]))\n"
+            "print('redis' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
