@@ -81,10 +81,14 @@ class ProviderHealth:
             self.probes_in_flight = max(0, self.probes_in_flight - 1)
             self.probe_successes += 1
             if self.probe_successes >= self.spec.half_open_probes:
-                self.state = State.HEALTHY
-                self.closed_at = now
-                self.reason = ""
-                self.window.clear()
+                self._close(now)
+
+    def _close(self, now: float) -> None:
+        self.state = State.HEALTHY
+        self.closed_at = now
+        self.reason = ""
+        self.window.clear()
+        self.probe_successes = 0
 
     def record_failure(self, now: float, rng: random.Random, cause: str) -> bool:
         """A TRANSIENT/TIMEOUT-like failure. Returns True when it ejected the provider."""
@@ -131,11 +135,7 @@ class ProviderHealth:
         if self.state is State.EJECTED:
             self.probe_successes += 1
             if self.probe_successes >= self.spec.half_open_probes:
-                self.state = State.HEALTHY
-                self.closed_at = now
-                self.reason = ""
-                self.window.clear()
-                self.probe_successes = 0
+                self._close(now)
         elif self.state is State.HALF_OPEN:
             self.record_success(now)
 

@@ -77,15 +77,7 @@ class OpenAIWireProvider:
 
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request and return the vendor's chat.completion JSON."""
-        import aiohttp
-
-        try:
-            async with self._session().post(self._url, data=self._payload(request), headers=self._headers) as resp:
-                if resp.status >= 400:
-                    raise await self._http_error(resp)
-                raw = await resp.read()
-        except aiohttp.ClientError as exc:
-            raise self._connection_error(exc) from None
+        raw = await self._post(self._url, self._payload(request))
         try:
             body = loads(raw)
         except ValueError:
@@ -120,19 +112,22 @@ class OpenAIWireProvider:
         if not finished:
             raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="cut")
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        """POST {base_url}/embeddings; one vector per text, in order."""
+    async def _post(self, url: str, payload: bytes) -> bytes:
+        """POST and return the body of a success; errors mapped to the project's tree."""
         import aiohttp
 
-        url = self._url.rsplit("/chat/completions", 1)[0] + "/embeddings"
-        payload = dumps({"model": self.model, "input": texts})
         try:
             async with self._session().post(url, data=payload, headers=self._headers) as resp:
                 if resp.status >= 400:
                     raise await self._http_error(resp)
-                raw = await resp.read()
+                return await resp.read()
         except aiohttp.ClientError as exc:
             raise self._connection_error(exc) from None
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """POST {base_url}/embeddings; one vector per text, in order."""
+        url = self._url.rsplit("/chat/completions", 1)[0] + "/embeddings"
+        raw = await self._post(url, dumps({"model": self.model, "input": texts}))
         try:
             data = sorted(loads(raw)["data"], key=lambda d: d.get("index", 0))
             return [list(map(float, d["embedding"])) for d in data]
