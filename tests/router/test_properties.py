@@ -196,7 +196,8 @@ STICKY = [BY_LABEL[k] for k in ("hang", "503", "slow-2", "stall-1", "429-ra0.5")
 OUTCOME_STRATEGY = st.sampled_from([OK] * 6 + OUTCOMES[1:])
 # Mostly faults that spend time, so deadlines and timeouts are reached often.
 TIMING_STRATEGY = st.sampled_from(
-    [OK, OK] + [BY_LABEL[k] for k in ("hang", "hang", "slow-0.3", "slow-2", "stall-0", "stall-1", "503", "429-ra0.5", "cut-2")]
+    [OK, OK]
+    + [BY_LABEL[k] for k in ("hang", "hang", "slow-0.3", "slow-2", "stall-0", "stall-1", "503", "429-ra0.5", "cut-2", "400-client", "400-content")]
 )
 
 
@@ -313,7 +314,7 @@ class RouterMachine(RuleBasedStateMachine):
         ratio=st.sampled_from([0.0, 0.1, 0.5]),
         floor=st.integers(0, 3),
         per_try_s=st.sampled_from([0.5, 1.0]),
-        total_s=st.sampled_from([1.0, 1.5, 3.0]),
+        total_s=st.sampled_from([1.0, 1.2, 1.5, 3.0]),
         probes=st.integers(1, 2),
         content_failover=st.booleans(),
         timing_heavy=st.booleans(),
