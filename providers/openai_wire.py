@@ -59,15 +59,20 @@ class OpenAIWireProvider:
         self._secrets = tuple(v for v in (api_key, *(headers or {}).values()) if v)
         self._session_factory = session_factory
         self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        self._last_loop: asyncio.AbstractEventLoop | None = None
+        self._last_session: Any = None
 
     def __repr__(self) -> str:
         return f"OpenAIWireProvider(name={self.name!r}, model={self.model!r}, url={self._url!r})"
 
     def _session(self) -> Any:
         loop = asyncio.get_running_loop()
+        if loop is self._last_loop and not self._last_session.closed:
+            return self._last_session  # the hot path: a weak-dict lookup per call showed in profiles
         session = self._sessions.get(loop)
         if session is None or session.closed:
             session = self._sessions[loop] = self._session_factory()
+        self._last_loop, self._last_session = loop, session
         return session
 
     def _payload(self, request: ChatRequest) -> bytes:
@@ -193,5 +198,7 @@ class OpenAIWireProvider:
         except RuntimeError:
             return
         session = self._sessions.pop(loop, None)
+        if loop is self._last_loop:
+            self._last_loop = self._last_session = None
         if session is not None and not session.closed:
             await session.close()

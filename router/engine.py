@@ -18,7 +18,7 @@ import asyncio
 import logging
 from contextlib import aclosing
 from functools import partial
-from typing import Any, AsyncIterator, Mapping, Protocol
+from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
 from policies.config import StepConf
 from providers.base import ChatRequest, Provider, chunk_commits
@@ -31,6 +31,7 @@ from router.state import RouterState
 from router.verify import Verifier, synthetic_chunks
 
 log = logging.getLogger("crosswalk")
+T = TypeVar("T")
 
 
 class Observer(Protocol):
@@ -97,8 +98,7 @@ class Engine:
             started = run.clock.now()
             budget = min(per_try, run.remaining())
             try:
-                async with asyncio.timeout(budget):
-                    result = await provider.complete(request)
+                result = await _within(provider.complete(request), budget)
             except TimeoutError:
                 run.failed(choice, _timeout(choice.provider, "total", budget), started)
                 continue
@@ -311,6 +311,30 @@ async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, prov
         raise
     except Exception as exc:  # an adapter bug must not escape as a foreign exception
         raise StreamBroken(f"{provider}: {type(exc).__name__} while streaming", provider=provider, reason="adapter") from None
+
+
+async def _within(call: Awaitable[T], seconds: float) -> T:
+    """`await call`, raising TimeoutError after `seconds`. A bare timer handle that cancels
+    this task: asyncio.timeout's bookkeeping cost several microseconds per request."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def fire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    handle = loop.call_later(seconds, fire)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:
+            raise TimeoutError from None
+        raise
+    finally:
+        handle.cancel()
 
 
 def _timeout(provider: str, phase: str, seconds: float) -> ProviderTimeout:
