@@ -6,7 +6,7 @@ Key names here are the user-facing contract; add keys freely, never rename these
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -53,13 +53,24 @@ class ProviderSpec(_Spec):
 
 
 class TimeoutsSpec(_Spec):
-    """Seconds. per_try: until a non-streamed answer (or a stream's headers); ttft: until
-    the first token; idle: between stream chunks; total: the whole request, retries included."""
+    """Seconds. per_try: until a non-streamed answer; ttft: until a stream's first token;
+    idle: between stream chunks; total: the whole request, retries included. A timeout left
+    out never exceeds total_s (its default is capped); one written out must fit in it."""
 
     per_try_s: float = Field(30.0, gt=0)
     ttft_s: float = Field(15.0, gt=0)
     idle_s: float = Field(15.0, gt=0)
     total_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("total_s"), (int, float)) and data["total_s"] > 0:
+            data = dict(data)
+            for name in ("per_try_s", "ttft_s", "idle_s"):
+                if name not in data:
+                    data[name] = min(cls.model_fields[name].default, data["total_s"])
+        return data
 
     @model_validator(mode="after")
     def _within_total(self) -> "TimeoutsSpec":

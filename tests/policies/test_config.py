@@ -629,3 +629,13 @@ def test_load_config_resolves_crosswalk_config_env(tmp_path, monkeypatch):
     assert load_config().source == str(path)
     monkeypatch.delenv("CROSSWALK_CONFIG")
     assert load_config().source.endswith("config/default.yaml")
+
+
+def test_timeouts_left_out_are_capped_by_total_but_written_ones_must_fit():
+    base = "providers:\n  a: {kind: simulated, model: m}\nsteps:\n  s: {providers: [a], timeouts: %s}\n"
+    t = parse_config(base % "{total_s: 8}", env={}).steps["s"].timeouts
+    assert (t.per_try_s, t.ttft_s, t.idle_s, t.total_s) == (8, 8, 8, 8)
+    t = parse_config(base % "{total_s: 40}", env={}).steps["s"].timeouts
+    assert (t.per_try_s, t.ttft_s, t.idle_s) == (30, 15, 15)
+    with pytest.raises(ConfigError, match=r"steps.s.timeouts: ttft_s \(15.0\) is longer than total_s \(8.0\); lower it"):
+        parse_config(base % "{total_s: 8, ttft_s: 15}", env={})
