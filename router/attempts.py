@@ -117,7 +117,9 @@ class StepRun:
         return self.record
 
     def committed(self, choice: Choice, started: float) -> None:
-        """A stream reached its commit point: its time to first token is a latency sample."""
+        """A stream reached its commit point: this provider is answering, and its time to
+        first token is a latency sample."""
+        self.record.provider = choice.provider
         self.state.latency.observe(choice.provider, "ttft", self.clock.now() - started)
 
     def abandoned(self, choice: Choice) -> None:

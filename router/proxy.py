@@ -162,6 +162,10 @@ async def _stream(request: web.Request, router: Router, step: str, body: dict[st
     except StopAsyncIteration:
         first = None
     headers = {**_record_headers(records[0]), "content-type": "text/event-stream", "cache-control": "no-cache"}
+    record = records[0]
+    if record.provider and not any(a.failure_class is None for a in record.attempts):
+        # Headers leave before the stream ends: name the committed provider as answering.
+        headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     try:
