@@ -168,3 +168,44 @@ async def test_client_disconnect_cancels_the_upstream_call(stack, stream_it):
         assert time.monotonic() < deadline, "the upstream call was not cancelled"
         await asyncio.sleep(0.02)
     assert secondary.count == 0
+
+
+async def test_background_probes_show_in_the_provider_state(fake_vendor, tmp_path):
+    import json
+    import urllib.request
+
+    primary, secondary = await fake_vendor("primary"), await fake_vendor("secondary")
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"""
+providers:
+  primary: {{kind: openai, model: m1, base_url: "{primary.base_url}", vendor: alpha}}
+  secondary: {{kind: openai, model: m2, base_url: "{secondary.base_url}", vendor: beta}}
+steps:
+  draft: {{providers: [primary, secondary], retry: {{same_provider: 0}}}}
+proxy: {{api_keys: [{KEY}]}}
+health: {{consecutive_failures: 2, ejection_base_s: 300, ejection_max_s: 300, half_open_probes: 2, probe_interval_s: 0.1}}
+""")
+    proxy = await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10)
+
+    def state() -> dict:
+        req = urllib.request.Request(proxy.url + "/v1/crosswalk/providers", headers={"authorization": f"Bearer {KEY}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return {p["provider"]: p for p in json.loads(resp.read())["providers"]}
+
+    try:
+        primary.always(fv.error(503, fv.OVERLOADED_503))
+        for _ in range(2):
+            assert (await client.chat.completions.create(model="draft", messages=MSG)).model == "secondary"
+        assert (await asyncio.to_thread(state))["primary"]["state"] == "ejected"
+        primary.always(fv.ok())  # the vendor recovers; no user request goes to it
+        deadline = time.monotonic() + 10
+        while (current := await asyncio.to_thread(state))["primary"]["state"] != "healthy":
+            assert time.monotonic() < deadline, current["primary"]
+            await asyncio.sleep(0.05)
+        results = [p["result"] for p in current["primary"]["probes"]]
+        assert results[-2:] == ["ok", "ok"]  # two probe successes closed a 300 s ejection
+        assert (await client.chat.completions.create(model="draft", messages=MSG)).model == "primary"
+    finally:
+        await client.close()
+        await asyncio.to_thread(proxy.stop)

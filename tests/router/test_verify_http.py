@@ -116,3 +116,36 @@ async def test_proxy_failed_verification_is_409_with_the_record(fake_vendor, tmp
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
+
+
+async def test_semantic_comparator_over_an_openai_compatible_embeddings_endpoint(fake_vendor):
+    from aiohttp import web
+
+    async def embeddings(request: web.Request) -> web.Response:
+        body = await request.json()
+        # Two fixed directions: answers mentioning 42.99 point one way, anything else the other.
+        vectors = [[1.0, 0.1] if "42.99" in text else [0.1, 1.0] for text in body["input"]]
+        seen.append(body["model"])
+        return web.json_response({"object": "list", "data": [{"index": i, "embedding": v} for i, v in enumerate(vectors)]})
+
+    seen: list[str] = []
+    app = web.Application()
+    app.router.add_post("/v1/embeddings", embeddings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    emb_url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    a = await fake_vendor("a", answer="The refund is 42.99 dollars.")
+    b = await fake_vendor("b", answer="We owe 42.99.")
+    text = _yaml({"a": a.base_url, "b": b.base_url}, "{agree: {min: 2, of: 2}, compare: semantic, embeddings: emb, threshold: 0.9}")
+    text = text.replace("steps:", f'  emb: {{kind: openai, model: text-embedding-3-small, base_url: "{emb_url}", vendor: ve}}\nsteps:')
+    r = Router(parse_config(text, env={}))
+    try:
+        assert (await r.acompletion(step="refund", messages=MSG)).crosswalk.agreement.decision == "agreed"
+        b.answer = "No refund is owed."
+        assert (await r.acompletion(step="refund", messages=MSG)).crosswalk.agreement.decision == "disagreed"
+        assert seen and set(seen) == {"text-embedding-3-small"}
+    finally:
+        await r.aclose()
+        await runner.cleanup()
