@@ -82,9 +82,9 @@ def explain(
         h = health[name]
         available = h.available(now)
         if now < h.cooldown_until:
-            rows.append(Row(name, "cooling_down", f"rate limited: {h.cooldown_reason}", h.cooldown_until))
+            rows.append(Row(name, "cooling_down", f"rate limited: {h.cooldown_reason}", h.available_at(now)))
         elif h.state is State.EJECTED:
-            rows.append(Row(name, "ejected", h.reason, h.ejected_until))
+            rows.append(Row(name, "ejected", h.reason, h.available_at(now)))
         elif h.state is State.HALF_OPEN:
             rows.append(Row(name, "half_open", "probing after ejection" + ("" if available else "; probe slots taken")))
         else:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from policies import comparators as cmp
 from policies.schema import VerifySpec
-from providers.base import ChatRequest
+from providers.base import ChatRequest, Embedder
 from providers.errors import ProviderError
 
 log = logging.getLogger("crosswalk")
@@ -53,7 +53,7 @@ class _Semantic:
 
     name = "semantic"
 
-    def __init__(self, spec: VerifySpec, embedder: Any) -> None:
+    def __init__(self, spec: VerifySpec, embedder: Embedder) -> None:
         self.threshold = spec.threshold
         self.embedder = embedder
         self._cache: dict[str, list[float]] = {}

@@ -164,9 +164,8 @@ def _counter(cls: Any, name: str, doc: str, labels: list[str], rows: dict[Any, i
 def _state_families(state: RouterState, gauge_cls: Any) -> Iterator[Any]:
     now = state.clock.now()
     gauge = gauge_cls("crosswalk_provider_state", "1 for the provider's current state.", labels=["provider", "state"])
-    for name, health in state.health.items():
-        health.available(now)  # lets an expired ejection turn half-open
-        current = "excluded" if state.exclusions.active(name, now) else ("cooling_down" if now < health.cooldown_until else health.state.value)
+    for name, _ in state.health.items():
+        current = state.standing(name, now)
         for value in ("excluded", "cooling_down", *(s.value for s in State)):
             gauge.add_metric([name, value], 1.0 if value == current else 0.0)
     yield gauge

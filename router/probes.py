@@ -17,6 +17,7 @@ from policies.health import State
 from providers.base import ChatRequest
 from providers.classify import FailureClass, classify
 from providers.errors import ProviderError, ProviderTimeout
+from router.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from router.sdk import Router
@@ -40,13 +41,8 @@ class Prober:
 
     async def stop(self) -> None:
         """Stop probing."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

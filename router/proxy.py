@@ -19,7 +19,7 @@ from aiohttp import web
 
 from providers.jsonwire import dumps
 from router.auth import authorized
-from router.errors import CrosswalkError, NoEligibleProvider
+from router.errors import CrosswalkError, NoEligibleProvider, UnknownStep
 from router.proxy_requests import BadRequest, error_body, parse_chat_body
 from router.records import DecisionRecord
 from router.sdk import Router
@@ -77,7 +77,9 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
     if record is not None and record.agreement is not None:  # a failed verification shows its panel
         headers["x-crosswalk-agreement"] = record.agreement.header()
         extra["agreement"] = dataclasses.asdict(record.agreement)
-    return _error(err.status_code, err.message, type_=err.error_type, code=getattr(err, "code", None) or err.error_type,
+    unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
+    return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
+                  code=getattr(err, "code", None) or err.error_type, param="model" if unknown_step else None,
                   headers=headers, extra=extra)
 
 
@@ -137,10 +139,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = parse_chat_body(await _read_body(request, proxy))
     step = body.pop("model")
     router = proxy.router
-    if step not in router.config.steps:
-        known = ", ".join(sorted(router.config.steps))
-        return _error(404, f"unknown step '{step}' (known steps: {known})", type_="invalid_request_error",
-                      param="model", code="model_not_found")
     if body.get("stream"):
         return await _stream(request, router, step, body)
     try:
@@ -203,11 +201,11 @@ async def providers_state(request: web.Request) -> web.Response:
     out = []
     for name, conf in state.config.providers.items():
         health = state.health[name]
-        health.available(now)
+        standing = state.standing(name, now)
         exclusion = state.exclusions.active(name, now)
         out.append({
             "provider": name, "vendor": conf.vendor, "model": conf.model, "region": conf.region,
-            "state": "excluded" if exclusion else ("cooling_down" if now < health.cooldown_until else health.state.value),
+            "state": standing,
             "ejected_for_s": round(max(0.0, health.ejected_until - now), 3) if health.state.value == "ejected" else None,
             "ejection_reason": health.reason or None,
             "cooldown_for_s": round(health.cooldown_until - now, 3) if now < health.cooldown_until else None,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from policies.config import ConfigError
 from router.auth import keys_from
+from router.background import cancel_and_wait
 from router.configfile import feed_path, load_config
 from router.proxy import ProxyState
 
@@ -58,12 +59,8 @@ class ConfigWatcher:
 
     async def stop(self) -> None:
         """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

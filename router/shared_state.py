@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from policies.schema import StateSpec
 from router.shared_budget import BudgetShare
 from router.state import Event, RouterState
+from router.background import cancel_and_wait
 from router.state_updates import KINDS, Update, from_event, snapshot, standing_key, to_event
 
 log = logging.getLogger("crosswalk.state")
@@ -108,8 +109,7 @@ class RedisSync:
         if task is None or self._loop is None or self._loop.is_closed():
             return
         if asyncio.get_running_loop() is self._loop:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)
         else:  # started by the blocking API's loop thread
             self._loop.call_soon_threadsafe(task.cancel)
 

@@ -70,6 +70,15 @@ class RouterState:
         """Every provider of the step with its standing and why."""
         return explain(step, self.verdicts(step), self.health, self.exclusions, self.clock.now())
 
+    def standing(self, provider: str, now: float) -> str:
+        """excluded | cooling_down | healthy | half_open | ejected, as the proxy and the
+        metrics report it (an ejection that ran out turns half-open here)."""
+        health = self.health[provider]
+        health.available(now)
+        if self.exclusions.active(provider, now) is not None:
+            return "excluded"
+        return "cooling_down" if now < health.cooldown_until else health.state.value
+
     def record_success(self, provider: str) -> None:
         """An attempt succeeded."""
         self.health[provider].record_success(self.clock.now())

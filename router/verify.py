@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from policies.agreement import Decision, Tally, pick_diverse
 from policies.config import ProviderConf, StepConf
 from policies.schema import VerifySpec
+from router.background import cancel_and_wait
 from router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, attempts_text
 from router.records import AgreementRecord, Attempt, DecisionRecord, Vote
 
@@ -188,10 +189,7 @@ class Verifier:
                 if decided is Decision.AGREED or (decided is not None and panel.stop_on_disagreement):
                     break
         finally:
-            for task in pending:  # the quorum is decided (or we were cancelled): stop the rest
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(*pending)  # the quorum is decided (or we were cancelled): stop the rest
 
     def _record(self, step: StepConf, spec: VerifySpec, panel: _Panel, started: float, *, mode: str) -> DecisionRecord:
         attempts: list[Attempt] = [a for r in panel.records for a in r.attempts]
