@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/crosswalk demo
 
 test: $(STAMP)
-	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null && command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; }
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from providers.http1 import Origin, encode_headers
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +49,9 @@ class ProviderSpec(_Spec):
             raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https:// (got {self.base_url!r})")
+        if self.kind == "openai" and self.base_url:
+            Origin(self.base_url)  # a host and a valid port, or a ValueError saying so
+        encode_headers(self.headers)  # no CR/LF: a header value must not inject another
         if self.simulate is not None and self.kind != "simulated":
             raise ValueError("'simulate' is only for kind 'simulated'")
         return self

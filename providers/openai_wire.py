@@ -1,9 +1,11 @@
-"""Native OpenAI-wire adapter: every OpenAI-compatible endpoint, over aiohttp.
+"""Native OpenAI-wire adapter: every OpenAI-compatible endpoint, over the lean HTTP/1.1
+client in `providers/http1.py`.
 
-This is the hot path, so no litellm and no openai client here: the request body goes to
-`{base_url}/chat/completions` unchanged except `model`, and the answer comes back as the
-vendor's own JSON. The HTTP session is injected (`session_factory`) or made lazily, one
-per event loop, so the sync and async faces of the SDK can share one provider.
+This is the hot path, so no litellm, no openai client and no aiohttp client here: the
+request body goes to `{base_url}/chat/completions` unchanged except `model`, and the
+answer comes back as the vendor's own JSON. The connection pool is injected
+(`pool_factory`) or made lazily, one per event loop, so the sync and async faces of the
+SDK can share one provider.
 """
 
 from __future__ import annotations
@@ -21,20 +23,11 @@ from providers.errors import (
     StreamBroken,
     redact,
 )
+from providers.http1 import Origin, Pool, Response, TransportError
 from providers.jsonwire import dumps, loads
 from providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_BODY = 64 * 1024
-
-
-def _default_session() -> Any:
-    import aiohttp
-
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-        auto_decompress=True,
-    )
 
 
 class OpenAIWireProvider:
@@ -48,32 +41,37 @@ class OpenAIWireProvider:
         base_url: str,
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
-        session_factory: Callable[[], Any] = _default_session,
+        pool_factory: Callable[[Origin], Pool] = Pool,
     ) -> None:
         self.name = name
         self.model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._headers = {"content-type": "application/json", **(headers or {})}
+        self._origin = Origin(base_url)
+        self._pool_factory = pool_factory
+        head_headers = {"User-Agent": "crosswalk", "Accept": "application/json",
+                        "Accept-Encoding": "gzip, deflate", "Content-Type": "application/json", **(headers or {})}
         if api_key:
-            self._headers["authorization"] = f"Bearer {api_key}"
+            head_headers["Authorization"] = f"Bearer {api_key}"
         self._secrets = tuple(v for v in (api_key, *(headers or {}).values()) if v)
-        self._session_factory = session_factory
-        self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
+        self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
+        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool]" = weakref.WeakKeyDictionary()
         self._last_loop: asyncio.AbstractEventLoop | None = None
-        self._last_session: Any = None
+        self._last_pool: Pool | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIWireProvider(name={self.name!r}, model={self.model!r}, url={self._url!r})"
 
-    def _session(self) -> Any:
+    def _pool(self) -> Pool:
         loop = asyncio.get_running_loop()
-        if loop is self._last_loop and not self._last_session.closed:
-            return self._last_session  # the hot path: a weak-dict lookup per call showed in profiles
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = self._sessions[loop] = self._session_factory()
-        self._last_loop, self._last_session = loop, session
-        return session
+        pool = self._last_pool
+        if loop is self._last_loop and pool is not None and not pool.closed:
+            return pool  # the hot path: a weak-dict lookup per call showed in profiles
+        pool = self._pools.get(loop)
+        if pool is None or pool.closed:
+            pool = self._pools[loop] = self._pool_factory(self._origin)
+        self._last_loop, self._last_pool = loop, pool
+        return pool
 
     def _payload(self, request: ChatRequest) -> bytes:
         body = dict(request.body)
@@ -82,7 +80,7 @@ class OpenAIWireProvider:
 
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request and return the vendor's chat.completion JSON."""
-        raw = await self._post(self._url, self._payload(request))
+        raw = await self._post(self._chat_head, self._payload(request))
         try:
             body = loads(raw)
         except ValueError:
@@ -94,45 +92,40 @@ class OpenAIWireProvider:
     async def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         """POST with stream=true and yield each chunk; a stream that ends without
         [DONE] and without a finish reason is a cut, never a short success."""
-        import aiohttp
-
-        finished = headers_seen = False
+        finished = False
         try:
-            async with self._session().post(self._url, data=self._payload(request), headers=self._headers) as resp:
-                headers_seen = True
-                if resp.status >= 400:
-                    raise await self._http_error(resp)
-                async for data in iter_sse_data(resp.content):
-                    if data is DONE:
-                        return
-                    chunk = self._parse_chunk(data)
-                    finished = finished or chunk_finishes(chunk)
-                    yield chunk
-        except aiohttp.ClientError as exc:
-            if not headers_seen:
-                raise self._connection_error(exc) from None
-            raise StreamBroken(
-                f"{self.name}: stream cut ({type(exc).__name__})", provider=self.name, reason="cut"
-            ) from None
+            resp = await self._pool().request(self._chat_head, self._payload(request))
+        except TransportError as exc:
+            raise self._connection_error(exc) from None
+        try:
+            if resp.status >= 400:
+                raise await self._http_error(resp)
+            async for data in iter_sse_data(resp.iter_lines()):
+                if data is DONE:
+                    return
+                chunk = self._parse_chunk(data)
+                finished = finished or chunk_finishes(chunk)
+                yield chunk
+        except TransportError as exc:
+            raise StreamBroken(redact(f"{self.name}: stream cut ({exc})", self._secrets)[:500], provider=self.name, reason="cut") from None
+        finally:
+            resp.close()
         if not finished:
             raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="cut")
 
-    async def _post(self, url: str, payload: bytes) -> bytes:
+    async def _post(self, head: bytes, payload: bytes) -> bytes:
         """POST and return the body of a success; errors mapped to the project's tree."""
-        import aiohttp
-
         try:
-            async with self._session().post(url, data=payload, headers=self._headers) as resp:
-                if resp.status >= 400:
-                    raise await self._http_error(resp)
-                return await resp.read()
-        except aiohttp.ClientError as exc:
+            resp = await self._pool().request(head, payload)
+            if resp.status >= 400:
+                raise await self._http_error(resp)
+            return await resp.read()
+        except TransportError as exc:
             raise self._connection_error(exc) from None
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """POST {base_url}/embeddings; one vector per text, in order."""
-        url = self._url.rsplit("/chat/completions", 1)[0] + "/embeddings"
-        raw = await self._post(url, dumps({"model": self.model, "input": texts}))
+        raw = await self._post(self._embed_head, dumps({"model": self.model, "input": texts}))
         try:
             data = sorted(loads(raw)["data"], key=lambda d: d.get("index", 0))
             return [list(map(float, d["embedding"])) for d in data]
@@ -156,8 +149,8 @@ class OpenAIWireProvider:
             )
         return chunk
 
-    async def _http_error(self, resp: Any) -> ProviderHTTPError:
-        raw = await resp.content.read(_MAX_ERROR_BODY)
+    async def _http_error(self, resp: Response) -> ProviderHTTPError:
+        raw = await resp.read(_MAX_ERROR_BODY)
         # Redact before anything is cut to length: a key straddling the cut would leak its head.
         text = redact(raw.decode("utf-8", errors="replace"), self._secrets)
         code = error_type = None
@@ -186,19 +179,17 @@ class OpenAIWireProvider:
             retry_after_s=parse_retry_after(resp.headers),
         )
 
-    def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
-        return ProviderConnectionError(
-            redact(f"{self.name}: {type(exc).__name__}: {exc}", self._secrets)[:500], provider=self.name
-        )
+    def _connection_error(self, exc: TransportError) -> ProviderConnectionError:
+        return ProviderConnectionError(redact(f"{self.name}: {exc}", self._secrets)[:500], provider=self.name)
 
     async def aclose(self) -> None:
-        """Close the sessions this provider opened on the running loop."""
+        """Close the connections this provider opened on the running loop."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        session = self._sessions.pop(loop, None)
+        pool = self._pools.pop(loop, None)
         if loop is self._last_loop:
-            self._last_loop = self._last_session = None
-        if session is not None and not session.closed:
-            await session.close()
+            self._last_loop = self._last_pool = None
+        if pool is not None and not pool.closed:
+            await pool.aclose()

@@ -223,6 +223,24 @@ ERRORS = [
     pytest.param(
         """
         providers:
+          a: {kind: openai, model: m, base_url: "https://api.example.com:99999/v1"}
+        steps:
+          draft: {providers: [a]}
+        """,
+        "providers.a: base_url 'https://api.example.com:99999/v1': must be http:// or https:// with a host", "valid port", id="base_url-bad-port",
+    ),
+    pytest.param(
+        """
+        providers:
+          a: {kind: openai, model: m, base_url: "https://x.example/v1", headers: {x-team: "a\\r\\nx-admin: 1"}}
+        steps:
+          draft: {providers: [a]}
+        """,
+        "providers.a: header 'x-team': names must be tokens and values must not contain CR, LF or NUL", "", id="header-injection",
+    ),
+    pytest.param(
+        """
+        providers:
           a: {kind: openai, model: m, base_url: "https://x.example/v1", simulate: {latency_ms: 1}}
         steps:
           draft: {providers: [a]}

@@ -188,7 +188,8 @@ async def test_connection_refused_is_transient(router, vendors, stream):
     out = await ask(router, stream=stream)
     answered_by(out, vendors.secondary, "secondary")
     assert out.attempts == [("primary", "transient"), ("primary", "transient"), ("secondary", None)]
-    assert "primary: Client" in out.details[0]  # aiohttp's connector error, mapped
+    assert "primary: cannot connect to http://127.0.0.1:" in out.details[0]
+    assert "ConnectionRefusedError" in out.details[0]
     assert (vendors.primary.count, vendors.secondary.count) == (0, 1)
 
 
