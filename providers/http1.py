@@ -186,6 +186,7 @@ class Response:
         conn, self._conn = self._conn, None
         if conn is not None and not self._done:
             self._error = self._error or TransportError("response closed before its end", responded=True)
+            conn.response = None
             conn.abort()
 
 
@@ -201,7 +202,6 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._paused = False
-        self._header_name = b""
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -271,6 +271,7 @@ class _Connection(asyncio.Protocol):
         keep = self.parser.should_keep_alive() and response._error is None
         response._on_end()
         if keep and not self.closed:
+            self.resume()  # the body's last bytes may have paused reading; the next response needs it
             self.pool.release(self)
         else:
             self.abort()

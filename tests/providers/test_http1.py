@@ -244,6 +244,18 @@ async def test_read_with_a_limit_drops_the_rest_with_the_connection():
         await pool.aclose()
 
 
+async def test_a_body_read_late_pauses_the_connection_and_it_still_serves_the_next_request():
+    big = b"y" * 400_000
+    async with RawServer(keep_answering(lambda _: ok(big))) as server:
+        pool = Pool(Origin(server.url))
+        response = await pool.request(pool.origin.head("POST", "/chat/completions", HEAD), b"{}")
+        await asyncio.sleep(0.2)  # the whole body arrives unread: reading pauses past 256 KiB
+        assert await response.read() == big
+        assert await asyncio.wait_for(post(pool), 5) == (200, big)
+        assert server.connections == 1
+        await pool.aclose()
+
+
 async def test_lines_of_a_slow_stream_arrive_as_they_are_written():
     async def handler(reader, writer):
         await read_request(reader)
