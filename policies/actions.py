@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from providers.classify import FailureClass
@@ -48,12 +49,13 @@ def action_for(failure_class: FailureClass, *, failover_on_content_filter: bool 
     return ACTIONS[failure_class]
 
 
-def backoff_s(retry_number: int, *, base_s: float, max_s: float) -> float:
-    """Full-jitter exponential backoff for the n-th same-provider retry (1-based),
-    using tenacity's `wait_random_exponential` (uniform in [0, min(max, base*2^(n-1))])."""
+def backoff_s(retry_number: int, *, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Full-jitter exponential backoff for the n-th same-provider retry (1-based): uniform
+    in [0, min(max, base*2^(n-1))], the cap from tenacity's `wait_exponential` and the draw
+    from the injected `rng` (tenacity's own jitter would draw from the global `random`)."""
     import tenacity
 
-    wait = tenacity.wait_random_exponential(multiplier=base_s, max=max_s)
+    cap = tenacity.wait_exponential(multiplier=base_s, max=max_s)
     state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = retry_number
-    return float(wait(state))
+    return rng.uniform(0.0, float(cap(state)))

@@ -199,7 +199,8 @@ class StepRun:
             return False
         self._same_retries[provider] = used + 1
         self._retry_on = provider
-        self._wait_s = backoff_s(used + 1, base_s=self.step.retry.backoff_base_s, max_s=self.step.retry.backoff_max_s)
+        retry = self.step.retry
+        self._wait_s = backoff_s(used + 1, base_s=retry.backoff_base_s, max_s=retry.backoff_max_s, rng=self.state.rng)
         return True
 
     def _skip_same_model(self, provider: str) -> None:

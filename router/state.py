@@ -44,7 +44,8 @@ class RouterState:
     def __init__(self, config: RouterConfig, clock: Clock, *, rng: random.Random | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.health = HealthBook(config.health, {n: p.vendor for n, p in config.providers.items()}, rng=rng or random.Random())
+        self.rng = rng or random.Random()  # ejection and backoff jitter: seeded in tests
+        self.health = HealthBook(config.health, {n: p.vendor for n, p in config.providers.items()}, rng=self.rng)
         self.exclusions = ExclusionBook()
         self.budget = RetryBudget(config.retry_budget)
         self.latency = LatencyBook()  # recent attempt latencies: the hedge delay's `after: pNN`
