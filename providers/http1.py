@@ -247,7 +247,7 @@ class _Connection(asyncio.Protocol):
 
     def on_status(self, status: bytes) -> None:
         if self.response is not None:
-            self.response.reason = status.decode("latin-1", errors="replace")
+            self.response.reason += status.decode("latin-1", errors="replace")  # may come in pieces
 
     def on_headers_complete(self) -> None:
         response = self.response

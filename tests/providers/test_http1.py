@@ -199,6 +199,26 @@ async def test_broken_answers_are_transport_errors_and_the_connection_is_dropped
         await pool.aclose()
 
 
+async def test_a_response_trickling_in_byte_by_byte_is_read_whole():
+    reply = (b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 12\r\nX-Note: a\r\nX-Note: b\r\n"
+             b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        for byte in reply:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.0005)
+
+    async with RawServer(handler) as server:
+        pool = Pool(Origin(server.url))
+        response = await pool.request(pool.origin.head("POST", "/chat/completions", HEAD), b"{}")
+        assert (response.status, response.reason) == (429, "Too Many Requests")
+        assert response.headers["retry-after"] == "12" and response.headers["x-note"] == "a, b"
+        assert await response.read() == b"hello"
+        await pool.aclose()
+
+
 async def test_informational_response_is_skipped():
     async with RawServer(keep_answering(lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b'{"real": 1}'))) as server:
         pool = Pool(Origin(server.url))
