@@ -48,10 +48,11 @@ class OpenAIWireProvider:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._origin = Origin(base_url)
         self._pool_factory = pool_factory
-        head_headers = {"User-Agent": "crosswalk", "Accept": "application/json",
-                        "Accept-Encoding": "gzip, deflate", "Content-Type": "application/json", **(headers or {})}
+        # Names in lower case, so a configured header replaces a default whatever its case.
+        head_headers = {"user-agent": "crosswalk", "accept": "application/json", "accept-encoding": "gzip, deflate",
+                        "content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
         if api_key:
-            head_headers["Authorization"] = f"Bearer {api_key}"
+            head_headers["authorization"] = f"Bearer {api_key}"
         self._secrets = tuple(v for v in (api_key, *(headers or {}).values()) if v)
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)

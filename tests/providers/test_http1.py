@@ -382,6 +382,24 @@ async def test_adapter_sends_the_key_and_reads_a_compressed_answer(upstream):
     await provider.aclose()
 
 
+async def test_adapter_headers_replace_defaults_whatever_their_case():
+    heads = []
+
+    async def handler(reader, writer):
+        heads.append((await reader.readuntil(b"\r\n\r\n")).lower())
+        writer.write(ok(b'{"choices": []}'))
+
+    async with RawServer(handler) as server:
+        provider = OpenAIWireProvider(name="v", model="m", base_url=server.url, api_key="sk-key-0123456789",
+                                      headers={"User-Agent": "my-app/1", "Authorization": "Bearer other", "X-Team": "a"})
+        await provider.complete(ChatRequest({"messages": [{"role": "user", "content": "hi"}]}))
+        head = heads[0]
+        assert head.count(b"user-agent:") == 1 and b"user-agent: my-app/1\r\n" in head
+        assert head.count(b"authorization:") == 1 and b"authorization: bearer sk-key-0123456789\r\n" in head
+        assert b"x-team: a\r\n" in head
+        await provider.aclose()
+
+
 # -- TLS -----------------------------------------------------------------------
 
 
