@@ -165,22 +165,25 @@ async def _stream(request: web.Request, router: Router, step: str, body: dict[st
         # Headers leave before the stream ends: name the committed provider as answering.
         headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
     response = web.StreamResponse(headers=headers)
-    await response.prepare(request)
     try:
-        if first is not None:
-            await response.write(b"data: " + dumps(first) + b"\n\n")
-        async for chunk in chunks:
-            await response.write(b"data: " + dumps(chunk) + b"\n\n")
-    except CrosswalkError as err:
-        # Past the commit point: an in-band error event, and no [DONE], so no client can
-        # take the partial answer for a whole one.
-        await response.write(b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type) + b"\n\n")
+        try:
+            await response.prepare(request)
+            if first is not None:
+                await response.write(b"data: " + dumps(first) + b"\n\n")
+            async for chunk in chunks:
+                await response.write(b"data: " + dumps(chunk) + b"\n\n")
+        except CrosswalkError as err:
+            # Past the commit point: an in-band error event, and no [DONE], so no client can
+            # take the partial answer for a whole one.
+            await response.write(b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type) + b"\n\n")
+            await response.write_eof()
+            return response
+        finally:
+            await chunks.aclose()  # also when the caller hung up: the upstream call ends here
+        await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
-        return response
-    finally:
-        await chunks.aclose()
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
+    except ConnectionError:
+        pass  # the caller hung up mid-stream: nobody to answer, nothing to log
     return response
 
 

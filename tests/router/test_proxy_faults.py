@@ -209,3 +209,38 @@ health: {{consecutive_failures: 2, ejection_base_s: 300, ejection_max_s: 300, ha
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
+
+
+async def test_callers_hanging_up_mid_stream_leave_no_error_in_the_log(fake_vendor, tmp_path):
+    vendor = await fake_vendor("long", answer=" ".join(["word"] * 4000))  # a long stream: the proxy is mid-write
+    cfg = tmp_path / "h.yaml"
+    cfg.write_text(f"""
+providers:
+  long: {{kind: openai, model: m, base_url: "{vendor.base_url}"}}
+steps:
+  draft: {{providers: [long]}}
+proxy: {{api_keys: [{KEY}]}}
+health: {{probe_interval_s: 0}}
+""")
+    proxy = await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
+    body = b'{"model": "draft", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+
+    def hang_up_after_first_bytes() -> bytes:
+        with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
+            sock.sendall(head + body)
+            first = sock.recv(4096)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # close with RST
+        return first
+
+    try:
+        for _ in range(20):
+            assert (await asyncio.to_thread(hang_up_after_first_bytes)).startswith(b"HTTP/1.1 200")
+        client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10)
+        assert (await client.chat.completions.create(model="draft", messages=MSG)).choices[0].message.content.startswith("word")
+        await client.close()
+    finally:
+        await asyncio.to_thread(proxy.stop)
+    log = proxy.log()
+    assert "Traceback" not in log and "Error handling request" not in log, log[-3000:]
