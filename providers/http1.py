@@ -120,10 +120,7 @@ class Response:
         if not self._head.done():
             self._head.set_exception(error)
             self._head.exception()  # a failed head nobody awaits is not an "unretrieved" error
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.response = None
-            conn.abort()
+        self._drop_connection()
         self._wake()
 
     def _wake(self) -> None:
@@ -183,9 +180,15 @@ class Response:
 
     def close(self) -> None:
         """Done with this response: a body not read to its end closes the connection."""
-        conn, self._conn = self._conn, None
-        if conn is not None and not self._done:
+        if self._conn is not None and not self._done:
             self._error = self._error or TransportError("response closed before its end", responded=True)
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        """Let go of the connection; one still carrying this response is closed (its state
+        mid-response is unknown)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
             conn.response = None
             conn.abort()
 

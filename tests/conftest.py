@@ -6,7 +6,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from tests.fakevendor import FakeVendor
+from tests.fakevendor import FakeVendor, Vendors
 
 
 @pytest.fixture
@@ -24,3 +24,9 @@ async def fake_vendor() -> Any:
     yield factory
     for vendor in started:
         await vendor.stop()
+
+
+@pytest.fixture
+async def vendors(fake_vendor: Any) -> Vendors:
+    """Three fake vendors on loopback: primary, its same-vendor twin, secondary."""
+    return Vendors(await fake_vendor("primary"), await fake_vendor("twin"), await fake_vendor("secondary"))

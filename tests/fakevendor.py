@@ -24,6 +24,25 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+
+@dataclass
+class Vendors:
+    """Three vendors for failover tests: `primary`, its same-vendor `twin`, `secondary`."""
+
+    primary: "FakeVendor"
+    twin: "FakeVendor"
+    secondary: "FakeVendor"
+
+
+async def serve_loopback(app: web.Application, **runner_options: Any) -> tuple[web.AppRunner, int]:
+    """Serve `app` on a free loopback port; returns the runner (the caller cleans it up)
+    and the port."""
+    runner = web.AppRunner(app, access_log=None, **runner_options)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
+
+
 # --- behaviours ------------------------------------------------------------------------
 
 
@@ -250,11 +269,7 @@ class FakeVendor:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         # handler_cancellation: a client that hangs up stops the work, as at a real vendor.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve_loopback(app, shutdown_timeout=0.5, handler_cancellation=True)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.fakevendor import serve_loopback
+
 
 @dataclass
 class Reply:
@@ -55,11 +57,7 @@ class Upstream:
     async def start(self) -> "Upstream":
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve_loopback(app)
         self.url = f"http://127.0.0.1:{port}"
         return self
 

@@ -31,6 +31,7 @@ from router import (
 )
 from router.clock import SystemClock
 from tests import fakevendor as fv
+from tests.fakevendor import Vendors
 
 TOTAL_S = 3.0
 GUARD_S = TOTAL_S + 2.0
@@ -64,18 +65,6 @@ STATUS_FAULTS = {
     "insufficient_quota_429": (fv.error(429, fv.INSUFFICIENT_QUOTA_429), "quota"),
 }
 BOTH = pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
-
-
-@dataclass
-class Vendors:
-    primary: fv.FakeVendor
-    twin: fv.FakeVendor
-    secondary: fv.FakeVendor
-
-
-@pytest.fixture
-async def vendors(fake_vendor: Any) -> Vendors:
-    return Vendors(await fake_vendor("primary"), await fake_vendor("twin"), await fake_vendor("secondary"))
 
 
 def make_config(v: Vendors) -> Any:

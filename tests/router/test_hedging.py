@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
@@ -21,6 +20,7 @@ from policies.config import ConfigError, parse_config
 from router import AllProvidersFailed, DeadlineExceeded, Router, StreamInterrupted
 from router.metrics import Metrics
 from tests import fakevendor as fv
+from tests.fakevendor import Vendors
 
 GUARD_S = 6.0
 MSG = [{"role": "user", "content": "How much is the refund for order 1234?"}]
@@ -46,18 +46,6 @@ steps:
   only_sec: {{providers: [secondary], timeouts: {timeouts}}}
 {budget}
 """
-
-
-@dataclass
-class Vendors:
-    primary: fv.FakeVendor
-    twin: fv.FakeVendor
-    secondary: fv.FakeVendor
-
-
-@pytest.fixture
-async def vendors(fake_vendor: Any) -> Vendors:
-    return Vendors(await fake_vendor("primary"), await fake_vendor("twin"), await fake_vendor("secondary"))
 
 
 def make_router(v: Vendors, *, budget: str = "", metrics: Metrics | None = None) -> Router:

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from textwrap import dedent
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from providers.litellm_adapter import LiteLLMProvider
 from providers.openai_wire import OpenAIWireProvider
 from router import AllProvidersFailed, Router
 from router.registry import build_providers
+from tests.fakevendor import serve_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,11 +93,8 @@ class EchoVendor:
     async def start(self) -> "EchoVendor":
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, port = await serve_loopback(app)
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:

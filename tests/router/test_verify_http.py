@@ -13,6 +13,7 @@ import tests.fakevendor as fv
 from policies.config import parse_config
 from router import Router
 from router.verify import VerificationFailed
+from tests.fakevendor import serve_loopback
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "verify-key-0123456789"
@@ -131,11 +132,8 @@ async def test_semantic_comparator_over_an_openai_compatible_embeddings_endpoint
     seen: list[str] = []
     app = web.Application()
     app.router.add_post("/v1/embeddings", embeddings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    emb_url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    runner, port = await serve_loopback(app)
+    emb_url = f"http://127.0.0.1:{port}/v1"
     a = await fake_vendor("a", answer="The refund is 42.99 dollars.")
     b = await fake_vendor("b", answer="We owe 42.99.")
     text = _yaml({"a": a.base_url, "b": b.base_url}, "{agree: {min: 2, of: 2}, compare: semantic, embeddings: emb, threshold: 0.9}")
