@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from fnmatch import fnmatchcase
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from policies.schema import (
     TimeoutsSpec,
     VerifySpec,
 )
+from providers.redaction import redact_url
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,12 @@ class ProviderConf:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     simulate: SimulateSpec | None = None
 
+    def __repr__(self) -> str:
+        # The dataclass repr, with the base URL's credentials (userinfo, ?api-key=) masked.
+        shown = [(f.name, getattr(self, f.name)) for f in fields(self) if f.repr]
+        return "ProviderConf(" + ", ".join(
+            f"{name}={redact_url(value) if name == 'base_url' and value else value!r}" for name, value in shown) + ")"
+
 
 @dataclass(frozen=True, slots=True)
 class StepConf:
@@ -76,6 +83,9 @@ class ProxySettings:
     max_body_bytes: int = 4 * 1024 * 1024
     body_timeout_s: float = 10.0
     reload_interval_s: float = 1.0
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 60.0
+    max_connections: int = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +150,34 @@ def _pydantic_problems(exc: Any) -> list[str]:
     return problems
 
 
-def _check_references(spec: ConfigSpec) -> list[str]:
+MAX_NAME_CHARS = 256
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a step or provider name is unfit for the places it goes: response headers
+    (x-crosswalk-step, x-crosswalk-attempts), log lines, metric labels."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        return f"a name must have 1 to {MAX_NAME_CHARS} characters"
+    if not (name.isascii() and name.isprintable()):
+        return "a name may hold only printable ASCII characters (no control characters: it is sent in response headers)"
+    if name != name.strip():
+        return "a name may not start or end with whitespace"
+    return None
+
+
+def _check_names(spec: ConfigSpec) -> list[str]:
     problems = []
+    for section, names in (("providers", spec.providers), ("steps", spec.steps)):
+        for name in names:
+            problem = _name_problem(name)
+            if problem is not None:
+                shown = name[:60].encode("unicode_escape").decode("ascii")
+                problems.append(f"{section}.{shown}: {problem}")
+    return problems
+
+
+def _check_references(spec: ConfigSpec) -> list[str]:
+    problems = _check_names(spec)
     known = ", ".join(sorted(spec.providers))
     global_regions = set(spec.compliance.allowed_regions) if spec.compliance.allowed_regions is not None else None
     for step_name, step in spec.steps.items():
@@ -266,6 +302,9 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             max_body_bytes=spec.proxy.max_body_bytes,
             body_timeout_s=spec.proxy.body_timeout_s,
             reload_interval_s=spec.proxy.reload_interval_s,
+            header_timeout_s=spec.proxy.header_timeout_s,
+            keepalive_timeout_s=spec.proxy.keepalive_timeout_s,
+            max_connections=spec.proxy.max_connections,
         ),
         source=source,
         state=spec.state,

@@ -17,10 +17,15 @@ class Exclusion:
     at: str  # wall-clock time, ISO 8601, for people
     since: float  # monotonic, for expiry
     until: float | None  # None: until the config changes
+    # structured: the vendor's status or error code said it; corroborated: only the error's
+    # free text did, on two different requests.
+    basis: str = "structured"
 
     def describe(self) -> str:
         """One line for tables and error messages."""
-        return f"{self.failure_class} since {self.at}: {self.evidence}"
+        basis = "" if self.basis == "structured" else f" ({self.basis})"
+        lasts = " (until the config changes)" if self.until is None else ""
+        return f"{self.failure_class}{basis} since {self.at}{lasts}: {self.evidence}"
 
 
 class ExclusionBook:
@@ -45,7 +50,7 @@ class ExclusionBook:
         return exclusion
 
     def clear(self, provider: str) -> None:
-        """Lift a provider's exclusion (after a successful re-probe or a config change)."""
+        """Lift a provider's exclusion (a successful re-probe, a config change, an operator)."""
         self._by_provider.pop(provider, None)
 
     def all(self, now: float) -> Iterable[Exclusion]:

@@ -68,10 +68,19 @@ class ProviderHealth:
         return True
 
     def release(self) -> None:
-        """An admitted attempt ended with no verdict on health (cancelled, or a failure
-        class that says nothing about the provider being up)."""
+        """An admitted attempt ended with no verdict on health (cancelled, or beaten by a
+        hedge): it did not finish, so the failure-rate window does not count it."""
         if self.state is State.HALF_OPEN and self.probes_in_flight:
             self.probes_in_flight -= 1
+
+    def record_answered(self) -> None:
+        """An attempt finished with an answer that says nothing against the provider being
+        up (a 4xx about the request, a rate limit, a hard exclusion's refusal): a finished
+        call, so it counts in the failure-rate window as a non-failure. It is no probe
+        success and leaves the consecutive-failure count alone."""
+        self.release()
+        if self.state is not State.EJECTED:
+            self._push(False)
 
     def record_success(self, now: float) -> None:
         """An attempt succeeded."""
@@ -87,18 +96,21 @@ class ProviderHealth:
         self.state = State.HEALTHY
         self.closed_at = now
         self.reason = ""
+        self.consecutive = 0  # late failures counted while ejected belong to the outage
         self.window.clear()
         self.probe_successes = 0
 
     def record_failure(self, now: float, rng: random.Random, cause: str) -> bool:
         """A TRANSIENT/TIMEOUT-like failure. Returns True when it ejected the provider."""
+        if self.state is State.EJECTED:
+            # An attempt admitted before the ejection, finishing late: the outage it saw is
+            # the one already acted on, and it must not count against the next period.
+            return False
         self.consecutive += 1
         self._push(True)
         if self.state is State.HALF_OPEN:
             self.eject(now, rng, f"probe failed: {cause}")
             return True
-        if self.state is State.EJECTED:
-            return False  # an attempt admitted before the ejection, finishing late
         spec = self.spec
         if self.consecutive >= spec.consecutive_failures:
             self.eject(now, rng, f"{self.consecutive} consecutive failures, last: {cause}")
@@ -183,7 +195,7 @@ class ProviderHealth:
 
     def _push(self, failed: bool) -> None:
         self.window.append(failed)
-        if len(self.window) > self.spec.window:
+        while len(self.window) > self.spec.window:  # `while`: a reload may have shortened the window
             self.window.popleft()
 
 
@@ -229,4 +241,6 @@ class HealthBook:
         for name, health in old.items():
             if name in self._health:
                 health.spec = self.spec
+                while len(health.window) > self.spec.window:  # the rate is over the new window at once
+                    health.window.popleft()
                 self._health[name] = health

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from providers.http1 import Origin, encode_headers
+from providers.redaction import redact_url
 
 
 class _Spec(BaseModel):
@@ -48,7 +49,7 @@ class ProviderSpec(_Spec):
         if self.kind == "openai" and not self.base_url:
             raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https:// (got {self.base_url!r})")
+            raise ValueError(f"base_url must start with http:// or https:// (got {redact_url(self.base_url)!r})")
         if self.kind == "openai" and self.base_url:
             Origin(self.base_url)  # a host and a valid port, or a ValueError saying so
         encode_headers(self.headers)  # no CR/LF: a header value must not inject another
@@ -239,6 +240,9 @@ class HealthSpec(_Spec):
     quota_reset_s: float = Field(3600.0, gt=0)
     regulatory_reprobe_s: float = Field(21600.0, gt=0)
     reprobe_excluded: bool = True  # false: a regulatory exclusion lasts until the config changes
+    # Hard evidence read from an error's free text alone excludes only when a second,
+    # different request shows the same within this window (structured evidence: at once).
+    corroboration_window_s: float = Field(600.0, gt=0)
     probe_interval_s: float = Field(5.0, ge=0)  # active probes of ejected providers; 0 turns them off
     probe_timeout_s: float = Field(5.0, gt=0)
 
@@ -266,6 +270,13 @@ class ProxySpec(_Spec):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     body_timeout_s: float = Field(10.0, gt=0)
     reload_interval_s: float = Field(1.0, gt=0)
+    # Connections (read at start): a request head must arrive within header_timeout_s of
+    # the connection opening or of its first byte; an idle keep-alive connection is closed
+    # after keepalive_timeout_s; past max_connections the oldest idle one is closed for a
+    # new one (none idle: 503). The cap is held to half the file descriptors available.
+    header_timeout_s: float = Field(10.0, gt=0, le=3600)
+    keepalive_timeout_s: float = Field(60.0, gt=0, le=3600)
+    max_connections: int = Field(4096, ge=1)
 
 
 class StateSpec(_Spec):

@@ -3,6 +3,12 @@
 Every `ProviderError` gets exactly one `FailureClass`; the engine decides what to do from
 the class alone. Rules are data (ordered, first match wins) so a new vendor's payload is a
 new row, and the table-driven tests read the same shapes vendors really send.
+
+Evidence rule: the status and the vendor's structured fields (code, type, status, reason)
+are trusted; the message is not, because vendors echo the request in it. A phrase counts
+only where the caller did not supply it (`CallerText`), a 4xx about the request's own
+fields is never hard evidence against the provider, and a hard class read from free text
+alone is marked unstructured, so it needs corroboration before it excludes anyone.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from providers.caller_text import CallerText
 from providers.errors import (
     MalformedResponse,
     ProviderConnectionError,
@@ -38,24 +45,37 @@ class FailureClass(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """A failure class plus what the upstream said about when to come back."""
+    """A failure class plus what the upstream said about when to come back.
+
+    `structured`: the class rests on the vendor's structured signals (HTTP status, error
+    `code`/`type`/`status`/reason fields). False when only the free text of the message
+    says it: a hard exclusion then needs corroboration by a second, different request."""
 
     failure_class: FailureClass
     retry_after_s: float | None = None
+    structured: bool = True
+
+
+HARD = frozenset({FailureClass.REGULATORY, FailureClass.AUTH, FailureClass.QUOTA})
+# Statuses that by themselves say "this account may not use this": text beside them only
+# picks which hard class, so it is trusted as much as the status is.
+_HARD_STATUSES = frozenset({401, 402, 403, 410, 451})
 
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
     failure_class: FailureClass
     statuses: frozenset[int] | None  # None: any status (including none)
-    pattern: re.Pattern[str] | None  # searched in "code type message", lower-cased
+    pattern: re.Pattern[str] | None  # in the structured fields, else in the vendor's own text
+    need: re.Pattern[str] | None  # must be in the structured fields (makes the rule structured)
 
 
-def _rule(cls: FailureClass, statuses: tuple[int, ...] | None, pattern: str | None) -> _Rule:
+def _rule(cls: FailureClass, statuses: tuple[int, ...] | None, pattern: str | None, *, need: str | None = None) -> _Rule:
     return _Rule(
         cls,
         frozenset(statuses) if statuses is not None else None,
         re.compile(pattern, re.IGNORECASE) if pattern else None,
+        re.compile(need, re.IGNORECASE) if need else None,
     )
 
 
@@ -75,11 +95,24 @@ _CONTEXT = (
 )
 _CONTENT = r"content_policy_violation|content_filter|responsibleaipolicyviolation|safety (system|filter)|blocked by (the )?safety"
 _QUOTA = r"insufficient_quota|exceeded your current quota|quota exceeded|billing|spend limit|credit balance|out of credits"
+# A 4xx that says it is about the request's own fields is the caller's mistake, whatever
+# words it quotes (OpenAI, JSON Schema validators, pydantic, protobuf, vLLM).
+_FIELD_COMPLAINT = re.compile(
+    r"unrecognized request argument|additional properties are not allowed|extra inputs are not permitted"
+    r"|unknown field|unknown parameter|unknown name|unrecognized (field|parameter|argument|key)"
+    r"|unexpected (keyword )?(argument|field|parameter)|is not a valid (parameter|field|argument)"
+    r"|invalid (request )?(field|parameter|argument)",
+    re.IGNORECASE,
+)
 
 # Ordered: the first matching rule decides. Regulatory evidence wins over the status it
-# arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403).
+# arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403). A pattern is
+# looked for in the structured fields first (trusted), then in the message outside what
+# the caller supplied (free text: structured only beside a hard status).
 _RULES: tuple[_Rule, ...] = (
     _rule(FailureClass.REGULATORY, (451,), None),
+    # Gemini's FAILED_PRECONDITION / PERMISSION_DENIED status field vouches for its message.
+    _rule(FailureClass.REGULATORY, None, _REGION_BLOCK, need=r"\b(failed_precondition|permission_denied)\b"),
     _rule(FailureClass.REGULATORY, None, _REGION_BLOCK),
     _rule(FailureClass.REGULATORY, (404, 410), _WITHDRAWN),
     _rule(FailureClass.REGULATORY, (400,), r"decommissioned|deprecated|withdrawn|no longer supported"),
@@ -102,21 +135,42 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def classify(error: ProviderError) -> Classification:
-    """Give `error` its failure class and any Retry-After it carried."""
+def _own_match(pattern: re.Pattern[str], message: str, caller: CallerText | None) -> bool:
+    """Does `pattern` occur in `message` somewhere the caller did not supply? A match whose
+    text the caller sent (an unknown field's name, a quoted prompt, even cut short) is an
+    echo, not the vendor speaking."""
+    for found in pattern.finditer(message):
+        if caller is None or not caller.supplied(found.group(0)):
+            return True
+    return False
+
+
+def classify(error: ProviderError, *, caller: CallerText | None = None) -> Classification:
+    """Give `error` its failure class and any Retry-After it carried. `caller`: the
+    strings of the request that failed (None: nothing in the message is the caller's)."""
     if isinstance(error, ProviderTimeout):
         return Classification(FailureClass.TIMEOUT)
     if isinstance(error, StreamBroken):
         return Classification(FailureClass.STREAM_BROKEN)
     if isinstance(error, (ProviderConnectionError, MalformedResponse)):
         return Classification(FailureClass.TRANSIENT)
-    text = " ".join(filter(None, (error.code, error.error_type, error.message)))
+    fields = " ".join(filter(None, (error.code, error.error_type, error.reason)))
+    message = error.message or ""
+    status = error.status
+    about_request = status is not None and 400 <= status < 500 and (
+        error.param is not None or _own_match(_FIELD_COMPLAINT, message, caller))
     for rule in _RULES:
-        if rule.statuses is not None and error.status not in rule.statuses:
+        if rule.statuses is not None and status not in rule.statuses:
             continue
-        if rule.pattern is not None and not rule.pattern.search(text):
+        if rule.need is not None and not rule.need.search(fields):
             continue
-        return Classification(rule.failure_class, error.retry_after_s)
+        structured = True
+        if rule.pattern is not None and not rule.pattern.search(fields):
+            hard = rule.failure_class in HARD
+            if (hard and about_request) or not _own_match(rule.pattern, message, caller):
+                continue
+            structured = rule.need is not None or not hard or status in _HARD_STATUSES
+        return Classification(rule.failure_class, error.retry_after_s, structured)
     # No status and nothing recognisable: an API error we cannot place. Treat it as
     # transient so it fails over rather than being returned as the caller's fault.
     return Classification(FailureClass.TRANSIENT, error.retry_after_s)

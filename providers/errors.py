@@ -9,7 +9,11 @@ from __future__ import annotations
 
 
 class ProviderError(Exception):
-    """A vendor call failed. `status`, `code` and `message` are the upstream's evidence."""
+    """A vendor call failed. `status`, `code` and `message` are the upstream's evidence.
+
+    `status`, `code`, `error_type` and `reason` (a machine-readable reason such as Gemini's
+    `ErrorInfo.reason`) are the vendor's own structured fields; `param` names the request
+    field the vendor complains about. `message` is free text that may echo the request."""
 
     def __init__(
         self,
@@ -20,6 +24,8 @@ class ProviderError(Exception):
         code: str | None = None,
         error_type: str | None = None,
         retry_after_s: float | None = None,
+        param: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -28,6 +34,8 @@ class ProviderError(Exception):
         self.code = code
         self.error_type = error_type
         self.retry_after_s = retry_after_s
+        self.param = param
+        self.reason = reason
 
     def __repr__(self) -> str:
         return (
@@ -78,3 +86,14 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+def error_info_reason(details: object) -> str | None:
+    """Google's `google.rpc.ErrorInfo.reason` (API_KEY_INVALID, ...) from an error's
+    `details`: a structured field, unlike the message beside it."""
+    if not isinstance(details, list):
+        return None
+    for item in details:
+        if isinstance(item, dict) and isinstance(item.get("reason"), str) and "ErrorInfo" in str(item.get("@type", "")):
+            return item["reason"]
+    return None

@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from providers.redaction import redact_url
+
 _PAUSE_AT = 256 * 1024  # buffered body bytes at which reading pauses until the caller catches up
 
 
@@ -326,7 +328,7 @@ class Origin:
         except ValueError:
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-            raise ValueError(f"base_url {base_url!r}: must be http:// or https:// with a host (and a valid port)")
+            raise ValueError(f"base_url {redact_url(base_url)!r}: must be http:// or https:// with a host (and a valid port)")
         self.tls = parts.scheme == "https"
         self.host = parts.hostname
         default_port = 443 if self.tls else 80

@@ -17,9 +17,10 @@ from providers.errors import (
     ProviderHTTPError,
     ProviderTimeout,
     StreamBroken,
+    error_info_reason,
     redact,
 )
-
+from providers.redaction import url_secrets
 
 OPENAI_CHAT_PARAMS = frozenset({
     "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
@@ -48,7 +49,7 @@ class LiteLLMProvider:
         self._api_key = api_key
         self._base_url = base_url
         self._headers = dict(headers or {})
-        self._secrets = tuple(v for v in (api_key, *self._headers.values()) if v)
+        self._secrets = tuple(v for v in (api_key, *self._headers.values(), *url_secrets(base_url or "")) if v)
 
     def __repr__(self) -> str:
         return f"LiteLLMProvider(name={self.name!r}, model={self.model!r})"
@@ -129,10 +130,35 @@ class LiteLLMProvider:
 
             retry_after = parse_retry_after(headers)
         code = getattr(exc, "code", None)
+        vendor = _embedded_error(message)  # the vendor's own structured fields, where litellm kept its body
+        vendor_code = vendor.get("code")
+        vendor_type = vendor.get("type") or vendor.get("status")
         return ProviderHTTPError(
-            message, provider=self.name, status=status, code=str(code) if code else None,
-            error_type=type(exc).__name__, retry_after_s=retry_after,
+            message, provider=self.name, status=status,
+            code=str(code) if code else (str(vendor_code) if vendor_code is not None else None),
+            error_type=str(vendor_type) if isinstance(vendor_type, str) else type(exc).__name__, retry_after_s=retry_after,
+            param=vendor["param"] if isinstance(vendor.get("param"), str) else None,
+            reason=error_info_reason(vendor.get("details")),
         )
 
     async def aclose(self) -> None:
         """litellm keeps its own clients; nothing of ours to close."""
+
+
+def _embedded_error(message: str) -> dict[str, Any]:
+    """The vendor's error object from the JSON body litellm quotes in its message
+    ("GeminiException - {...}"), or {}. Decoded as JSON, so request text the vendor echoed
+    stays inside the message string it came in and cannot pose as a field."""
+    start = message.find("{")
+    if start < 0:
+        return {}
+    import json
+
+    try:
+        payload, _ = json.JSONDecoder().raw_decode(message, start)
+    except ValueError:
+        return {}
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        payload = payload[0]
+    err = payload.get("error", payload) if isinstance(payload, dict) else None
+    return err if isinstance(err, dict) else {}

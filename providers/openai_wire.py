@@ -4,14 +4,12 @@ client in `providers/http1.py`.
 This is the hot path, so no litellm, no openai client and no aiohttp client here: the
 request body goes to `{base_url}/chat/completions` unchanged except `model`, and the
 answer comes back as the vendor's own JSON. The connection pool is injected
-(`pool_factory`) or made lazily, one per event loop, so the sync and async faces of the
-SDK can share one provider.
+(`pool_factory`) or made lazily, one per event loop and closed with it (`loop_pools.py`),
+so the sync and async faces of the SDK, and `asyncio.run()` per call, share one provider.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any, AsyncIterator, Callable
 
 from providers.base import ChatRequest, chunk_finishes
@@ -21,10 +19,13 @@ from providers.errors import (
     ProviderConnectionError,
     ProviderHTTPError,
     StreamBroken,
+    error_info_reason,
     redact,
 )
 from providers.http1 import Origin, Pool, Response, TransportError
 from providers.jsonwire import dumps, loads
+from providers.loop_pools import LoopPools
+from providers.redaction import redact_url, url_secrets
 from providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_BODY = 64 * 1024
@@ -47,32 +48,21 @@ class OpenAIWireProvider:
         self.model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._origin = Origin(base_url)
-        self._pool_factory = pool_factory
         # Names in lower case, so a configured header replaces a default whatever its case.
         head_headers = {"user-agent": "crosswalk", "accept": "application/json", "accept-encoding": "gzip, deflate",
                         "content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
         if api_key:
             head_headers["authorization"] = f"Bearer {api_key}"
-        self._secrets = tuple(v for v in (api_key, *(headers or {}).values()) if v)
+        # The base URL's credentials too: a vendor may quote the URL it was called on.
+        self._secrets = tuple(v for v in (api_key, *(headers or {}).values(), *url_secrets(base_url)) if v)
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
-        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool]" = weakref.WeakKeyDictionary()
-        self._last_loop: asyncio.AbstractEventLoop | None = None
-        self._last_pool: Pool | None = None
+        origin = self._origin
+        self._pools = LoopPools(lambda: pool_factory(origin))
+        self._pool: Callable[[], Pool] = self._pools.get  # the running loop's pool; bound once, it is per call
 
     def __repr__(self) -> str:
-        return f"OpenAIWireProvider(name={self.name!r}, model={self.model!r}, url={self._url!r})"
-
-    def _pool(self) -> Pool:
-        loop = asyncio.get_running_loop()
-        pool = self._last_pool
-        if loop is self._last_loop and pool is not None and not pool.closed:
-            return pool  # the hot path: a weak-dict lookup per call showed in profiles
-        pool = self._pools.get(loop)
-        if pool is None or pool.closed:
-            pool = self._pools[loop] = self._pool_factory(self._origin)
-        self._last_loop, self._last_pool = loop, pool
-        return pool
+        return f"OpenAIWireProvider(name={self.name!r}, model={self.model!r}, url={redact_url(self._url)!r})"
 
     def _payload(self, request: ChatRequest) -> bytes:
         body = dict(request.body)
@@ -154,7 +144,7 @@ class OpenAIWireProvider:
         raw = await resp.read(_MAX_ERROR_BODY)
         # Redact before anything is cut to length: a key straddling the cut would leak its head.
         text = redact(raw.decode("utf-8", errors="replace"), self._secrets)
-        code = error_type = None
+        code = error_type = param = reason = None
         message = text.strip()[:1000] or resp.reason or ""
         try:
             payload = loads(text)
@@ -169,6 +159,8 @@ class OpenAIWireProvider:
                 code = err.get("code")
                 code = str(code) if code is not None else None
                 error_type = err.get("type") or err.get("status")
+                param = err.get("param") if isinstance(err.get("param"), str) else None
+                reason = error_info_reason(err.get("details"))
             elif isinstance(err, str):
                 message = err
         return ProviderHTTPError(
@@ -178,6 +170,8 @@ class OpenAIWireProvider:
             code=code,
             error_type=str(error_type) if error_type else None,
             retry_after_s=parse_retry_after(resp.headers),
+            param=param,
+            reason=reason,
         )
 
     def _connection_error(self, exc: TransportError) -> ProviderConnectionError:
@@ -185,12 +179,5 @@ class OpenAIWireProvider:
 
     async def aclose(self) -> None:
         """Close the connections this provider opened on the running loop."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        pool = self._pools.pop(loop, None)
-        if loop is self._last_loop:
-            self._last_loop = self._last_pool = None
-        if pool is not None and not pool.closed:
-            await pool.aclose()
+        await self._pools.aclose()
+

@@ -14,8 +14,10 @@ from policies.actions import action_for, backoff_s
 from policies.config import StepConf
 from policies.latency import hedge_delay_s
 from policies.selection import Choice, retry_after_s
+from providers.base import ChatRequest
+from providers.caller_text import CallerText
 from providers.classify import FailureClass, classify
-from providers.errors import ProviderError
+from providers.errors import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
 from router.errors import (
     AllProvidersFailed,
     CrosswalkError,
@@ -30,16 +32,21 @@ from router.state import RouterState
 
 
 _REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH.value, FailureClass.CONTENT_FILTER.value})
+_NO_TEXT = (ProviderTimeout, StreamBroken, ProviderConnectionError, MalformedResponse)  # classified by type alone
 
 
 class StepRun:
     """The attempt loop's bookkeeping for one request. `kind` names the latency that
-    matters for it: "complete" (a whole answer) or "ttft" (a stream's first token)."""
+    matters for it: "complete" (a whole answer) or "ttft" (a stream's first token).
+    `request` is what the caller sent: the classifier must know the caller's own words,
+    which vendors echo in their errors."""
 
-    def __init__(self, state: RouterState, step: StepConf, *, kind: str = "complete") -> None:
+    def __init__(self, state: RouterState, step: StepConf, *, kind: str = "complete", request: ChatRequest | None = None) -> None:
         self.state = state
         self.step = step
         self.kind = kind
+        self.request = request
+        self._caller: CallerText | None = None
         self.clock = state.clock
         self.started = self.clock.now()
         self.deadline = self.started + step.timeouts.total_s
@@ -165,10 +172,11 @@ class StepRun:
         `racing`: another attempt of this request is still in flight; it stands in for a
         same-provider retry, so none is taken (nor paid for) here."""
         now = self.clock.now()
-        outcome = classify(error)
+        caller = self._caller_text(error)
+        outcome = classify(error, caller=caller)
         cls = outcome.failure_class
         action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
-        self.state.record_failure(choice.provider, action, outcome, error)
+        self.state.record_failure(choice.provider, action, outcome, error, fingerprint=caller.fingerprint if caller else None)
         self.record.attempts.append(
             Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic, hedge)
         )
@@ -190,6 +198,15 @@ class StepRun:
         if action.cooldown:
             self._cooled.append(choice.provider)
         return cls
+
+    def _caller_text(self, error: ProviderError) -> CallerText | None:
+        """The caller's strings, built once per request and only when an error with a
+        message to read happened (never on the success path)."""
+        if self.request is None or isinstance(error, _NO_TEXT):
+            return None
+        if self._caller is None:
+            self._caller = CallerText.of(self.request.body)
+        return self._caller
 
     def _same_retry(self, provider: str) -> bool:
         used = self._same_retries.get(provider, 0)
@@ -230,9 +247,11 @@ class StepRun:
         if not attempts:
             rows = self.state.explain(self.step)
             why = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
+            # Blocked, or excluded with no end (until the config changes): waiting changes nothing.
+            stuck = all(r.status == "blocked" or (r.status == "excluded" and r.retry_at is None) for r in rows)
             return NoEligibleProvider(
                 f"step '{name}': no eligible provider: {why}", step=name,
-                retry_after_s=retry_after_s(rows, self.clock.now()),
+                retry_after_s=retry_after_s(rows, self.clock.now()), retryable=not stuck,
             )
         if attempts[-1].failure_class == FailureClass.TIMEOUT.value and self.remaining() <= 0:
             return self._deadline_error()

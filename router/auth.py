@@ -16,10 +16,11 @@ def keys_from(config_keys: Iterable[str], env: dict[str, str] | None = None) -> 
 
 
 def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
-    """True when `Authorization: Bearer <key>` carries one of `keys` (or no keys are set)."""
+    """True when `Authorization: Bearer <key>` carries one of `keys` (or no keys are set).
+    The scheme is case-insensitive (RFC 7235); a header that is not ASCII never matches."""
     if not keys:
         return True
-    if not header or not header.startswith("Bearer "):
+    if not header or header[:7].lower() != "bearer " or not header.isascii():
         return False
     presented = header[7:].strip().encode()
     # Compare against every key, so timing does not reveal which (or whether one) matched.

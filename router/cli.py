@@ -1,4 +1,4 @@
-"""The `crosswalk` command: `check FILE`, `demo`, `serve`, `report`, `explain`."""
+"""The `crosswalk` command: `check FILE`, `demo`, `serve`, `report`, `explain`, `unexclude`."""
 
 from __future__ import annotations
 
@@ -54,6 +54,20 @@ def _explain(args: argparse.Namespace) -> int:
     return 0 if usable else 1
 
 
+def _unexclude(args: argparse.Namespace) -> int:
+    import os
+
+    from router import unexclude as unexclude_mod
+
+    try:
+        answer = unexclude_mod.lift(args.url, args.key or os.environ.get("CROSSWALK_API_KEY"), args.provider)
+    except unexclude_mod.UnexcludeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(unexclude_mod.describe(answer))
+    return 0
+
+
 def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
     """The resolved routing table per step, with why each provider is eligible or not."""
     lines = [f"{config.source}: OK ({len(config.providers)} providers, {len(config.steps)} steps; compliance as of {today})"]
@@ -103,9 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument("--config", default=None, help="config file (default: $CROSSWALK_CONFIG, else config/default.yaml)")
     explain.add_argument("--url", default=None, help="a running `crosswalk serve` (adds live ejections and exclusions)")
     explain.add_argument("--key", default=None, help="API key for --url (default: $CROSSWALK_API_KEY)")
+    unexclude = sub.add_parser("unexclude", help="lift a provider's hard exclusion on a running `crosswalk serve`")
+    unexclude.add_argument("provider")
+    unexclude.add_argument("--url", required=True, help="the running `crosswalk serve`")
+    unexclude.add_argument("--key", default=None, help="API key for --url (default: $CROSSWALK_API_KEY)")
     args = parser.parse_args(argv)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "unexclude":
+        return _unexclude(args)
     if args.command == "check":
         return _check(args.file)
     if args.command == "report":

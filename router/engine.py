@@ -23,8 +23,9 @@ from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 from policies.config import StepConf
 from providers.base import ChatRequest, Provider, chunk_commits
 from providers.errors import ProviderError, ProviderTimeout, StreamBroken
+from providers.jsonwire import encoding_problem
 from router.attempts import StepRun
-from router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted, UnknownStep
+from router.errors import CrosswalkError, DeadlineExceeded, InvalidRequest, StreamInterrupted, UnknownStep
 from router.hedge import Race, Racer
 from router.records import DecisionRecord
 from router.state import RouterState
@@ -67,9 +68,17 @@ class Engine:
             raise UnknownStep(f"unknown step '{name}' (known steps: {known})", step=name)
         return step
 
+    def _sendable(self, step: StepConf, body: dict[str, Any]) -> None:
+        """Refuse, before any upstream call, a body no provider could be sent (too deep,
+        or a value JSON cannot carry): the caller's error, not a provider failure."""
+        problem = encoding_problem(body)
+        if problem is not None:
+            raise InvalidRequest(f"step '{step.name}': the request body cannot be sent as JSON: {problem}", step=step.name)
+
     async def complete(self, step_name: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request; returns the completion dict and its record."""
         step = self.step(step_name)
+        self._sendable(step, body)
         if step.verify is not None:
             return await self.verifier.complete(step, body)
         return await self.complete_step(step, body)
@@ -77,9 +86,10 @@ class Engine:
     async def complete_step(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
         """`complete` for a given step config (a verification panel member runs a narrowed
         copy of its step; it is observed as part of the whole, so `observe=False`)."""
-        run = StepRun(self.state, step)
+        request = ChatRequest(body)
+        run = StepRun(self.state, step, request=request)
         try:
-            result = await self._complete(run, ChatRequest(body))
+            result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
                 self._done(run.record, error)
@@ -106,6 +116,12 @@ class Engine:
                 run.failed(choice, error, started)
                 continue
             except asyncio.CancelledError:
+                run.abandoned(choice)
+                raise
+            except Exception as exc:  # an adapter bug: a failed attempt, never a leaked probe slot
+                run.failed(choice, _adapter_error(choice.provider, exc), started)
+                continue
+            except BaseException:
                 run.abandoned(choice)
                 raise
             run.succeeded(choice, started)
@@ -147,6 +163,7 @@ class Engine:
         """Run a streaming request, yielding chunk dicts. The decision record is appended
         to `record_out` at once and filled in as attempts happen."""
         step = self.step(step_name)
+        self._sendable(step, body)
         if step.verify is not None:  # verified steps answer once verification is done
             result, record = await self.verifier.complete(step, {k: v for k, v in body.items() if k not in ("stream", "stream_options")})
             if record_out is not None:
@@ -154,13 +171,14 @@ class Engine:
             for chunk in synthetic_chunks(result):
                 yield chunk
             return
-        run = StepRun(self.state, step, kind="ttft")
+        request = ChatRequest({**body, "stream": True})
+        run = StepRun(self.state, step, kind="ttft", request=request)
         if record_out is not None:
             record_out.append(run.record)
         try:
             # aclosing: a caller who stops reading closes the inner generators at once (releasing
             # the attempt and the upstream), not whenever the garbage collector gets to them.
-            async with aclosing(self._stream(run, ChatRequest({**body, "stream": True}))) as chunks:
+            async with aclosing(self._stream(run, request)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         except CrosswalkError as error:
@@ -282,6 +300,10 @@ async def _answer(provider: Provider, request: ChatRequest, name: str, budget: f
             return await provider.complete(request)
     except TimeoutError:
         raise _timeout(name, "total", budget) from None
+    except (ProviderError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        raise _adapter_error(name, exc) from None
 
 
 async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float) -> list[dict[str, Any]]:
@@ -310,7 +332,16 @@ async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, prov
     except (ProviderError, asyncio.CancelledError):
         raise
     except Exception as exc:  # an adapter bug must not escape as a foreign exception
+        log.debug("crosswalk: provider %s raised %s while streaming", provider, type(exc).__name__, exc_info=True)
         raise StreamBroken(f"{provider}: {type(exc).__name__} while streaming", provider=provider, reason="adapter") from None
+
+
+def _adapter_error(provider: str, exc: Exception) -> ProviderError:
+    """A foreign exception from an adapter (a bug: adapters raise only ProviderError) as a
+    failed attempt on that provider. Only its type is kept: its text may hold the request."""
+    log.warning("crosswalk: provider %s raised %s (an adapter bug; counted as a failed attempt)", provider, type(exc).__name__)
+    log.debug("crosswalk: provider %s adapter error", provider, exc_info=exc)
+    return ProviderError(f"{provider}: {type(exc).__name__} in the adapter", provider=provider)
 
 
 async def _within(call: Awaitable[T], seconds: float) -> T:

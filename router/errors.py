@@ -34,15 +34,29 @@ class UnknownStep(CrosswalkError):
     error_type = "model_not_found"
 
 
+class InvalidRequest(CrosswalkError, ValueError):
+    """The request itself cannot be sent to any provider (a body JSON cannot carry, or one
+    nested deeper than the wire allows): the caller's mistake, found before any upstream
+    call, so no provider's health changes."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "invalid_request_body"
+
+
 class NoEligibleProvider(CrosswalkError):
     """Nothing may be called: compliance, exclusions or ejections rule out every provider."""
 
     status_code = 503
     error_type = "no_eligible_provider"
 
-    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None,
+                 retryable: bool = True) -> None:
         super().__init__(message, step=step, attempts=attempts)
         self.retry_after_s = retry_after_s
+        # False when nothing will change without an operator: every provider is blocked by
+        # compliance or excluded until the config changes (a bad key), so no retry time exists.
+        self.retryable = retryable
 
 
 class AllProvidersFailed(CrosswalkError):

@@ -1,6 +1,8 @@
 """`crosswalk explain --step S [--region R] [--url PROXY]`: for each provider of a step,
 eligible or not and why: region rule, embargo entry (reason and dates), deny list, and
-with --url the live exclusion evidence and ejection from a running sidecar."""
+with --url the live exclusion evidence (structured or corroborated), ejection and hard
+evidence seen once and awaiting corroboration, from a running sidecar. An exclusion is
+lifted with `crosswalk unexclude PROVIDER --url ...`."""
 
 from __future__ import annotations
 
@@ -42,11 +44,15 @@ def explain(config: RouterConfig, step_name: str, *, region: str | None, today: 
         if v.eligible and state is not None:
             if state.get("exclusion"):
                 ex = state["exclusion"]
-                status, reason = "EXCLUDED", f"{ex['failure_class']} since {ex['at']}: {ex['evidence']}"
+                basis = f" ({ex['basis']})" if ex.get("basis") not in (None, "structured") else ""
+                status, reason = "EXCLUDED", f"{ex['failure_class']}{basis} since {ex['at']}: {ex['evidence']}"
             elif state.get("state") == "ejected":
                 status, reason = "EJECTED", f"for {state.get('ejected_for_s')}s more: {state.get('ejection_reason')}"
             elif state.get("state") == "cooling_down":
                 status, reason = "COOLING", f"rate limited for {state.get('cooldown_for_s')}s more"
+            if status == "eligible" and state.get("pending_sightings"):
+                first = state["pending_sightings"][0]
+                reason += f"; seen once, awaiting corroboration: {first['failure_class']}: {first['evidence']}"
         usable += status in ("eligible", "EJECTED", "COOLING")
         lines.append(f"  {rank}. {name:<16} vendor {conf.vendor:<12} region {conf.region or '-':<6} {status:<9} {reason}")
     if live is None:

@@ -1,7 +1,9 @@
 """The sidecar: an OpenAI-compatible HTTP server in front of a `Router`.
 
 POST /v1/chat/completions (the `model` field names a step), GET /v1/models (the steps),
-GET /v1/crosswalk/providers (provider state, behind auth), /healthz, /readyz, /metrics.
+GET /v1/crosswalk/providers (provider state, behind auth), POST
+/v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
+/healthz, /readyz, /metrics.
 Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
 OpenAI's error JSON with the status the failure deserves.
 """
@@ -12,8 +14,10 @@ import asyncio
 import dataclasses
 import logging
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -36,6 +40,7 @@ class ProxyState:
     keys: tuple[str, ...]
     reload_error: str | None = None
     reloaded_at: str | None = None
+    host: str = ""  # the bound address: a reload may drop every key only on loopback ("" counts as public)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -49,9 +54,21 @@ def _error(status: int, message: str, *, type_: str, param: str | None = None, c
                         content_type=JSON, headers=headers)
 
 
+_HEADER_SAFE = "".join(c for c in map(chr, range(0x20, 0x7f)) if c != "%")
+
+
+def _header_text(text: str) -> str:
+    """`text` fit for a header value: as it is when printable ASCII (configured names and
+    any `model` that passed parse_chat_body), else percent-encoded, so no text can end a
+    header early or make the response unsendable."""
+    if text.isascii() and text.isprintable():
+        return text
+    return quote(text, safe=_HEADER_SAFE)
+
+
 def _record_headers(record: DecisionRecord) -> dict[str, str]:
     headers = {
-        "x-crosswalk-step": record.step,
+        "x-crosswalk-step": _header_text(record.step),
         "x-crosswalk-provider": record.provider or "",
         "x-crosswalk-attempts": ",".join(a.short() for a in record.attempts),
     }
@@ -66,10 +83,16 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
 
 
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
-    headers = {"x-crosswalk-step": err.step, "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
+    headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = getattr(err, "retry_after_s", None)
     if isinstance(err, NoEligibleProvider):
-        headers["retry-after"] = str(max(1, int(retry + 0.999))) if retry is not None else "1"
+        if retry is not None:
+            headers["retry-after"] = str(max(1, int(retry + 0.999)))
+        elif err.retryable:
+            headers["retry-after"] = "1"  # soft standings with no known end (probe slots taken): soon
+        else:
+            # Blocked or excluded until the config changes: there is no honest retry time.
+            headers["x-should-retry"] = "false"
     attempts = [{"provider": a.provider, "failure_class": a.failure_class, "status": a.status,
                  "latency_ms": round(a.latency_s * 1000, 1)} for a in err.attempts]
     extra: dict[str, Any] = {"step": err.step, "attempts": attempts}
@@ -123,14 +146,25 @@ async def _no_route(request: web.Request) -> web.Response:
     return _error(404, f"no route {request.path}", type_="invalid_request_error", code="404")
 
 
+# What aiohttp decodes for us; anything else would reach the JSON parser still encoded.
+_DECODED = frozenset({"", "identity", "gzip", "deflate", "br", "zstd"})
+
+
 async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
-    if request.content.is_eof():  # the usual case: the whole body came with the headers
-        return await request.read()
+    encoding = request.headers.get("content-encoding")
+    if encoding is not None and encoding.strip().lower() not in _DECODED:
+        raise BadRequest(f"Content-Encoding {encoding[:40]!r} is not supported (use gzip, deflate or none)",
+                         "content-encoding", code="unsupported_content_encoding")
     try:
+        if request.content.is_eof():  # the usual case: the whole body came with the headers
+            return await request.read()
         async with asyncio.timeout(proxy.router.config.proxy.body_timeout_s):
             return await request.read()
     except TimeoutError:
         raise BadRequest("request body arrived too slowly", status=408, code="request_timeout") from None
+    except web.RequestPayloadError:
+        raise BadRequest(f"request body could not be decoded (Content-Encoding: {(encoding or 'none')[:40]})",
+                         "content-encoding", code="bad_content_encoding") from None
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -152,39 +186,51 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, router: Router, step: str, body: dict[str, Any]) -> web.StreamResponse:
     records: list[DecisionRecord] = []
-    chunks = router.engine.stream(step, body, records)
-    try:
-        first = await anext(chunks)
-    except CrosswalkError as err:
-        return _crosswalk_error(err)
-    except StopAsyncIteration:
-        first = None
-    headers = {**_record_headers(records[0]), "content-type": "text/event-stream", "cache-control": "no-cache"}
-    record = records[0]
-    if record.provider and not any(a.failure_class is None for a in record.attempts):
-        # Headers leave before the stream ends: name the committed provider as answering.
-        headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
-    response = web.StreamResponse(headers=headers)
-    try:
+    # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
+    # cancelled handler) closes the engine's generator at once, which releases the attempt
+    # and closes the upstream connection.
+    async with aclosing(router.engine.stream(step, body, records)) as chunks:
+        try:
+            first = await anext(chunks)
+        except CrosswalkError as err:
+            return _crosswalk_error(err)
+        except StopAsyncIteration:
+            first = None
+        record = records[0]
+        headers = {**_record_headers(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
+        if record.provider and not any(a.failure_class is None for a in record.attempts):
+            # Headers leave before the stream ends: name the committed provider as answering.
+            headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
+        response = web.StreamResponse(headers=headers)
         try:
             await response.prepare(request)
             if first is not None:
                 await response.write(b"data: " + dumps(first) + b"\n\n")
             async for chunk in chunks:
                 await response.write(b"data: " + dumps(chunk) + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, and no [DONE], so no client can
             # take the partial answer for a whole one.
-            await response.write(b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type) + b"\n\n")
-            await response.write_eof()
-            return response
-        finally:
-            await chunks.aclose()  # also when the caller hung up: the upstream call ends here
-        await response.write(b"data: [DONE]\n\n")
+            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type))
+        except ConnectionError:
+            pass  # the caller hung up mid-stream: nobody to answer, nothing to log
+        except Exception:
+            if not response.prepared:
+                raise  # nothing sent yet: the guard answers with error JSON
+            log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
+            await _end_in_band(response, error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
+                                                    type_="server_error", code="server_error"))
+    return response
+
+
+async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
+    try:
+        await response.write(b"data: " + event + b"\n\n")
         await response.write_eof()
     except ConnectionError:
-        pass  # the caller hung up mid-stream: nobody to answer, nothing to log
-    return response
+        pass
 
 
 async def models(request: web.Request) -> web.Response:
@@ -214,12 +260,32 @@ async def providers_state(request: web.Request) -> web.Response:
             "cooldown_for_s": round(health.cooldown_until - now, 3) if now < health.cooldown_until else None,
             "exclusion": None if exclusion is None else {
                 "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
-                "until_s": None if exclusion.until is None else round(exclusion.until - now, 1)},
+                "until_s": None if exclusion.until is None else round(exclusion.until - now, 1),
+                "basis": exclusion.basis, "corroborated": exclusion.basis == "corroborated"},
+            "pending_sightings": [{"failure_class": s.failure_class, "evidence": s.evidence, "age_s": round(now - s.at, 1)}
+                                  for s in state.sightings.pending(name, now)],
             "recent_failures": [{"at": at, "failure_class": cls} for at, cls in state.recent[name]],
             "probes": [{"at": at, "result": result} for at, result in prober.last.get(name, ())] if prober else [],
         })
     return _json({"providers": out, "config": {"source": state.config.source, "reloaded_at": proxy.reloaded_at,
                                                "reload_error": proxy.reload_error}})
+
+
+async def unexclude(request: web.Request) -> web.Response:
+    """POST /v1/crosswalk/providers/{name}/unexclude: an operator lifts the provider's hard
+    exclusion (and its pending sightings), on this replica and, with shared state, on all."""
+    proxy: ProxyState = request.app["proxy"]
+    state = proxy.router.state
+    name = request.match_info["name"]
+    if name not in state.config.providers:
+        known = ", ".join(sorted(state.config.providers))
+        return _error(404, f"unknown provider '{name}' (known providers: {known})", type_="invalid_request_error",
+                      param="provider", code="provider_not_found")
+    lift = state.lift(name, by=f"an operator (POST {request.path})")
+    ex = lift.exclusion
+    lifted = None if ex is None else {"failure_class": ex.failure_class, "evidence": ex.evidence, "at": ex.at, "basis": ex.basis}
+    return _json({"provider": name, "lifted": lifted, "sightings_dropped": lift.sightings,
+                  "state": state.standing(name, state.clock.now())})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -257,6 +323,7 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/v1/chat/completions": ("POST", chat_completions),
         "/v1/models": ("GET", models),
         "/v1/crosswalk/providers": ("GET", providers_state),
+        "/v1/crosswalk/providers/{name}/unexclude": ("POST", unexclude),
         "/healthz": ("GET", healthz),
         "/readyz": ("GET", readyz),
         "/metrics": ("GET", metrics),

@@ -14,6 +14,7 @@ FORBIDDEN_FIELDS = frozenset({
     "headers", "organization", "deployment_id", "aws_access_key_id", "aws_secret_access_key",
     "vertex_credentials", "vertex_project", "vertex_location", "mock_response", "timeout", "num_retries",
 })
+MAX_MODEL_CHARS = 256  # a step name; config step names are held to the same rule
 
 
 class BadRequest(ValueError):
@@ -39,13 +40,18 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
     """Parse and check a chat-completions body; raise `BadRequest` naming the field."""
     try:
         body = loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError) as exc:
+        if "depth limit" in str(exc) or "too deeply" in str(exc):
+            raise BadRequest("request body is nested too deeply to be valid here", code="nested_too_deeply") from None
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required: name the Crosswalk step to run (see GET /v1/models)", "model")
+    if len(model) > MAX_MODEL_CHARS or not model.isprintable():
+        # It would be echoed in headers and logs: refuse it rather than escape it everywhere.
+        raise BadRequest(f"'model' must be a step name of at most {MAX_MODEL_CHARS} printable characters (see GET /v1/models)", "model")
     for name in FORBIDDEN_FIELDS.intersection(body):
         raise BadRequest(f"'{name}' is not accepted: upstreams and their settings come from the Crosswalk config", name)
     messages = body.get("messages")

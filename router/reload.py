@@ -1,5 +1,10 @@
 """Live config reload for the proxy: on SIGHUP and when the file changes. A bad new file
-keeps the old config serving, and says why (log, /readyz, provider-state endpoint)."""
+keeps the old config serving, and says why (log, /readyz, provider-state endpoint).
+
+A reload never weakens security: a file that leaves no API key (none in proxy.api_keys,
+none in CROSSWALK_API_KEYS) is refused like a bad file while the proxy listens on a
+non-loopback address, which is exactly what start-up refuses; on loopback it applies,
+with a warning."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import signal
 from pathlib import Path
 
 from policies.config import ConfigError
-from router.auth import keys_from
+from router.auth import is_loopback, keys_from
 from router.background import cancel_and_wait
 from router.configfile import feed_path, load_config
 from router.proxy import ProxyState
@@ -80,12 +85,26 @@ class ConfigWatcher:
         try:
             config = load_config(self.path)
         except ConfigError as exc:
-            self.proxy.reload_error = str(exc)
-            log.warning("crosswalk: config reload rejected, still serving the previous config: %s", exc)
-            return False
+            return self._reject(str(exc))
+        keys = keys_from(config.proxy.api_keys)  # CROSSWALK_API_KEYS still counts
+        host = self.proxy.host or "an unknown address"
+        if not keys and not is_loopback(self.proxy.host):
+            return self._reject(
+                f"{config.source}: proxy.api_keys: the new file sets no API keys (and CROSSWALK_API_KEYS is empty), "
+                f"but the proxy listens on {host}, which is not loopback; put the keys back in proxy.api_keys, "
+                "or restart bound to 127.0.0.1. The previous keys stay in force")
+        if not keys and self.proxy.keys:
+            log.warning("crosswalk: config reload turns API-key authentication off (%s sets no proxy.api_keys and "
+                        "CROSSWALK_API_KEYS is empty); allowed only because %s is loopback", config.source, host)
         await self.proxy.router.areload(config)
-        self.proxy.keys = keys_from(config.proxy.api_keys)
+        self.proxy.keys = keys
         self.proxy.reload_error = None
         self.proxy.reloaded_at = self.proxy.router.clock.wall().isoformat(timespec="seconds")
         log.info("crosswalk: config reloaded from %s (%d providers, %d steps)", self.path, len(config.providers), len(config.steps))
         return True
+
+    def _reject(self, reason: str) -> bool:
+        """Keep the old config (and its keys) serving; say why where operators look."""
+        self.proxy.reload_error = reason
+        log.warning("crosswalk: config reload rejected, still serving the previous config: %s", reason)
+        return False

@@ -63,6 +63,7 @@ class Router:
         self.chat = _Chat(self, sync=True)
         self.aio = _AsyncFace(self)
         self._loop_thread: _LoopThread | None = None
+        self._lock = threading.Lock()  # one loop thread and one shared-state sync, whatever the threads
         self._closing: set[asyncio.Task[None]] = set()
         self._background: Any = None
         self._sync: Any = None  # a router.shared_state.RedisSync while state.backend is redis
@@ -80,8 +81,8 @@ class Router:
         `AsyncCompletionStream` whose first token has already been secured (failures
         before it fail over, and if nothing answers the error is raised here)."""
         body = _body(messages, params)
-        if self._sync is None and self.config.state.backend == "redis":
-            self._start_sync()  # SDK processes share state without having to call astart()
+        if self.config.state.backend == "redis":
+            self._sync_here()  # SDK processes share state without having to call astart()
         if not stream:
             result, record = await self.engine.complete(step, body)
             return to_completion(result, record)
@@ -155,7 +156,24 @@ class Router:
 
             self._background = Prober(self)
             self._background.start()
-        if self._sync is None and self.config.state.backend == "redis":
+        if self.config.state.backend == "redis":
+            self._sync_here()
+
+    def _sync_here(self) -> None:
+        """Keep the shared-state sync running on a live loop. `asyncio.run()` per call
+        cancels the sync's task and closes its loop: the next call, on a new loop, starts
+        it again there. A sync whose loop still runs (the blocking API's loop thread, or
+        the caller's own loop while another one calls) is left where it is."""
+        sync = self._sync
+        if sync is not None and sync.alive():
+            return
+        with self._lock:  # threads that each asyncio.run() a call must not start two
+            sync = self._sync
+            if sync is not None and sync.alive():
+                return
+            self._sync = None
+            if sync is not None:
+                sync.abandon()
             self._start_sync()
 
     def _start_sync(self) -> None:
@@ -183,8 +201,9 @@ class Router:
 
     def close(self) -> None:
         """Close connections opened by the blocking API and stop its loop thread."""
-        if self._loop_thread is not None:
+        with self._lock:
             thread, self._loop_thread = self._loop_thread, None
+        if thread is not None:
             if self._sync is not None:
                 thread.run(self._sync.stop())
                 self._sync = None
@@ -205,9 +224,13 @@ class Router:
         await self.aclose()
 
     def _loop(self) -> "_LoopThread":
-        if self._loop_thread is None:
-            self._loop_thread = _LoopThread()
-        return self._loop_thread
+        thread = self._loop_thread
+        if thread is not None:
+            return thread
+        with self._lock:  # two threads calling first must not start two loop threads
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread()
+            return self._loop_thread
 
 
 async def _close_later(providers: list[Provider], delay_s: float) -> None:

@@ -26,6 +26,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     """Run one proxy process until cancelled or signalled."""
     from aiohttp import web
 
+    from router.connections import bounded_site
     from router.metrics import Metrics
     from router.proxy import ProxyState, build_app
     from router.reload import ConfigWatcher
@@ -40,11 +41,11 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
         )
     router = Router(config, metrics=Metrics())
     await router.astart()
-    proxy = ProxyState(router=router, keys=keys)
+    proxy = ProxyState(router=router, keys=keys, host=host)
     app = build_app(proxy)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+    site = bounded_site(runner, host, port, config.proxy, reuse_port=reuse_port)  # limits, fd guard, error JSON
     await site.start()
     watcher = ConfigWatcher(proxy, config_path)
     watcher.start()

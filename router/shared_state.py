@@ -6,7 +6,9 @@ Local state stays authoritative for the hot path: nothing on a request's path aw
 Redis. A `RouterState` listener queues this process's events (a bounded queue) and one
 background task per router keeps a connection. While it is up, the task
 - publishes queued events: SET `{prefix}:standing:{kind}:{provider}` expiring when the
-  standing ends, and PUBLISH on `{prefix}:events`;
+  standing ends, and PUBLISH on `{prefix}:events`; an operator's lift DELetes the
+  provider's "excluded" key and stands in its place (kind "lifted"), so the lift reaches
+  every replica, also one that reconnects later;
 - applies the other replicas' messages through `RouterState.apply_remote`, which tells no
   listener, so nothing learned from Redis is ever published again (no echo);
 - exchanges retry-budget counts every `sync_interval_s` (`shared_budget.py`), which is
@@ -26,9 +28,10 @@ import random
 import uuid
 from collections import defaultdict, deque
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlsplit
 
 from policies.schema import StateSpec
+from providers.errors import redact
+from providers.redaction import redact_url, url_secrets
 from router.shared_budget import BudgetShare
 from router.state import Event, RouterState
 from router.background import cancel_and_wait
@@ -46,12 +49,8 @@ UNTIL_CONFIG_TTL_S = 86400  # exclusions that last until the config changes; re-
 
 
 def redacted(url: str) -> str:
-    """The URL with its password masked, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
+    """The URL with its password (userinfo or `?password=`) masked, for logs and reprs."""
+    return redact_url(url)
 
 
 def _describe(exc: BaseException) -> str:
@@ -112,6 +111,23 @@ class RedisSync:
             await cancel_and_wait(task)
         else:  # started by the blocking API's loop thread
             self._loop.call_soon_threadsafe(task.cancel)
+
+    def alive(self) -> bool:
+        """Whether the sync can still make progress: its task is unfinished and its loop
+        runs (`asyncio.run()` cancels the task and closes the loop when its call returns)."""
+        task, loop = self._task, self._loop
+        return task is not None and not task.done() and loop is not None and not loop.is_closed() and loop.is_running()
+
+    def abandon(self) -> None:
+        """Stop without waiting, from any loop or thread, so that a new sync can take over:
+        the listener goes at once; the task is cancelled if its loop can still run it."""
+        listeners = self._state().listeners
+        if self.on_event in listeners:
+            listeners.remove(self.on_event)
+        task, self._task = self._task, None
+        loop = self._loop
+        if task is not None and not task.done() and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
 
     def on_event(self, event: Event) -> None:
         """`RouterState` listener, called on the request path: only queues the event."""
@@ -260,6 +276,9 @@ class RedisSync:
             ttl_ms = UNTIL_CONFIG_TTL_S * 1000 if update.until is None else int((update.until - wall) * 1000)
             if ttl_ms > 0:
                 payload = update.encode()
+                displaced = update.displaces()
+                if displaced is not None:
+                    pipe.delete(standing_key(self.spec.prefix, displaced, update.provider))
                 pipe.set(update.key(self.spec.prefix), payload, px=ttl_ms)
                 pipe.publish(self.channel, payload)
         await pipe.execute()
@@ -274,6 +293,8 @@ class RedisSync:
         self.applied[update.kind] += 1
         if event.exclusion is not None:
             log.warning("crosswalk: provider %s hard-excluded (learned from another replica): %s", update.provider, event.exclusion.describe())
+        elif update.kind == "lifted":
+            log.warning("crosswalk: provider %s: exclusion lifted on another replica (%s)", update.provider, update.reason)
         else:
             log.info("crosswalk: provider %s %s by another replica: %s", update.provider, update.kind, update.reason)
         return True
@@ -290,7 +311,7 @@ class RedisSync:
         self._state().budget.external = (0, 0)  # stale fleet counts would skew the budget
         if not self._said_down:
             log.warning("crosswalk: shared state on %s is down (%s); routing on this replica's own state, reconnecting",
-                        redacted(self._url), _describe(exc))
+                        redacted(self._url), redact(_describe(exc), url_secrets(self._url)))
         self.up = False
         self._said_down = True
 

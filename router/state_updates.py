@@ -17,7 +17,11 @@ from policies.health import State
 from router.state import Event, RouterState
 
 VERSION = 1
-KINDS = ("ejected", "excluded", "cooled")
+# "lifted": an operator lifted the provider's exclusion; its key stands in for the deleted
+# "excluded" key, so a replica that missed the message still drops the exclusion on resync
+# (and does not push it back).
+KINDS = ("ejected", "excluded", "cooled", "lifted")
+LIFT_MEMORY_S = 86400.0  # how long a replica re-announces its own lifts after a reconnect
 
 
 def to_wall(until: float | None, *, now: float, wall: float) -> float | None:
@@ -59,6 +63,13 @@ class Update:
     failure_class: str | None = None  # exclusions only, with the vendor's evidence
     evidence: str | None = None
     at: str | None = None
+    basis: str | None = None  # exclusions: structured | corroborated
+    since: float | None = None  # lifts: when, in wall-clock seconds
+
+    def displaces(self) -> str | None:
+        """The kind whose standing key this update deletes: a lift ends an exclusion, and
+        a new exclusion ends what a lift said."""
+        return {"lifted": "excluded", "excluded": "lifted"}.get(self.kind)
 
     def key(self, prefix: str) -> str:
         """The Redis key holding this standing."""
@@ -69,7 +80,9 @@ class Update:
         out: dict[str, Any] = {"v": VERSION, "kind": self.kind, "provider": self.provider, "ident": self.ident,
                                "until": self.until, "reason": self.reason, "origin": self.origin}
         if self.kind == "excluded":
-            out.update(failure_class=self.failure_class, evidence=self.evidence, at=self.at)
+            out.update(failure_class=self.failure_class, evidence=self.evidence, at=self.at, basis=self.basis or "structured")
+        elif self.kind == "lifted":
+            out.update(since=self.since)
         return json.dumps(out, separators=(",", ":")).encode()
 
     @staticmethod
@@ -87,10 +100,15 @@ class Update:
                 return None
             if d["kind"] == "excluded" and not all(isinstance(d.get(k), str) for k in ("failure_class", "evidence", "at")):
                 return None
+            basis = d.get("basis") if isinstance(d.get("basis"), str) else None
+            since = d.get("since")
+            if d["kind"] == "lifted" and not isinstance(since, (int, float)):
+                return None
         except (ValueError, KeyError, TypeError):
             return None
         return Update(d["kind"], d["provider"], d["ident"], None if until is None else float(until), d["reason"], d["origin"],
-                      d.get("failure_class"), d.get("evidence"), d.get("at"))
+                      d.get("failure_class"), d.get("evidence"), d.get("at"), basis,
+                      float(since) if isinstance(since, (int, float)) else None)
 
     def outlasts(self, other: "Update | None", *, margin: float = 0.0) -> bool:
         """Does this standing end more than `margin` seconds after `other` (None: there is
@@ -104,7 +122,8 @@ def from_event(event: Event, conf: ProviderConf, *, origin: str, now: float, wal
     """A local event as an update for the other replicas."""
     ex = event.exclusion
     return Update(event.kind, event.provider, identity(conf), to_wall(event.until, now=now, wall=wall), event.reason, origin,
-                  ex.failure_class if ex else None, ex.evidence if ex else None, ex.at if ex else None)
+                  ex.failure_class if ex else None, ex.evidence if ex else None, ex.at if ex else None,
+                  ex.basis if ex else None, to_wall(event.since, now=now, wall=wall))
 
 
 def to_event(update: Update, conf: ProviderConf | None, *, now: float, wall: float) -> Event | None:
@@ -114,17 +133,21 @@ def to_event(update: Update, conf: ProviderConf | None, *, now: float, wall: flo
         return None
     until = to_local(update.until, now=now, wall=wall)
     exclusion = None
+    if update.kind == "lifted":
+        return Event("lifted", update.provider, update.reason, None, since=to_local(update.since, now=now, wall=wall))
     if update.kind == "excluded":
         assert update.failure_class is not None and update.evidence is not None and update.at is not None
-        exclusion = Exclusion(update.provider, update.failure_class, update.evidence, update.at, now, until)
+        exclusion = Exclusion(update.provider, update.failure_class, update.evidence, update.at, now, until,
+                              update.basis or "structured")
     elif until is None:
         return None  # ejections and cooldowns always end
     return Event(update.kind, update.provider, update.reason, until, exclusion)
 
 
 def snapshot(state: RouterState, *, origin: str) -> list[Update]:
-    """Every live ejection, cooldown and exclusion of this process, as updates (what a
-    replica pushes after a reconnect, so a restarted Redis learns what it missed)."""
+    """Every live ejection, cooldown and exclusion of this process, and its recent lifts, as
+    updates (what a replica pushes after a reconnect, so a restarted Redis learns what it
+    missed)."""
     now, wall = state.clock.now(), state.clock.wall().timestamp()
     events: list[Event] = []
     for name, health in state.health.items():
@@ -135,5 +158,9 @@ def snapshot(state: RouterState, *, origin: str) -> list[Update]:
             events.append(Event("cooled", name, health.cooldown_reason, health.cooldown_until))
     for ex in state.exclusions.all(now):
         events.append(Event("excluded", ex.provider, f"{ex.failure_class}: {ex.evidence}", ex.until, ex))
+    for name, at in state.lifted.items():
+        # A lift made while Redis was away; not once a newer exclusion stands (it would delete it).
+        if now - at <= LIFT_MEMORY_S and state.exclusions.active(name, now) is None:
+            events.append(Event("lifted", name, "lifted by an operator", None, since=at))
     providers = state.config.providers
     return [from_event(e, providers[e.provider], origin=origin, now=now, wall=wall) for e in events if e.provider in providers]

@@ -65,6 +65,12 @@ class Behaviour:
                  whether the finish_reason chunk is still sent
       error_event  stream: send `after` events, then an in-band `data: {"error": ...}`
                  event carrying `payload` (as OpenAI does when a stream fails server-side)
+      echo_field   answer 400 `Unrecognized request argument supplied: <field>` for the
+                 first body field OpenAI does not know (as api.openai.com does); a body
+                 with none is answered normally
+      echo_content HTTP `status` with an error whose message is `payload["template"]` with
+                 `{content}` replaced by the last message's content (vendors quote the
+                 request back: "Invalid value for 'messages[0].content': ...")
     `after` counts SSE events, the role chunk included: after=1 means only the role chunk
     (no content yet) went out, after=3 means the role chunk and two content chunks.
     """
@@ -122,6 +128,38 @@ def no_done(*, finish: bool) -> Behaviour:
 def error_event(after: int, payload: Any) -> Behaviour:
     """An in-band error event after `after` good SSE events, then the stream ends."""
     return Behaviour("error_event", after=after, payload=payload)
+
+
+def echo_field() -> Behaviour:
+    """400 `Unrecognized request argument supplied: <field>` for an unknown body field."""
+    return Behaviour("echo_field")
+
+
+def echo_content(status: int, template: str, *, type_: str | None = "invalid_request_error", code: str | None = None) -> Behaviour:
+    """An error quoting the request's last message content into `template` ({content})."""
+    return Behaviour("echo_content", status=status, payload={"template": template, "type": type_, "code": code})
+
+
+# What api.openai.com accepts in a chat completion body; anything else is "unrecognized".
+OPENAI_FIELDS = frozenset({
+    "model", "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "response_format",
+    "seed", "tools", "tool_choice", "parallel_tool_calls", "stream", "stream_options", "reasoning_effort",
+    "modalities", "audio", "prediction", "service_tier", "functions", "function_call", "metadata", "store",
+})
+
+
+def _echo(b: Behaviour, body: Any) -> tuple[int, dict[str, Any]] | None:
+    """The status and error body an echoing behaviour answers `body` with (None: answer)."""
+    if b.kind == "echo_field":
+        unknown = [k for k in body if k not in OPENAI_FIELDS] if isinstance(body, dict) else []
+        if not unknown:
+            return None
+        return 400, _openai_error(f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error", None)
+    messages = body.get("messages") if isinstance(body, dict) else None
+    content = str(messages[-1].get("content", "")) if isinstance(messages, list) and messages and isinstance(messages[-1], dict) else ""
+    p = b.payload
+    return b.status, _openai_error(p["template"].replace("{content}", content), p["type"], p["code"])
 
 
 def _openai_error(message: str, type_: str | None, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -239,6 +277,7 @@ class FakeVendor:
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._seq = 0
+        self.extra: dict[str, Any] = {}  # fields added to every completion and chunk
 
     def __repr__(self) -> str:
         return f"FakeVendor({self.name!r}, {self.base_url!r}, calls={self.count})"
@@ -300,6 +339,8 @@ class FakeVendor:
         b = self._next()
         if b.kind == "error":
             return web.json_response(b.payload, status=b.status, headers={"x-request-id": self._request_id(), **b.headers})
+        if b.kind in ("echo_field", "echo_content") and (echoed := _echo(b, body)) is not None:
+            return web.json_response(echoed[1], status=echoed[0], headers={"x-request-id": self._request_id()})
         if b.kind == "reset":
             self._reset(request)
             return web.Response()  # never written: the transport is gone
@@ -330,6 +371,7 @@ class FakeVendor:
             "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29},
             "service_tier": "default",
             "system_fingerprint": "fp_fake0001",
+            **self.extra,
         }
 
     async def _complete(self, request: web.Request, b: Behaviour, model: str) -> web.StreamResponse:
@@ -359,6 +401,7 @@ class FakeVendor:
             "model": model,
             "service_tier": "default",
             "system_fingerprint": "fp_fake0001",
+            **self.extra,
         }
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -388,7 +431,7 @@ class FakeVendor:
         })
         await resp.prepare(request)
         events = self._events(model, body, finish=b.finish)
-        if b.kind == "ok":
+        if b.kind in ("ok", "echo_field", "echo_content"):  # an echoing vendor with nothing to echo answers
             await resp.write(events[0])
             await self._pause(b.delay_s)  # slow first token: headers and role chunk came fast
             for e in events[1:]:

@@ -20,7 +20,7 @@ import pytest
 from multidict import CIMultiDict
 
 from providers.base import ChatRequest
-from providers.classify import Classification, FailureClass, classify, parse_retry_after
+from providers.classify import HARD, Classification, FailureClass, classify, parse_retry_after
 from providers.errors import (
     MalformedResponse,
     ProviderConnectionError,
@@ -53,6 +53,7 @@ class Case:
     via: tuple[str, ...] = ("wire",)
     retry_after: float | None = None
     content_type: str = "application/json"
+    free_text: tuple[str, ...] = ()  # adapters through which a hard class rests on the message alone
 
     @property
     def raw(self) -> str:
@@ -194,7 +195,7 @@ CASES: list[Case] = [
     # Anthropic reports an empty prepaid balance as a 400, not a 402/429.
     Case("anthropic", "400-credit-balance-too-low", 400, anthropic_err("invalid_request_error",
         "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or "
-        "purchase credits."), F.QUOTA, via=BOTH),
+        "purchase credits."), F.QUOTA, via=BOTH, free_text=BOTH),
     # --- Gemini (native API via litellm, OpenAI-compatible endpoint via the wire) ------
     Case("gemini", "400-FAILED_PRECONDITION-user-location", 400, gemini_err(
         400, "FAILED_PRECONDITION", "User location is not supported for the API use."), F.REGULATORY, via=BOTH),
@@ -226,7 +227,7 @@ CASES: list[Case] = [
     Case("gemini", "404-NOT_FOUND-retired-model", 404, gemini_err(
         404, "NOT_FOUND", "models/gemini-1.0-pro is not found for API version v1beta, or is not supported for "
         "generateContent. Call ListModels to see the list of available models and their supported methods."),
-         F.REGULATORY, via=BOTH),
+         F.REGULATORY, via=BOTH, free_text=BOTH),
     Case("gemini", "400-INVALID_ARGUMENT-generic", 400, gemini_err(
         400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name \"temperatur\" at 'generation_config': "
         "Cannot find field."), F.CLIENT, via=BOTH),
@@ -241,7 +242,7 @@ CASES: list[Case] = [
     Case("bedrock", "400-ValidationException-unsupported-countries", 400, {"message":
         "Access to Anthropic models is not allowed from unsupported countries, regions, or territories. Please refer to "
         "https://www.anthropic.com/supported-countries for more information on the countries and regions Anthropic "
-        "currently supports."}, F.REGULATORY, headers=bedrock("ValidationException"), via=LITELLM),
+        "currently supports."}, F.REGULATORY, headers=bedrock("ValidationException"), via=LITELLM, free_text=LITELLM),
     Case("bedrock", "403-AccessDeniedException-unsupported-countries", 403, {"message":
         "Access to the model is not allowed from unsupported countries, regions, or territories."},
          F.REGULATORY, headers=bedrock("AccessDeniedException"), via=LITELLM),
@@ -258,7 +259,7 @@ CASES: list[Case] = [
          F.CONTEXT_LENGTH, headers=bedrock("ValidationException"), via=LITELLM),
     Case("bedrock", "404-ResourceNotFoundException-end-of-life", 404, {"message":
         "This model version has reached the end of its life. Please refer to the AWS documentation for more details."},
-         F.REGULATORY, headers=bedrock("ResourceNotFoundException"), via=LITELLM),
+         F.REGULATORY, headers=bedrock("ResourceNotFoundException"), via=LITELLM, free_text=LITELLM),
     Case("bedrock", "503-ServiceUnavailableException", 503, {"message": "Bedrock is unable to process your request."},
          F.TRANSIENT, headers=bedrock("ServiceUnavailableException"), via=LITELLM),
     Case("bedrock", "400-ValidationException-generic", 400, {"message":
@@ -301,6 +302,8 @@ async def test_vendor_error_payload_gets_its_failure_class(upstream, monkeypatch
     assert got.failure_class is case.expected, f"{error.evidence()} (code={error.code!r}, type={error.error_type!r})"
     if case.retry_after is not None:
         assert got.retry_after_s == pytest.approx(case.retry_after)
+    if case.expected in HARD:  # structured evidence excludes at once; free text needs corroboration
+        assert got.structured is (via not in case.free_text), error.evidence()
 
 
 def test_the_table_covers_every_failure_class_the_wire_can_produce():

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 
 def free_port() -> int:
@@ -20,7 +21,8 @@ def free_port() -> int:
 class ProxyProcess:
     """`crosswalk serve --config FILE --port N` in a child process; logs go to a file."""
 
-    def __init__(self, config: Path, *, env: dict[str, str] | None = None, host: str = "127.0.0.1", extra: list[str] | None = None) -> None:
+    def __init__(self, config: Path, *, env: dict[str, str] | None = None, host: str = "127.0.0.1", extra: list[str] | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.port = free_port()
         self.host = host
         self.url = f"http://127.0.0.1:{self.port}"
@@ -28,7 +30,7 @@ class ProxyProcess:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--host", host, "--port", str(self.port), *(extra or [])],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
         )
 
     def wait_ready(self, timeout: float = 20.0) -> "ProxyProcess":

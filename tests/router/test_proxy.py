@@ -160,7 +160,7 @@ def test_slow_loris_client_does_not_block_others(proxy):
         sock.close()
 
 
-def test_nothing_eligible_is_503_with_retry_after(tmp_path):
+def test_nothing_eligible_by_compliance_is_503_that_says_not_to_retry(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("""
 providers:
@@ -172,7 +172,8 @@ steps:
     try:
         conn_resp, data = _raw(p, "POST", "/v1/chat/completions", json.dumps({"model": "eu", "messages": MSG}).encode())
         assert conn_resp.status == 503
-        assert conn_resp.getheader("retry-after") is not None
+        # Blocked by the config itself: no retry time exists, so none is promised.
+        assert conn_resp.getheader("retry-after") is None and conn_resp.getheader("x-should-retry") == "false"
         body = json.loads(data)
         assert body["error"]["type"] == "no_eligible_provider"
         assert "region 'us' not in allowed regions" in body["error"]["message"]

@@ -1,8 +1,14 @@
-"""The SDK as a user touches it: both faces, streaming, records, errors (simulated vendors)."""
+"""The SDK as a user touches it: both faces, streaming, records, errors (simulated vendors);
+and, on a real loopback vendor, many threads calling the blocking API at once and
+`asyncio.run()` per call (one loop thread; no socket or loop left behind)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import random
+import threading
+import weakref
 
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -10,6 +16,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from policies.config import parse_config
 from providers.simulated import Fault
 from router import AllProvidersFailed, NoEligibleProvider, Router, StreamInterrupted, UnknownStep, UpstreamRejected
+from tests.fakevendor import FakeVendor
+from tests.sockets import have_proc, open_sockets_to
 
 CONFIG = """
 providers:
@@ -134,3 +142,80 @@ async def test_stream_error_before_any_token_is_raised_at_await(router):
     with pytest.raises(AllProvidersFailed) as info:
         await router.acompletion(step="draft", messages=MSG, stream=True)
     assert [a.failure_class for a in info.value.attempts] == ["regulatory", "auth"]
+
+
+# --- threads, loops and sockets (an OpenAI-wire provider on a real loopback vendor) --------
+
+
+@pytest.fixture
+def threaded_vendor():
+    """A FakeVendor on its own loop thread, so a test may call the blocking API or
+    `asyncio.run()` from plain threads."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-vendor", daemon=True)
+    thread.start()
+    vendor = asyncio.run_coroutine_threadsafe(FakeVendor("primary").start(), loop).result(10)
+    yield vendor
+    asyncio.run_coroutine_threadsafe(vendor.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def _wire_router(vendor: FakeVendor) -> Router:
+    return Router(parse_config(
+        f'providers:\n  p: {{kind: openai, model: gpt-4o-mini, base_url: "{vendor.base_url}"}}\nsteps:\n  draft: {{providers: [p]}}\n',
+        env={}))
+
+
+def _sync_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "crosswalk-sync"}
+
+
+def test_threads_calling_first_share_one_loop_thread_and_close_stops_it(threaded_vendor):
+    router = _wire_router(threaded_vendor)
+    before = _sync_threads()
+    start = threading.Barrier(16)
+    answers: list[str] = []
+
+    def call() -> None:
+        start.wait()  # all 16 call the blocking API for the first time at once
+        answers.append(router.chat.completions.create(model="draft", messages=MSG).model)
+
+    workers = [threading.Thread(target=call) for _ in range(16)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    try:
+        assert answers == ["p"] * 16
+        mine = _sync_threads() - before
+        assert len(mine) == 1, f"{len(mine)} loop threads for one router"
+    finally:
+        router.close()
+    (thread,) = mine
+    assert not thread.is_alive()  # close() stopped it (and joined it)
+    assert threaded_vendor.count == 16
+
+
+@pytest.mark.skipif(not have_proc(), reason="counts sockets through /proc")
+def test_asyncio_run_per_call_leaves_no_sockets_or_loops_behind(threaded_vendor):
+    router = _wire_router(threaded_vendor)
+    port = int(threaded_vendor.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def call() -> str:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        return (await router.acompletion(step="draft", messages=MSG)).model
+
+    for _ in range(100):
+        assert asyncio.run(call()) == "p"
+    gc.collect()
+    assert threaded_vendor.count == 100
+    assert open_sockets_to(port) <= 1, f"{open_sockets_to(port)} sockets to the vendor left open"
+    assert sum(ref() is not None for ref in loops) <= 1  # closed loops are not kept alive
+    # The provider still works, on yet another loop and on the blocking API's loop thread.
+    assert asyncio.run(call()) == "p"
+    assert router.completion(step="draft", messages=MSG).model == "p"
+    router.close()
+    assert open_sockets_to(port) <= 1

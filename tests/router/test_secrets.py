@@ -33,7 +33,10 @@ OPENAI_KEY = "sk-live-OPENAIxENVx7f3a9c0d2b4e6f81"
 AZURE_KEY = "azHEADERx5e2d8c1b9a7f6e4d3c2b1a09"
 LITERAL_KEY = "sk-ant-LITERALxYAMLx0c9b8a7f6e5d4c3"
 PROXY_KEY = "cw-PROXYxKEYx13572468ace0bdf9"
-SECRETS = (OPENAI_KEY, AZURE_KEY, LITERAL_KEY, PROXY_KEY)
+URL_PASSWORD = "pwURLxUSERINFOx9d8c7b6a5f4e3d2c1"  # https://user:<this>@host
+URL_KEY = "qkURLxQUERYx1a2b3c4d5e6f7a8b9c0d"  # https://host/v1?api-key=<this>
+REDIS_PASSWORD = "rdPASSxQUERYx7e6d5c4b3a2f1e0d9c"  # redis://host/0?password=<this>
+SECRETS = (OPENAI_KEY, AZURE_KEY, LITERAL_KEY, PROXY_KEY, URL_PASSWORD, URL_KEY, REDIS_PASSWORD)
 MSG = [{"role": "user", "content": "hello"}]
 
 pytestmark = pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning")
@@ -53,7 +56,7 @@ class EchoVendor:
 
     def __init__(self, status: int = 401, *, mode: str = "json", answer: str | None = None) -> None:
         self.status = status
-        self.mode = mode  # json | code | text | stream | padded
+        self.mode = mode  # json | code | text | stream | padded | url
         self.answer = answer
         self.seen: list[str] = []
         self.url = ""
@@ -76,6 +79,9 @@ class EchoVendor:
         message = f"Incorrect API key provided: {creds}. You can find your API key at https://example.invalid/keys."
         if self.mode == "text":
             return web.Response(status=self.status, text=f"Unauthorized: {creds}")
+        if self.mode == "url":  # quotes the URL it was called on, query string and all
+            return web.json_response({"error": {"message": f"Invalid API key in {request.path_qs}", "code": "invalid_api_key"}},
+                                     status=self.status)
         if self.mode == "padded":  # the key straddles the 1000th character of the body
             bearer = request.headers.get("Authorization", "")
             return web.Response(status=self.status, text=("x" * 977) + " " + bearer + " " + ("y" * 100))
@@ -397,3 +403,162 @@ def test_crosswalk_check_of_the_vendor_example_has_no_secret():
     assert done.returncode == 0, done.stderr
     assert_no_secret(done.stdout + done.stderr, "crosswalk check vendors.example.yaml")
     assert OPENAI_KEY[::-1] not in done.stdout + done.stderr
+
+
+# --- credentials inside URLs: a base_url's userinfo or ?api-key=, a Redis ?password= ------
+
+SECRET_URL = f"https://svc:{URL_PASSWORD}@gateway.example/v1?api-version=2024-10-21&api-key={URL_KEY}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (SECRET_URL, "https://svc:***@gateway.example/v1?api-version=2024-10-21&api-key=***"),
+        (f"redis://10.0.0.1:6380/0?password={REDIS_PASSWORD}&db=1", "redis://10.0.0.1:6380/0?password=***&db=1"),
+        (f"redis://:{REDIS_PASSWORD}@cache/1", "redis://:***@cache/1"),
+        (f"https://{URL_KEY}@host/v1", "https://***@host/v1"),  # a lone user name is often a token
+        (f"https://h/v1?key={URL_KEY}&token=t0k3n&access_token=a&sig=s&X-Amz-Signature=x&client_secret=c",
+         "https://h/v1?key=***&token=***&access_token=***&sig=***&X-Amz-Signature=***&client_secret=***"),
+        (f"https://u:{URL_PASSWORD}@h:99999/v1#access_token={URL_KEY}", "https://u:***@h:99999/v1#access_token=***"),  # unparseable port
+        ("https://api.openai.com/v1?api-version=1&flag", "https://api.openai.com/v1?api-version=1&flag"),
+    ],
+)
+def test_redact_url_masks_userinfo_and_secret_parameters(url, shown):
+    from providers.redaction import redact_url, url_secrets
+
+    assert redact_url(url) == shown
+    assert_no_secret(redact_url(url), "redact_url")
+    hidden = url_secrets(url)
+    for secret in (URL_PASSWORD, URL_KEY, REDIS_PASSWORD):
+        assert (secret in url) == (secret in hidden)
+
+
+def test_url_secrets_come_decoded_too():
+    from providers.errors import redact
+    from providers.redaction import url_secrets
+
+    url = "https://h/v1?api_key=ab%2Fcd%3Def123"
+    assert redact("echo: ab/cd=ef123 and ab%2Fcd%3Def123", url_secrets(url)) == "echo: *** and ***"
+
+
+def _with_base_url(url: str) -> str:
+    return CONFIG.replace("base_url: ${OA_URL:-https://api.openai.com/v1}", f'base_url: "{url}"')
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(f"ftp://svc:{URL_PASSWORD}@gateway.example/v1?api-key={URL_KEY}", id="wrong-scheme"),
+        pytest.param(f"https://svc:{URL_PASSWORD}@gateway.example:99999/v1?api-key={URL_KEY}", id="bad-port"),
+        pytest.param(f"https://svc:{URL_PASSWORD}@/v1?api-key={URL_KEY}", id="no-host"),
+    ],
+)
+def test_config_errors_never_echo_a_base_url_raw(url):
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with_base_url(url), env=ENV, source="secrets.yaml")
+    assert "providers.oa" in str(info.value) and "base_url" in str(info.value)
+    assert_no_secret(str(info.value) + repr(info.value) + "\n".join(info.value.problems), "ConfigError (base_url)")
+
+
+def test_config_errors_never_echo_a_redis_url_raw():
+    for url in (f"http://127.0.0.1:6379/0?password={REDIS_PASSWORD}", f"redis//:{REDIS_PASSWORD}@127.0.0.1:6379/0"):
+        with pytest.raises(ConfigError) as info:
+            parse_config(CONFIG + f'state: {{backend: redis, url: "{url}"}}\n', env=ENV, source="secrets.yaml")
+        assert "state: url must start with redis://" in str(info.value)
+        assert_no_secret(str(info.value), "ConfigError (state.url)")
+
+
+def test_reprs_hide_url_credentials():
+    from router.shared_state import RedisSync
+
+    config = parse_config(_with_base_url(SECRET_URL) + f'state: {{backend: redis, url: "redis://127.0.0.1:9/0?password={REDIS_PASSWORD}"}}\n',
+                          env=ENV, source="secrets.yaml")
+    assert config.providers["oa"].base_url == SECRET_URL  # the secret is really there
+    providers = build_providers(config)
+    router = Router(config)
+    texts = [repr(config), repr(config.providers["oa"]), repr(providers["oa"]), repr(router), repr(config.state),
+             repr(RedisSync(lambda: router.state, config.state))]
+    router.close()
+    for text in texts:
+        assert_no_secret(text, "repr")
+    assert "gateway.example" in repr(config.providers["oa"]) and "api-key=***" in repr(providers["oa"])
+
+
+async def test_wire_error_redacts_a_url_the_vendor_quotes(echo):
+    vendor = await echo(401, mode="url")
+    provider = OpenAIWireProvider(name="oa", model="gpt-4o", base_url=f"{vendor.url}/v1?api-version=1&api-key={URL_KEY}")
+    error = await _fail(provider)
+    assert isinstance(error, ProviderHTTPError) and error.status == 401
+    assert "api-key=***" in error.message  # the vendor quoted the query string; the key is masked
+    for text in _error_texts(error):
+        assert_no_secret(text, "wire error quoting the URL")
+
+
+def test_crosswalk_check_hides_url_credentials(tmp_path):
+    path = tmp_path / "urls.yaml"
+    path.write_text(_with_base_url(SECRET_URL) + f'state: {{backend: redis, url: "redis://127.0.0.1:9/0?password={REDIS_PASSWORD}"}}\n')
+    done = _check(path, ENV)
+    assert done.returncode == 0, done.stderr
+    assert "step draft" in done.stdout and "oa" in done.stdout
+    assert_no_secret(done.stdout + done.stderr, "crosswalk check (URL credentials)")
+    path.write_text(_with_base_url(SECRET_URL.replace("https://", "ftp://")))
+    done = _check(path, ENV)
+    assert done.returncode == 1 and "providers.oa: base_url must start with http://" in done.stderr
+    assert_no_secret(done.stdout + done.stderr, "crosswalk check (bad base_url)")
+
+
+async def test_serve_hides_url_credentials_in_reload_errors_and_logs(tmp_path, echo):
+    """A real `crosswalk serve`: an upstream that quotes its URL (query key and all), a
+    Redis URL with ?password= that is down, then a reload with a bad base_url holding
+    credentials. /readyz, the provider-state endpoint and the log never show them."""
+    import asyncio
+    import time
+    import urllib.request
+
+    from tests.router.proxy_harness import ProxyProcess
+
+    vendor = await echo(401, mode="url")
+    good = (_with_base_url(f"http://svc:{URL_PASSWORD}@127.0.0.1:{vendor.url.rsplit(':', 1)[1]}/v1?api-key={URL_KEY}")
+            + f'state: {{backend: redis, url: "redis://127.0.0.1:9/0?password={REDIS_PASSWORD}"}}\n').replace(
+                "proxy:\n", "proxy:\n  reload_interval_s: 0.2\n")
+    path = tmp_path / "serve.yaml"
+    path.write_text(good)
+    p = ProxyProcess(path, env={**ENV, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+
+    def get(url_path: str) -> dict[str, Any]:
+        req = urllib.request.Request(p.url + url_path, headers={"authorization": f"Bearer {PROXY_KEY}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # /readyz may be 503
+            return json.loads(exc.read())
+
+    def scenario() -> tuple[str, dict[str, Any]]:
+        p.wait_ready()
+        req = urllib.request.Request(p.url + "/v1/chat/completions", method="POST", data=json.dumps({"model": "broken", "messages": MSG}).encode(),
+                                     headers={"authorization": f"Bearer {PROXY_KEY}", "content-type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=30).read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode()
+        else:
+            body = ""
+        path.write_text(good.replace("http://svc:", "https://svc:").replace(f":{vendor.url.rsplit(':', 1)[1]}/v1", ":99999/v1"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not get("/readyz").get("reload_error"):
+            time.sleep(0.05)
+        return body, get("/readyz")
+
+    try:
+        body, ready = await asyncio.to_thread(scenario)
+        providers = await asyncio.to_thread(get, "/v1/crosswalk/providers")
+    finally:
+        await asyncio.to_thread(p.stop)
+    log = p.log()
+    assert vendor.seen, "the upstream was called"
+    assert "api-key=***" in body  # the vendor's quote reached the caller, redacted
+    assert "providers.oa" in ready["reload_error"] and "base_url" in ready["reload_error"]
+    assert "shared state on redis://127.0.0.1:9/0?password=*** is down" in log
+    assert "hard-excluded" in log
+    for where, text in (("response", body), ("/readyz", json.dumps(ready)), ("providers", json.dumps(providers)), ("log", log)):
+        assert_no_secret(text, where)

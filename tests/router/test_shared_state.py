@@ -491,3 +491,59 @@ def test_a_memory_router_never_imports_redis() -> None:
             "print('redis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+RUNS_CONFIG = """
+providers:
+  a: {kind: simulated, model: a-1, vendor: va, simulate: {latency_ms: 1, jitter_ms: 0}}
+  b: {kind: simulated, model: b-1, vendor: vb, simulate: {latency_ms: 1, jitter_ms: 0}}
+steps:
+  draft: {providers: [a, b]}
+state: {backend: redis, url: "REDIS_URL", prefix: PREFIX, timeout_ms: 200, sync_interval_s: 0.05}
+"""
+
+
+async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServer) -> None:
+    """Each `asyncio.run()` cancels the sync's task and closes its loop; the next call
+    starts the sync again on its own loop, so a standing another replica publishes after
+    100 such calls still reaches this router (and no Redis connection is left open)."""
+    from router import Router
+    from tests.sockets import have_proc, open_sockets_to
+
+    router = Router(_config(redis_server.url, "cw-runs", RUNS_CONFIG))
+    ask = [{"role": "user", "content": "hi"}]
+
+    def hundred_runs() -> None:
+        for _ in range(100):
+            assert asyncio.run(router.acompletion(step="draft", messages=ask)).model == "a"
+
+    await asyncio.to_thread(hundred_runs)
+    if have_proc():
+        assert open_sockets_to(redis_server.port) <= 2  # the last run's sync closed its connections
+    other_config = _config(redis_server.url, "cw-runs", RUNS_CONFIG)
+    from router.clock import SystemClock
+
+    other = RouterState(other_config, SystemClock(), rng=random.Random(0))
+    other_sync = RedisSync(lambda: other, other_config.state)
+    other_sync.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, other_sync.up), 5, "the other replica's sync connected")
+        _fail(other, "a", 403, fv.REGION_403, FailureClass.REGULATORY)  # the other replica learns a regional block
+
+        async def next_call_learns_it() -> bool:
+            resp = await router.acompletion(step="draft", messages=ask)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # the sync runs only while this loop does
+                if router.state.exclusions.active("a", router.state.clock.now()) is not None:
+                    return resp.model in ("a", "b")
+                await asyncio.sleep(0.01)
+            return False
+
+        assert await asyncio.to_thread(asyncio.run, next_call_learns_it()), "the exclusion never reached the router"
+        syncs = [fn for fn in router.state.listeners if isinstance(getattr(fn, "__self__", None), RedisSync)]
+        assert len(syncs) == 1  # one sync listening, not one per loop it ever ran on
+        later = await asyncio.to_thread(asyncio.run, router.acompletion(step="draft", messages=ask))
+        assert later.model == "b"  # the block learned from the other replica keeps routing off 'a'
+    finally:
+        await other_sync.stop()
+        await router.aclose()
