@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from providers.classify import FailureClass
+from crosswalk.providers.classify import FailureClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +51,5 @@ def action_for(failure_class: FailureClass, *, failover_on_content_filter: bool 
 
 def backoff_s(retry_number: int, *, base_s: float, max_s: float, rng: random.Random) -> float:
     """Full-jitter exponential backoff for the n-th same-provider retry (1-based): uniform
-    in [0, min(max, base*2^(n-1))], the cap from tenacity's `wait_exponential` and the draw
-    from the injected `rng` (tenacity's own jitter would draw from the global `random`)."""
-    import tenacity
-
-    cap = tenacity.wait_exponential(multiplier=base_s, max=max_s)
-    state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = retry_number
-    return rng.uniform(0.0, float(cap(state)))
+    in [0, min(max, base*2^(n-1))], drawn from the injected `rng`."""
+    return rng.uniform(0.0, min(max_s, base_s * 2.0 ** (retry_number - 1)))

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Sequence
 
-from policies.config import ProviderConf
+from crosswalk.policies.config import ProviderConf
 
 
 class Decision(str, enum.Enum):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from policies.schema import RetryBudgetSpec
+from crosswalk.policies.schema import RetryBudgetSpec
 
 
 class RetryBudget:

@@ -9,8 +9,8 @@ import datetime as dt
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from policies.config import ProviderConf, RouterConfig, StepConf
-from policies.schema import EmbargoSpec
+from crosswalk.policies.config import ProviderConf, RouterConfig, StepConf
+from crosswalk.policies.schema import EmbargoSpec
 
 
 @dataclass(frozen=True, slots=True)

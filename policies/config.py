@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from policies.schema import (
+from crosswalk.policies.schema import (
     ComplianceSpec,
     EmbargoSpec,
     ConfigSpec,
@@ -24,7 +24,7 @@ from policies.schema import (
     TimeoutsSpec,
     VerifySpec,
 )
-from providers.redaction import redact_url
+from crosswalk.providers.redaction import redact_url
 
 
 class ConfigError(ValueError):
@@ -236,7 +236,7 @@ def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]
         if (p := spec.providers[n]) and (regions is None or p.region in regions)
         and not any(fnmatchcase(_vendor_default(n, p), pat) for pat in spec.compliance.deny_vendors)
     ]
-    from policies.agreement import pick_diverse
+    from crosswalk.policies.agreement import pick_diverse
 
     panel = pick_diverse(usable, verify.agree.of, verify.diverse)
     if len(panel) < verify.agree.of:

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from policies.schema import HealthSpec
+from crosswalk.policies.schema import HealthSpec
 
 
 class State(str, enum.Enum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from policies.schema import HedgeSpec
+from crosswalk.policies.schema import HedgeSpec
 
 WINDOW = 256  # samples kept per ring; HedgeSpec.min_samples is capped at this
 KINDS = ("complete", "ttft")

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from providers.http1 import Origin, encode_headers
-from providers.redaction import redact_url
+from crosswalk.providers.http1 import Origin, encode_headers
+from crosswalk.providers.redaction import redact_url
 
 
 class _Spec(BaseModel):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from policies.compliance import Verdict
-from policies.config import StepConf
-from policies.exclusions import ExclusionBook
-from policies.health import HealthBook, State
+from crosswalk.policies.compliance import Verdict
+from crosswalk.policies.config import StepConf
+from crosswalk.policies.exclusions import ExclusionBook
+from crosswalk.policies.health import HealthBook, State
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from providers.caller_text import CallerText
-from providers.errors import (
+from crosswalk.providers.caller_text import CallerText
+from crosswalk.providers.errors import (
     MalformedResponse,
     ProviderConnectionError,
     ProviderError,

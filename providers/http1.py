@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from providers.redaction import redact_url
+from crosswalk.providers.redaction import redact_url
 
 _PAUSE_AT = 256 * 1024  # buffered body bytes at which reading pauses until the caller catches up
 

@@ -1,6 +1,6 @@
 """The long tail of vendors (Anthropic, Gemini/Vertex, Bedrock, Cohere, ...) through litellm.
 
-litellm is imported on first call, never at `import router` (it takes seconds), and with
+litellm is imported on first call, never at `import crosswalk` (it takes seconds), and with
 LITELLM_LOCAL_MODEL_COST_MAP set so it never reaches for the network. Its exceptions are
 mapped onto the project's tree here; none leaves this module.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, AsyncIterator
 
-from providers.base import chunk_finishes
-from providers.errors import (
+from crosswalk.providers.base import chunk_finishes
+from crosswalk.providers.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -20,7 +20,7 @@ from providers.errors import (
     error_info_reason,
     redact,
 )
-from providers.redaction import url_secrets
+from crosswalk.providers.redaction import url_secrets
 
 OPENAI_CHAT_PARAMS = frozenset({
     "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
@@ -126,7 +126,7 @@ class LiteLLMProvider:
             headers = getattr(getattr(exc, "response", None), "headers", None)
         retry_after = None
         if headers is not None:
-            from providers.classify import parse_retry_after
+            from crosswalk.providers.classify import parse_retry_after
 
             retry_after = parse_retry_after(headers)
         code = getattr(exc, "code", None)

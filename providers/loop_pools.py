@@ -19,7 +19,7 @@ import asyncio
 import threading
 from typing import AsyncGenerator, Callable
 
-from providers.http1 import Pool
+from crosswalk.providers.http1 import Pool
 
 
 class LoopPools:

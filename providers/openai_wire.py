@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Callable
 
-from providers.base import ChatRequest, chunk_finishes
-from providers.classify import parse_retry_after
-from providers.errors import (
+from crosswalk.providers.base import ChatRequest, chunk_finishes
+from crosswalk.providers.classify import parse_retry_after
+from crosswalk.providers.errors import (
     MalformedResponse,
     ProviderConnectionError,
     ProviderHTTPError,
@@ -22,11 +22,11 @@ from providers.errors import (
     error_info_reason,
     redact,
 )
-from providers.http1 import Origin, Pool, Response, TransportError
-from providers.jsonwire import dumps, loads
-from providers.loop_pools import LoopPools
-from providers.redaction import redact_url, url_secrets
-from providers.sse import DONE, iter_sse_data
+from crosswalk.providers.http1 import Origin, Pool, Response, TransportError
+from crosswalk.providers.jsonwire import dumps, loads
+from crosswalk.providers.loop_pools import LoopPools
+from crosswalk.providers.redaction import redact_url, url_secrets
+from crosswalk.providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_BODY = 64 * 1024
 

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from providers.errors import MalformedResponse, ProviderHTTPError, StreamBroken
+from crosswalk.providers.errors import MalformedResponse, ProviderHTTPError, StreamBroken
 
 
 @dataclass(frozen=True, slots=True)

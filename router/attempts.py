@@ -10,15 +10,15 @@ provider. A hedge (router/hedge.py) is one more attempt under the same rules: co
 
 from __future__ import annotations
 
-from policies.actions import action_for, backoff_s
-from policies.config import StepConf
-from policies.latency import hedge_delay_s
-from policies.selection import Choice, retry_after_s
-from providers.base import ChatRequest
-from providers.caller_text import CallerText
-from providers.classify import FailureClass, classify
-from providers.errors import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
-from router.errors import (
+from crosswalk.policies.actions import action_for, backoff_s
+from crosswalk.policies.config import StepConf
+from crosswalk.policies.latency import hedge_delay_s
+from crosswalk.policies.selection import Choice, retry_after_s
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.caller_text import CallerText
+from crosswalk.providers.classify import FailureClass, classify
+from crosswalk.providers.errors import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
+from crosswalk.router.errors import (
     AllProvidersFailed,
     CrosswalkError,
     DeadlineExceeded,
@@ -27,8 +27,8 @@ from router.errors import (
     UpstreamRejected,
     attempts_text,
 )
-from router.records import Attempt, DecisionRecord
-from router.state import RouterState
+from crosswalk.router.records import Attempt, DecisionRecord
+from crosswalk.router.state import RouterState
 
 
 _REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH.value, FailureClass.CONTENT_FILTER.value})

@@ -7,12 +7,12 @@ import datetime as dt
 import sys
 from typing import Sequence
 
-from policies.config import ConfigError, RouterConfig
+from crosswalk.policies.config import ConfigError, RouterConfig
 
 
-def _check(path: str) -> int:
-    from policies.compliance import verdict
-    from router.configfile import load_config
+def _check(path: str | None) -> int:
+    from crosswalk.policies.compliance import verdict
+    from crosswalk.router.configfile import load_config
 
     try:
         config = load_config(path)
@@ -31,8 +31,8 @@ def _check(path: str) -> int:
 def _explain(args: argparse.Namespace) -> int:
     import os
 
-    from router import explain as explain_mod
-    from router.configfile import load_config
+    from crosswalk.router import explain as explain_mod
+    from crosswalk.router.configfile import load_config
 
     try:
         config = load_config(args.config)
@@ -57,7 +57,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _unexclude(args: argparse.Namespace) -> int:
     import os
 
-    from router import unexclude as unexclude_mod
+    from crosswalk.router import unexclude as unexclude_mod
 
     try:
         answer = unexclude_mod.lift(args.url, args.key or os.environ.get("CROSSWALK_API_KEY"), args.provider)
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosswalk", description="Multi-model failover router for LLM calls.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate a config file and print the routing table")
-    check.add_argument("file")
+    check.add_argument("file", nargs="?", default=None, help="config file (default: $CROSSWALK_CONFIG, else the embedded config/default.yaml)")
     demo = sub.add_parser("demo", help="run the outage story on the simulated vendors")
     demo.add_argument("--config", default=None, help="config file (default: the embedded config/default.yaml)")
     demo.add_argument("--pace", type=float, default=0.02, help="seconds between requests (default 0.02)")
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(args.file)
     if args.command == "report":
-        from router import report as report_mod
+        from crosswalk.router import report as report_mod
 
         try:
             text = report_mod.read_source(args.metrics)
@@ -143,11 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report_mod.render(rows, args.pipeline.split(",") if args.pipeline else None))
         return 0
     if args.command == "serve":
-        from router import serve as serve_mod
+        from crosswalk.router import serve as serve_mod
 
         return serve_mod.main(args.config, args.host, args.port, args.workers)
     if args.command == "demo":
-        from router import demo as demo_mod
+        from crosswalk.router import demo as demo_mod
 
         try:
             return demo_mod.main(args.config, sys.stdout, pace_s=args.pace)

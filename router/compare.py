@@ -7,10 +7,10 @@ import logging
 import math
 from typing import Any, Protocol
 
-from policies import comparators as cmp
-from policies.schema import VerifySpec
-from providers.base import ChatRequest, Embedder
-from providers.errors import ProviderError
+from crosswalk.policies import comparators as cmp
+from crosswalk.policies.schema import VerifySpec
+from crosswalk.providers.base import ChatRequest, Embedder
+from crosswalk.providers.errors import ProviderError
 
 log = logging.getLogger("crosswalk")
 
@@ -110,7 +110,7 @@ def comparator_for(spec: VerifySpec, providers: Any, question: str) -> Comparato
 
 def answer_text(result: dict[str, Any]) -> str:
     """The text to compare: the first choice's content, or its tool calls as JSON."""
-    from providers.jsonwire import dumps
+    from crosswalk.providers.jsonwire import dumps
 
     try:
         message = result["choices"][0]["message"]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from policies.config import ConfigError, RouterConfig, parse_config
+from crosswalk.policies.config import ConfigError, RouterConfig, parse_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
@@ -51,4 +51,24 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
             feed_text = feed.read_text(encoding="utf-8")
         except OSError:
             feed_text = None  # parse_config names the field and the fix
-    return parse_config(text, source=str(p), env=os.environ if env is None else env, feed_text=feed_text)
+    config = parse_config(text, source=str(p), env=os.environ if env is None else env, feed_text=feed_text)
+    missing = missing_extras(config)
+    if missing:
+        raise ConfigError(missing, source=str(p))
+    return config
+
+
+def missing_extras(config: RouterConfig) -> list[str]:
+    """Problems for config features whose optional dependency is not installed (the lean
+    core has neither litellm nor redis): each names the field and the extra to install."""
+    from importlib.util import find_spec
+
+    problems = []
+    if find_spec("litellm") is None:
+        problems += [
+            f"providers.{name}.kind: 'litellm' needs the litellm extra; pip install 'crosswalk-router[litellm]'"
+            for name, p in config.providers.items() if p.kind == "litellm"
+        ]
+    if config.state.backend == "redis" and find_spec("redis") is None:
+        problems.append("state.backend: 'redis' needs the redis extra; pip install 'crosswalk-router[redis]'")
+    return problems

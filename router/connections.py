@@ -40,7 +40,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
-from router.proxy_requests import error_body
+from crosswalk.router.proxy_requests import error_body
 
 log = logging.getLogger("crosswalk.proxy")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.records import DecisionRecord
+from crosswalk.router.records import DecisionRecord
 
 
 def to_completion(body: dict[str, Any], record: DecisionRecord) -> Any:

@@ -16,12 +16,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from providers.simulated import Fault
-from policies.health import State
-from router.errors import CrosswalkError
-from router.records import DecisionRecord
-from router.sdk import Router
-from router.state import Event
+from crosswalk.providers.simulated import Fault
+from crosswalk.policies.health import State
+from crosswalk.router.errors import CrosswalkError
+from crosswalk.router.records import DecisionRecord
+from crosswalk.router.sdk import Router
+from crosswalk.router.state import Event
 
 PROMPTS = {
     "refund-amount": "Ticket 1182: what refund amount do we owe? Answer with the number.",

@@ -20,16 +20,16 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
-from policies.config import StepConf
-from providers.base import ChatRequest, Provider, chunk_commits
-from providers.errors import ProviderError, ProviderTimeout, StreamBroken
-from providers.jsonwire import encoding_problem
-from router.attempts import StepRun
-from router.errors import CrosswalkError, DeadlineExceeded, InvalidRequest, StreamInterrupted, UnknownStep
-from router.hedge import Race, Racer
-from router.records import DecisionRecord
-from router.state import RouterState
-from router.verify import Verifier, synthetic_chunks
+from crosswalk.policies.config import StepConf
+from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
+from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
+from crosswalk.providers.jsonwire import encoding_problem
+from crosswalk.router.attempts import StepRun
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, InvalidRequest, StreamInterrupted, UnknownStep
+from crosswalk.router.hedge import Race, Racer
+from crosswalk.router.records import DecisionRecord
+from crosswalk.router.state import RouterState
+from crosswalk.router.verify import Verifier, synthetic_chunks
 
 log = logging.getLogger("crosswalk")
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from router.records import Attempt
+from crosswalk.router.records import Attempt
 
 
 class CrosswalkError(Exception):

@@ -12,8 +12,8 @@ import json
 import urllib.request
 from typing import Any
 
-from policies.compliance import verdict
-from policies.config import RouterConfig
+from crosswalk.policies.compliance import verdict
+from crosswalk.policies.config import RouterConfig
 
 
 def live_state(url: str, key: str | None) -> dict[str, dict[str, Any]]:

@@ -21,8 +21,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from policies.selection import Choice
-from router.attempts import StepRun
+from crosswalk.policies.selection import Choice
+from crosswalk.router.attempts import StepRun
 
 
 @dataclass(eq=False, slots=True)

@@ -14,10 +14,10 @@ from bisect import bisect_left
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
-from policies.health import State
-from router.errors import CrosswalkError
-from router.records import DecisionRecord
-from router.state import Event, RouterState
+from crosswalk.policies.health import State
+from crosswalk.router.errors import CrosswalkError
+from crosswalk.router.records import DecisionRecord
+from crosswalk.router.state import Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 

@@ -12,15 +12,15 @@ import logging
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
-from policies.actions import action_for
-from policies.health import State
-from providers.base import ChatRequest
-from providers.classify import FailureClass, classify
-from providers.errors import ProviderError, ProviderTimeout
-from router.background import cancel_and_wait
+from crosswalk.policies.actions import action_for
+from crosswalk.policies.health import State
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.classify import FailureClass, classify
+from crosswalk.providers.errors import ProviderError, ProviderTimeout
+from crosswalk.router.background import cancel_and_wait
 
 if TYPE_CHECKING:
-    from router.sdk import Router
+    from crosswalk.router.sdk import Router
 
 log = logging.getLogger("crosswalk")
 PROBE_BODY = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1, "temperature": 0}

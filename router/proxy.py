@@ -21,12 +21,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from providers.jsonwire import dumps
-from router.auth import authorized
-from router.errors import CrosswalkError, NoEligibleProvider, UnknownStep
-from router.proxy_requests import BadRequest, error_body, parse_chat_body
-from router.records import DecisionRecord
-from router.sdk import Router
+from crosswalk.providers.jsonwire import dumps
+from crosswalk.router.auth import authorized
+from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, UnknownStep
+from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
+from crosswalk.router.records import DecisionRecord
+from crosswalk.router.sdk import Router
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"

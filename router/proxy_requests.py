@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.jsonwire import dumps, loads
+from crosswalk.providers.jsonwire import dumps, loads
 
 # Fields that would let a caller pick or redirect the upstream, or smuggle provider
 # settings; upstreams come only from the Crosswalk config.

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable, Mapping
 
-from policies.config import ProviderConf, RouterConfig
-from providers.base import Provider
+from crosswalk.policies.config import ProviderConf, RouterConfig
+from crosswalk.providers.base import Provider
 
 
 def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None) -> Provider:
     """The adapter for one provider entry. `sleep` drives simulated latency."""
     if conf.kind == "openai":
-        from providers.openai_wire import OpenAIWireProvider
+        from crosswalk.providers.openai_wire import OpenAIWireProvider
 
         assert conf.base_url is not None  # the schema requires it for this kind
         return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key, headers=dict(conf.headers))
     if conf.kind == "litellm":
-        from providers.litellm_adapter import LiteLLMProvider
+        from crosswalk.providers.litellm_adapter import LiteLLMProvider
 
         return LiteLLMProvider(name=conf.name, model=conf.model, api_key=conf.api_key, base_url=conf.base_url, headers=dict(conf.headers))
     if conf.kind == "simulated":
-        from providers.simulated import SimulatedProvider
+        from crosswalk.providers.simulated import SimulatedProvider
 
         sim = conf.simulate
         assert sim is not None  # filled in by the config loader

@@ -14,11 +14,11 @@ import logging
 import signal
 from pathlib import Path
 
-from policies.config import ConfigError
-from router.auth import is_loopback, keys_from
-from router.background import cancel_and_wait
-from router.configfile import feed_path, load_config
-from router.proxy import ProxyState
+from crosswalk.policies.config import ConfigError
+from crosswalk.router.auth import is_loopback, keys_from
+from crosswalk.router.background import cancel_and_wait
+from crosswalk.router.configfile import feed_path, load_config
+from crosswalk.router.proxy import ProxyState
 
 log = logging.getLogger("crosswalk.reload")
 

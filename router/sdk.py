@@ -18,17 +18,17 @@ import random
 import threading
 from typing import Any, AsyncIterator, Coroutine, Iterator, Mapping, TypeVar
 
-from policies.config import RouterConfig
-from policies.selection import Row
-from providers.base import Provider
-from router.clock import Clock, SystemClock
-from router.configfile import load_config
-from router.convert import to_chunk, to_completion
-from router.engine import Engine
-from router.metrics import Metrics
-from router.records import DecisionRecord
-from router.registry import build_providers
-from router.state import RouterState
+from crosswalk.policies.config import RouterConfig
+from crosswalk.policies.selection import Row
+from crosswalk.providers.base import Provider
+from crosswalk.router.clock import Clock, SystemClock
+from crosswalk.router.configfile import load_config
+from crosswalk.router.convert import to_chunk, to_completion
+from crosswalk.router.engine import Engine
+from crosswalk.router.metrics import Metrics
+from crosswalk.router.records import DecisionRecord
+from crosswalk.router.registry import build_providers
+from crosswalk.router.state import RouterState
 
 T = TypeVar("T")
 
@@ -134,7 +134,7 @@ class Router:
             raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
         from prometheus_client import generate_latest
 
-        from router.report import from_exposition, render
+        from crosswalk.router.report import from_exposition, render
 
         return render(from_exposition(generate_latest(self.metrics.registry).decode()), pipeline)
 
@@ -152,7 +152,7 @@ class Router:
         `state.backend: redis`, the shared-state sync) on the running loop. The proxy
         calls it at start-up; SDK users may, else the first request does."""
         if self._background is None:
-            from router.probes import Prober
+            from crosswalk.router.probes import Prober
 
             self._background = Prober(self)
             self._background.start()
@@ -179,7 +179,7 @@ class Router:
     def _start_sync(self) -> None:
         """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
         sync runs in the background, requests never wait on it."""
-        from router.shared_state import RedisSync
+        from crosswalk.router.shared_state import RedisSync
 
         self._sync = RedisSync(lambda: self.state, self.config.state)
         self._sync.start()

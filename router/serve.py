@@ -11,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-from policies.config import ConfigError
-from router.auth import is_loopback, keys_from
-from router.configfile import load_config, resolve_path
+from crosswalk.policies.config import ConfigError
+from crosswalk.router.auth import is_loopback, keys_from
+from crosswalk.router.configfile import load_config, resolve_path
 
 log = logging.getLogger("crosswalk.serve")
 
@@ -26,11 +26,11 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     """Run one proxy process until cancelled or signalled."""
     from aiohttp import web
 
-    from router.connections import bounded_site
-    from router.metrics import Metrics
-    from router.proxy import ProxyState, build_app
-    from router.reload import ConfigWatcher
-    from router.sdk import Router
+    from crosswalk.router.connections import bounded_site
+    from crosswalk.router.metrics import Metrics
+    from crosswalk.router.proxy import ProxyState, build_app
+    from crosswalk.router.reload import ConfigWatcher
+    from crosswalk.router.sdk import Router
 
     config = load_config(config_path)
     keys = keys_from(config.proxy.api_keys)

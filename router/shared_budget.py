@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from policies.budget import RetryBudget
+from crosswalk.policies.budget import RetryBudget
 
 BUCKETS_PER_WINDOW = 20
 

@@ -29,13 +29,13 @@ import uuid
 from collections import defaultdict, deque
 from typing import Any, Awaitable, Callable
 
-from policies.schema import StateSpec
-from providers.errors import redact
-from providers.redaction import redact_url, url_secrets
-from router.shared_budget import BudgetShare
-from router.state import Event, RouterState
-from router.background import cancel_and_wait
-from router.state_updates import KINDS, Update, from_event, snapshot, standing_key, to_event
+from crosswalk.policies.schema import StateSpec
+from crosswalk.providers.errors import redact
+from crosswalk.providers.redaction import redact_url, url_secrets
+from crosswalk.router.shared_budget import BudgetShare
+from crosswalk.router.state import Event, RouterState
+from crosswalk.router.background import cancel_and_wait
+from crosswalk.router.state_updates import KINDS, Update, from_event, snapshot, standing_key, to_event
 
 log = logging.getLogger("crosswalk.state")
 

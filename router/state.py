@@ -10,18 +10,18 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from policies.actions import Action
-from policies.budget import RetryBudget
-from policies.compliance import ComplianceTable, Verdict
-from policies.config import RouterConfig, StepConf
-from policies.corroboration import Sighting, SightingBook
-from policies.exclusions import Exclusion, ExclusionBook
-from policies.health import HealthBook
-from policies.latency import LatencyBook
-from policies.selection import Choice, Row, choose, explain
-from providers.classify import Classification, FailureClass
-from providers.errors import ProviderError
-from router.clock import Clock
+from crosswalk.policies.actions import Action
+from crosswalk.policies.budget import RetryBudget
+from crosswalk.policies.compliance import ComplianceTable, Verdict
+from crosswalk.policies.config import RouterConfig, StepConf
+from crosswalk.policies.corroboration import Sighting, SightingBook
+from crosswalk.policies.exclusions import Exclusion, ExclusionBook
+from crosswalk.policies.health import HealthBook
+from crosswalk.policies.latency import LatencyBook
+from crosswalk.policies.selection import Choice, Row, choose, explain
+from crosswalk.providers.classify import Classification, FailureClass
+from crosswalk.providers.errors import ProviderError
+from crosswalk.router.clock import Clock
 
 log = logging.getLogger("crosswalk")
 

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from policies.config import ProviderConf
-from policies.exclusions import Exclusion
-from policies.health import State
-from router.state import Event, RouterState
+from crosswalk.policies.config import ProviderConf
+from crosswalk.policies.exclusions import Exclusion
+from crosswalk.policies.health import State
+from crosswalk.router.state import Event, RouterState
 
 VERSION = 1
 # "lifted": an operator lifted the provider's exclusion; its key stands in for the deleted

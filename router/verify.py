@@ -17,15 +17,15 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from policies.agreement import Decision, Tally, pick_diverse
-from policies.config import ProviderConf, StepConf
-from policies.schema import VerifySpec
-from router.background import cancel_and_wait
-from router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, attempts_text
-from router.records import AgreementRecord, Attempt, DecisionRecord, Vote
+from crosswalk.policies.agreement import Decision, Tally, pick_diverse
+from crosswalk.policies.config import ProviderConf, StepConf
+from crosswalk.policies.schema import VerifySpec
+from crosswalk.router.background import cancel_and_wait
+from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, attempts_text
+from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, Vote
 
 if TYPE_CHECKING:
-    from router.compare import Comparator
+    from crosswalk.router.compare import Comparator
 
 log = logging.getLogger("crosswalk")
 
@@ -63,7 +63,7 @@ class _Panel:
         self.escalated: list[str] = []
 
     async def add(self, rank: int, provider: str, result: dict[str, Any]) -> None:
-        from router.compare import answer_text
+        from crosswalk.router.compare import answer_text
 
         text = answer_text(result)
         index = len(self.answers)
@@ -138,7 +138,7 @@ class Verifier:
 
     async def _ask_panel(self, step: StepConf, body: dict[str, Any], spec: VerifySpec,
                          primary: tuple[str, dict[str, Any]] | None) -> _Panel:
-        from router.compare import comparator_for  # comparators load on the first verified request
+        from crosswalk.router.compare import comparator_for  # comparators load on the first verified request
 
         comparator = comparator_for(spec, self.engine.providers, _question(body))
         panel = _Panel(comparator, spec.agree.min, stop_on_disagreement=spec.on_disagree == "fail")

@@ -27,7 +27,7 @@ async def _aiohttp_call(url: str):
 
 
 async def _http1_call(url: str):
-    from providers.http1 import Origin, Pool
+    from crosswalk.providers.http1 import Origin, Pool
 
     pool = Pool(Origin(url))
     head = pool.origin.head("POST", "/chat/completions", HEADERS)

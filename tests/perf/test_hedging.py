@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from policies.config import parse_config
-from router import Router
-from router.metrics import Metrics
+from crosswalk.policies.config import parse_config
+from crosswalk import Router
+from crosswalk.router.metrics import Metrics
 from tests.perf.conftest import report, start_upstream
 
 MESSAGES = [{"role": "user", "content": "What is the refund for order 1182?"}]

@@ -93,7 +93,7 @@ health: {{ejection_base_s: 300, ejection_max_s: 300}}
 """)
         cw_port = free_port()
         t0 = time.perf_counter()
-        cw = subprocess.Popen(pinned([sys.executable, "-m", "router.cli", "serve", "--config", str(cfg), "--port", str(cw_port)], 1),
+        cw = subprocess.Popen(pinned([sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(cfg), "--port", str(cw_port)], 1),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(cw)
         _wait_http(f"http://127.0.0.1:{cw_port}/healthz")

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from policies.config import parse_config
-from router import Router
+from crosswalk.policies.config import parse_config
+from crosswalk import Router
 
 MESSAGES = [{"role": "user", "content": "What is the refund for order 1182?"}]
 ROUNDS = 5

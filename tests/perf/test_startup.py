@@ -1,6 +1,6 @@
 """Import cost and cold start, each in fresh processes, side by side with a baseline.
 
-Targets: `import router` <= 0.3 s without importing litellm; a new process's first answer
+Targets: `import crosswalk` <= 0.3 s without importing litellm; a new process's first answer
 through the router <= 1.3x the plain openai client's first answer from the same upstream."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _STARTUP = set(subprocess.run([sys.executable, "-c", "import sys; print(' '.join
 def test_import_router_is_cheap():
     rows = []
     results = {}
-    for stmt in ("import router", "from router import Router", "import openai"):
+    for stmt in ("import crosswalk", "from crosswalk import Router", "import openai"):
         times = []
         for _ in range(RUNS):
             seconds, modules = _importtime(stmt)
@@ -48,15 +48,15 @@ def test_import_router_is_cheap():
         results[stmt] = (statistics.median(times), modules)
         rows.append((stmt, f"{statistics.median(times) * 1000:7.1f} ms  (litellm loaded: {'litellm' in modules}, openai loaded: {'openai' in modules})"))
     report("import time (python -X importtime, median of %d fresh processes)" % RUNS, rows)
-    assert results["import router"][0] <= 0.3
-    assert "litellm" not in results["import router"][1]
-    assert "litellm" not in results["from router import Router"][1]
+    assert results["import crosswalk"][0] <= 0.3
+    assert "litellm" not in results["import crosswalk"][1]
+    assert "litellm" not in results["from crosswalk import Router"][1]
 
 
 ROUTER_SCRIPT = """
 import asyncio
-from policies.config import parse_config
-from router import Router
+from crosswalk.policies.config import parse_config
+from crosswalk import Router
 cfg = parse_config('''
 providers:
   up: {{kind: openai, model: bench-model, base_url: "{url}", api_key: sk-bench}}

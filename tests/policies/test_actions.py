@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from policies.actions import backoff_s
+from crosswalk.policies.actions import backoff_s
 
 
 def test_same_seed_same_schedule_and_the_global_random_is_left_alone():

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.comparators import (
+from crosswalk.policies.comparators import (
     FieldRule,
     cosine,
     exact_equal,

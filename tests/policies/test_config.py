@@ -10,8 +10,8 @@ from textwrap import dedent
 
 import pytest
 
-from policies.config import ConfigError, ProviderConf, RouterConfig, parse_config
-from router.configfile import load_config
+from crosswalk.policies.config import ConfigError, ProviderConf, RouterConfig, parse_config
+from crosswalk.router.configfile import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILES = sorted((ROOT / "config").glob("*.yaml"))

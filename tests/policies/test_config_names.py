@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from policies.config import ConfigError, parse_config
+from crosswalk.policies.config import ConfigError, parse_config
 
 TEMPLATE = """
 providers:

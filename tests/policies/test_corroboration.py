@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.corroboration import Sighting, SightingBook
+from crosswalk.policies.corroboration import Sighting, SightingBook
 
 
 def _s(fingerprint: str, at: float, *, provider: str = "p", cls: str = "regulatory") -> Sighting:

@@ -8,13 +8,13 @@ import random
 
 import pytest
 
-from policies.budget import RetryBudget
-from policies.compliance import ComplianceTable, embargo_applies, verdict
-from policies.config import ConfigError, parse_config
-from policies.exclusions import Exclusion, ExclusionBook
-from policies.health import HealthBook, ProviderHealth, State
-from policies.schema import HealthSpec, RetryBudgetSpec
-from policies.selection import Choice, choose, explain, retry_after_s
+from crosswalk.policies.budget import RetryBudget
+from crosswalk.policies.compliance import ComplianceTable, embargo_applies, verdict
+from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.exclusions import Exclusion, ExclusionBook
+from crosswalk.policies.health import HealthBook, ProviderHealth, State
+from crosswalk.policies.schema import HealthSpec, RetryBudgetSpec
+from crosswalk.policies.selection import Choice, choose, explain, retry_after_s
 
 
 def _health(**overrides) -> ProviderHealth:

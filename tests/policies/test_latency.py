@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.latency import LatencyBook, LatencyRing, hedge_delay_s
-from policies.schema import HedgeSpec
+from crosswalk.policies.latency import LatencyBook, LatencyRing, hedge_delay_s
+from crosswalk.policies.schema import HedgeSpec
 
 
 def test_quantile_is_nearest_rank():

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
-from providers.base import ChatRequest
-from providers.classify import HARD, Classification, FailureClass, classify, parse_retry_after
-from providers.errors import (
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.classify import HARD, Classification, FailureClass, classify, parse_retry_after
+from crosswalk.providers.errors import (
     MalformedResponse,
     ProviderConnectionError,
     ProviderError,
@@ -29,8 +29,8 @@ from providers.errors import (
     ProviderTimeout,
     StreamBroken,
 )
-from providers.litellm_adapter import LiteLLMProvider
-from providers.openai_wire import OpenAIWireProvider
+from crosswalk.providers.litellm_adapter import LiteLLMProvider
+from crosswalk.providers.openai_wire import OpenAIWireProvider
 
 F = FailureClass
 REQUEST = ChatRequest({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16})

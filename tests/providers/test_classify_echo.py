@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from providers import classify as classify_mod
-from providers.base import ChatRequest
-from providers.caller_text import CallerText
-from providers.classify import HARD, FailureClass, classify
-from providers.errors import ProviderError
-from providers.openai_wire import OpenAIWireProvider
+from crosswalk.providers import classify as classify_mod
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.caller_text import CallerText
+from crosswalk.providers.classify import HARD, FailureClass, classify
+from crosswalk.providers.errors import ProviderError
+from crosswalk.providers.openai_wire import OpenAIWireProvider
 from tests import fakevendor as fv
 
 F = FailureClass

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 import pytest
-from providers.errors import ProviderConnectionError, StreamBroken
-from providers.http1 import Origin, Pool, TransportError, encode_headers
-from providers.openai_wire import OpenAIWireProvider
-from providers.base import ChatRequest
+from crosswalk.providers.errors import ProviderConnectionError, StreamBroken
+from crosswalk.providers.http1 import Origin, Pool, TransportError, encode_headers
+from crosswalk.providers.openai_wire import OpenAIWireProvider
+from crosswalk.providers.base import ChatRequest
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HEAD = {"Content-Type": "application/json"}

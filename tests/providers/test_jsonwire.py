@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.jsonwire import MAX_DEPTH, dumps, encoding_problem, loads
+from crosswalk.providers.jsonwire import MAX_DEPTH, dumps, encoding_problem, loads
 
 BIG = 123456789012345678901234567890
 

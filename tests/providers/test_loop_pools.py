@@ -7,8 +7,8 @@ import gc
 import warnings
 import weakref
 
-from providers.http1 import Origin, Pool
-from providers.loop_pools import LoopPools
+from crosswalk.providers.http1 import Origin, Pool
+from crosswalk.providers.loop_pools import LoopPools
 
 
 def _pools() -> tuple[LoopPools, list[Pool]]:

@@ -29,7 +29,7 @@ class ProxyProcess:
         self.log_path = config.with_suffix(".log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--host", host, "--port", str(self.port), *(extra or [])],
+            [sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(config), "--host", host, "--port", str(self.port), *(extra or [])],
             stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
         )
 

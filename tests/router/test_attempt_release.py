@@ -13,13 +13,13 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from policies.config import parse_config
-from policies.health import State
-from providers.base import ChatRequest
-from providers.errors import StreamBroken
-from router.errors import InvalidRequest
-from router.proxy import ProxyState, build_app
-from router.sdk import Router
+from crosswalk.policies.config import parse_config
+from crosswalk.policies.health import State
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.errors import StreamBroken
+from crosswalk.router.errors import InvalidRequest
+from crosswalk.router.proxy import ProxyState, build_app
+from crosswalk.router.sdk import Router
 from tests.fakevendor import serve_loopback
 
 CONFIG = """

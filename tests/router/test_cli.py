@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from router.cli import main
+from crosswalk.router.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +79,6 @@ def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    proc = subprocess.run([sys.executable, "-m", "router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "OK (4 providers, 4 steps" in proc.stdout

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import tests.fakevendor as fv
-from policies.config import ConfigError
-from router.configfile import load_config
+from crosswalk.policies.config import ConfigError
+from crosswalk.router.configfile import load_config
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "feed-test-key-123456"
@@ -45,7 +45,7 @@ def _ask(proxy: ProxyProcess) -> tuple[str, str]:
 
 
 def _explain(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "router.cli", "explain", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "explain", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_feed_entries_join_the_config_and_errors_name_the_feed(tmp_path):

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from policies.config import parse_config
-from router import (
+from crosswalk.policies.config import parse_config
+from crosswalk import (
     AllProvidersFailed,
     CrosswalkError,
     DeadlineExceeded,
@@ -29,7 +29,7 @@ from router import (
     StreamInterrupted,
     UpstreamRejected,
 )
-from router.clock import SystemClock
+from crosswalk.router.clock import SystemClock
 from tests import fakevendor as fv
 from tests.fakevendor import Vendors
 
@@ -537,8 +537,8 @@ async def test_stream_request_and_usage_chunk(router, vendors):
 async def test_openai_kind_round_trip_never_imports_litellm(vendors):
     script = textwrap.dedent(f"""
         import asyncio, sys
-        from policies.config import parse_config
-        from router import Router
+        from crosswalk.policies.config import parse_config
+        from crosswalk import Router
         cfg = parse_config('''
         providers:
           p: {{kind: openai, model: gpt-4o-mini, base_url: "{vendors.primary.base_url}"}}

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from policies.actions import action_for
-from policies.config import parse_config
-from providers.classify import Classification, FailureClass
-from providers.errors import ProviderHTTPError
-from router.state import RouterState
+from crosswalk.policies.actions import action_for
+from crosswalk.policies.config import parse_config
+from crosswalk.providers.classify import Classification, FailureClass
+from crosswalk.providers.errors import ProviderHTTPError
+from crosswalk.router.state import RouterState
 
 F = FailureClass
 

@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import pytest
 
-from policies.config import ConfigError, parse_config
-from router import AllProvidersFailed, DeadlineExceeded, Router, StreamInterrupted
-from router.metrics import Metrics
+from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk import AllProvidersFailed, DeadlineExceeded, Router, StreamInterrupted
+from crosswalk.router.metrics import Metrics
 from tests import fakevendor as fv
 from tests.fakevendor import Vendors
 

@@ -1,4 +1,4 @@
-"""`import router` stays light: no litellm, no openai, no aiohttp until they are used."""
+"""`import crosswalk` stays light: no litellm, no openai, no aiohttp until they are used."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ def _modules_after(stmt: str) -> set[str]:
 
 
 def test_import_router_loads_no_heavy_dependency():
-    mods = _modules_after("import router")
+    mods = _modules_after("import crosswalk")
     assert not {"litellm", "openai", "aiohttp", "pydantic"} & mods
 
 
 def test_router_class_loads_without_litellm_or_openai():
-    mods = _modules_after("from router import Router")
+    mods = _modules_after("from crosswalk import Router")
     assert "litellm" not in mods and "openai" not in mods
 
 
 def test_simulated_config_never_imports_litellm():
     mods = _modules_after(
-        "import asyncio\nfrom router import Router\nr = Router()\n"
+        "import asyncio\nfrom crosswalk import Router\nr = Router()\n"
         "asyncio.run(r.acompletion(step='draft', messages=[{'role': 'user', 'content': 'hi'}]))"
     )
     assert "litellm" not in mods and "openai" in mods

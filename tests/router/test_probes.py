@@ -9,13 +9,13 @@ import random
 
 import pytest
 
-from policies.config import parse_config
-from policies.health import State
-from providers.simulated import Fault
-from router import Router
-from router.clock import SystemClock
-from router.metrics import Metrics
-from router.probes import Prober
+from crosswalk.policies.config import parse_config
+from crosswalk.policies.health import State
+from crosswalk.providers.simulated import Fault
+from crosswalk import Router
+from crosswalk.router.clock import SystemClock
+from crosswalk.router.metrics import Metrics
+from crosswalk.router.probes import Prober
 
 MSG = [{"role": "user", "content": "hi"}]
 

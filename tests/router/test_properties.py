@@ -39,13 +39,13 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from policies.config import parse_config
-from policies.health import State
-from providers.base import ChatRequest
-from providers.classify import classify
-from providers.errors import ProviderError
-from providers.simulated import Fault, SimulatedProvider
-from router.errors import (
+from crosswalk.policies.config import parse_config
+from crosswalk.policies.health import State
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.classify import classify
+from crosswalk.providers.errors import ProviderError
+from crosswalk.providers.simulated import Fault, SimulatedProvider
+from crosswalk.router.errors import (
     CrosswalkError,
     DeadlineExceeded,
     NoEligibleProvider,
@@ -53,7 +53,7 @@ from router.errors import (
     StreamInterrupted,
     UpstreamRejected,
 )
-from router.sdk import Router
+from crosswalk.router.sdk import Router
 
 # --------------------------------------------------------------------------- virtual time
 

@@ -10,7 +10,7 @@ import logging
 
 from aiohttp.web_protocol import RequestHandler
 
-from router.connections import ConnectionBook, RateLimitedLog, accept_guard, connection_cap
+from crosswalk.router.connections import ConnectionBook, RateLimitedLog, accept_guard, connection_cap
 
 
 def test_the_aiohttp_internals_read_are_still_there():

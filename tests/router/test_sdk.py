@@ -13,9 +13,9 @@ import weakref
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from policies.config import parse_config
-from providers.simulated import Fault
-from router import AllProvidersFailed, NoEligibleProvider, Router, StreamInterrupted, UnknownStep, UpstreamRejected
+from crosswalk.policies.config import parse_config
+from crosswalk.providers.simulated import Fault
+from crosswalk import AllProvidersFailed, NoEligibleProvider, Router, StreamInterrupted, UnknownStep, UpstreamRejected
 from tests.fakevendor import FakeVendor
 from tests.sockets import have_proc, open_sockets_to
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from policies.config import ConfigError, parse_config
-from providers.base import ChatRequest
-from providers.errors import ProviderError, ProviderHTTPError, StreamBroken
-from providers.litellm_adapter import LiteLLMProvider
-from providers.openai_wire import OpenAIWireProvider
-from router import AllProvidersFailed, Router
-from router.registry import build_providers
+from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.providers.base import ChatRequest
+from crosswalk.providers.errors import ProviderError, ProviderHTTPError, StreamBroken
+from crosswalk.providers.litellm_adapter import LiteLLMProvider
+from crosswalk.providers.openai_wire import OpenAIWireProvider
+from crosswalk import AllProvidersFailed, Router
+from crosswalk.router.registry import build_providers
 from tests.fakevendor import serve_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -368,7 +368,7 @@ async def test_no_secret_in_logs_of_a_plain_success(echo, caplog):
 
 def _crosswalk() -> list[str]:
     exe = Path(sys.executable).parent / "crosswalk"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "router.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "crosswalk.router.cli"]
 
 
 def _check(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -424,7 +424,7 @@ SECRET_URL = f"https://svc:{URL_PASSWORD}@gateway.example/v1?api-version=2024-10
     ],
 )
 def test_redact_url_masks_userinfo_and_secret_parameters(url, shown):
-    from providers.redaction import redact_url, url_secrets
+    from crosswalk.providers.redaction import redact_url, url_secrets
 
     assert redact_url(url) == shown
     assert_no_secret(redact_url(url), "redact_url")
@@ -434,8 +434,8 @@ def test_redact_url_masks_userinfo_and_secret_parameters(url, shown):
 
 
 def test_url_secrets_come_decoded_too():
-    from providers.errors import redact
-    from providers.redaction import url_secrets
+    from crosswalk.providers.errors import redact
+    from crosswalk.providers.redaction import url_secrets
 
     url = "https://h/v1?api_key=ab%2Fcd%3Def123"
     assert redact("echo: ab/cd=ef123 and ab%2Fcd%3Def123", url_secrets(url)) == "echo: *** and ***"
@@ -469,7 +469,7 @@ def test_config_errors_never_echo_a_redis_url_raw():
 
 
 def test_reprs_hide_url_credentials():
-    from router.shared_state import RedisSync
+    from crosswalk.router.shared_state import RedisSync
 
     config = parse_config(_with_base_url(SECRET_URL) + f'state: {{backend: redis, url: "redis://127.0.0.1:9/0?password={REDIS_PASSWORD}"}}\n',
                           env=ENV, source="secrets.yaml")

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from providers.classify import FailureClass
-from router.clock import SystemClock
-from router.shared_state import RedisSync
-from router.state import RouterState
-from router.state_updates import standing_key
+from crosswalk.providers.classify import FailureClass
+from crosswalk.router.clock import SystemClock
+from crosswalk.router.shared_state import RedisSync
+from crosswalk.router.state import RouterState
+from crosswalk.router.state_updates import standing_key
 from tests import fakevendor as fv
 from tests.router.test_shared_state import (
     PROPAGATION_S,

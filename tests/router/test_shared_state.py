@@ -25,14 +25,14 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 import pytest
 
-from policies.actions import action_for
-from policies.config import parse_config
-from policies.exclusions import Exclusion
-from providers.classify import Classification, FailureClass
-from providers.errors import ProviderHTTPError
-from router.shared_state import RedisSync, redacted
-from router.state import Event, RouterState
-from router.state_updates import Update, from_event, identity, to_event, to_local, to_wall
+from crosswalk.policies.actions import action_for
+from crosswalk.policies.config import parse_config
+from crosswalk.policies.exclusions import Exclusion
+from crosswalk.providers.classify import Classification, FailureClass
+from crosswalk.providers.errors import ProviderHTTPError
+from crosswalk.router.shared_state import RedisSync, redacted
+from crosswalk.router.state import Event, RouterState
+from crosswalk.router.state_updates import Update, from_event, identity, to_event, to_local, to_wall
 from tests import fakevendor as fv
 from tests.router.proxy_harness import ProxyProcess, free_port
 
@@ -415,7 +415,7 @@ async def _synced_pair(redis_server: RedisServer, prefix: str) -> tuple[RouterSt
     states, syncs = [], []
     for _ in range(2):
         config = _config(redis_server.url, prefix)
-        from router.clock import SystemClock
+        from crosswalk.router.clock import SystemClock
 
         state = RouterState(config, SystemClock(), rng=random.Random(0))
         sync = RedisSync(lambda s=state: s, config.state)
@@ -465,8 +465,8 @@ state: {backend: redis, url: "REDIS_URL", prefix: PREFIX}
 async def test_the_sdk_starts_one_sync_lazily_follows_reloads_and_stops_it(redis_server: RedisServer) -> None:
     from prometheus_client import generate_latest
 
-    from router import Router
-    from router.metrics import Metrics
+    from crosswalk import Router
+    from crosswalk.router.metrics import Metrics
 
     router = Router(_config(redis_server.url, "cw-sdk", SDK_CONFIG), metrics=Metrics())
     assert router._sync is None  # nothing runs before there is a loop to run on
@@ -486,7 +486,7 @@ async def test_the_sdk_starts_one_sync_lazily_follows_reloads_and_stops_it(redis
 
 
 def test_a_memory_router_never_imports_redis() -> None:
-    code = ("import asyncio, sys\nfrom router import Router\nr = Router()\n"
+    code = ("import asyncio, sys\nfrom crosswalk import Router\nr = Router()\n"
             "asyncio.run(r.acompletion(step='draft', messages=[{'role': 'user', 'content': 'hi'}]))\n"
             "print('redis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -507,7 +507,7 @@ async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServe
     """Each `asyncio.run()` cancels the sync's task and closes its loop; the next call
     starts the sync again on its own loop, so a standing another replica publishes after
     100 such calls still reaches this router (and no Redis connection is left open)."""
-    from router import Router
+    from crosswalk import Router
     from tests.sockets import have_proc, open_sockets_to
 
     router = Router(_config(redis_server.url, "cw-runs", RUNS_CONFIG))
@@ -521,7 +521,7 @@ async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServe
     if have_proc():
         assert open_sockets_to(redis_server.port) <= 2  # the last run's sync closed its connections
     other_config = _config(redis_server.url, "cw-runs", RUNS_CONFIG)
-    from router.clock import SystemClock
+    from crosswalk.router.clock import SystemClock
 
     other = RouterState(other_config, SystemClock(), rng=random.Random(0))
     other_sync = RedisSync(lambda: other, other_config.state)

@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from policies.config import ConfigError, parse_config
-from providers.simulated import Fault, SimulatedProvider
-from router import Router
-from router.metrics import Metrics
-from router.verify import VerificationFailed
+from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.providers.simulated import Fault, SimulatedProvider
+from crosswalk import Router
+from crosswalk.router.metrics import Metrics
+from crosswalk.router.verify import VerificationFailed
 
 MSG = [{"role": "user", "content": "What refund amount do we owe for order 1182?"}]
 

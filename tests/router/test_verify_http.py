@@ -10,9 +10,9 @@ import time
 import openai
 
 import tests.fakevendor as fv
-from policies.config import parse_config
-from router import Router
-from router.verify import VerificationFailed
+from crosswalk.policies.config import parse_config
+from crosswalk import Router
+from crosswalk.router.verify import VerificationFailed
 from tests.fakevendor import serve_loopback
 from tests.router.proxy_harness import ProxyProcess
 
@@ -85,7 +85,7 @@ async def test_proxy_returns_the_agreement_header_and_field(fake_vendor, tmp_pat
         assert 'crosswalk_agreement_total{comparator="numeric",decision="disagreed",mode="inline",step="refund"} 2.0' in metrics
         report = await asyncio.to_thread(
             lambda: __import__("subprocess").run(
-                [__import__("sys").executable, "-m", "router.cli", "report", "--metrics", proxy.url + "/metrics"],
+                [__import__("sys").executable, "-m", "crosswalk.router.cli", "report", "--metrics", proxy.url + "/metrics"],
                 capture_output=True, text=True, timeout=60))
         assert report.returncode == 0, report.stderr
         line = next(l for l in report.stdout.splitlines() if l.startswith("refund"))
