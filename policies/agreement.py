@@ -15,9 +15,11 @@ from typing import Sequence
 from crosswalk.policies.config import ProviderConf
 
 
-class Decision(str, enum.Enum):
-    """The outcome of a verified request."""
+class Decision(enum.StrEnum):
+    """The outcome of a verified request; a `str` enum that formats as its value, so the
+    agreement record's JSON and header read `agreed`, not `Decision.AGREED`."""
 
+    PENDING = "pending"  # a shadow check still running: the record is filled in when it ends
     AGREED = "agreed"  # a quorum matched: weak evidence the answer is right
     DISAGREED = "disagreed"  # no quorum can form: strong evidence something is wrong
     INCONCLUSIVE = "inconclusive"  # too few answers to tell (failures, too few providers)

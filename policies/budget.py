@@ -1,8 +1,8 @@
 """Retry budget: retries + hedges may be at most `ratio` of first attempts over a sliding
 window (never fewer than `min`), so a total outage never multiplies load.
 
-With shared state, `external` adds the rest of the fleet's counts in the window (set by
-the sync task from Redis), so the ratio holds across replicas, not per replica."""
+With shared state, the rest of the fleet's counts in the window are added (`set_fleet`,
+called by the sync task from Redis), so the ratio holds across replicas, not per replica."""
 
 from __future__ import annotations
 
@@ -19,9 +19,18 @@ class RetryBudget:
         self._firsts: deque[float] = deque()
         self._retries: deque[float] = deque()
         self.denied = 0
-        self.external: tuple[int, int] = (0, 0)  # (first attempts, retries) of other replicas
+        self._fleet: tuple[int, int] = (0, 0)  # (first attempts, retries) of other replicas
         self.firsts_total = 0  # ever recorded here: what a sync pushes to the fleet
         self.retries_total = 0
+
+    @property
+    def fleet(self) -> tuple[int, int]:
+        """(first attempts, retries) of the other replicas in the window, as last set."""
+        return self._fleet
+
+    def set_fleet(self, firsts: int, retries: int) -> None:
+        """Set the other replicas' counts in the window ((0, 0): alone, or shared state down)."""
+        self._fleet = (firsts, retries)
 
     def _trim(self, now: float) -> None:
         horizon = now - self.spec.window_s
@@ -37,7 +46,7 @@ class RetryBudget:
     def try_spend(self, now: float) -> bool:
         """Take one retry (or hedge) from the budget; False when it is spent."""
         self._trim(now)
-        firsts, retries = self.external
+        firsts, retries = self._fleet
         allowed = max(self.spec.min, int(self.spec.ratio * (len(self._firsts) + firsts)))
         if len(self._retries) + retries >= allowed:
             self.denied += 1
@@ -50,5 +59,5 @@ class RetryBudget:
         """(first attempts, retries, retries allowed) in the current window, the rest of
         the fleet's included."""
         self._trim(now)
-        firsts, retries = len(self._firsts) + self.external[0], len(self._retries) + self.external[1]
+        firsts, retries = len(self._firsts) + self._fleet[0], len(self._retries) + self._fleet[1]
         return firsts, retries, max(self.spec.min, int(self.spec.ratio * firsts))

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from crosswalk.providers.http1 import Origin, encode_headers
+from crosswalk.providers.wire_checks import check_headers, origin_parts
 from crosswalk.providers.redaction import redact_url
 
 
@@ -51,8 +51,8 @@ class ProviderSpec(_Spec):
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https:// (got {redact_url(self.base_url)!r})")
         if self.kind == "openai" and self.base_url:
-            Origin(self.base_url)  # a host and a valid port, or a ValueError saying so
-        encode_headers(self.headers)  # no CR/LF: a header value must not inject another
+            origin_parts(self.base_url)  # a host and a valid port, or a ValueError saying so
+        check_headers(self.headers)  # no CR/LF: a header value must not inject another
         if self.simulate is not None and self.kind != "simulated":
             raise ValueError("'simulate' is only for kind 'simulated'")
         return self

@@ -14,10 +14,6 @@ class ChatRequest:
 
     body: dict[str, Any]
 
-    @property
-    def stream(self) -> bool:
-        return bool(self.body.get("stream"))
-
 
 class Provider(Protocol):
     """A vendor endpoint: `complete` returns a chat.completion dict, `stream` yields

@@ -28,8 +28,10 @@ from crosswalk.providers.errors import (
 )
 
 
-class FailureClass(str, enum.Enum):
-    """Why an attempt failed, in the terms the failover engine acts on."""
+class FailureClass(enum.StrEnum):
+    """Why an attempt failed, in the terms the failover engine acts on. A `str` enum that
+    formats as its value (`timeout`), so records, headers, JSON and metric labels carrying
+    it read exactly as the plain strings they replaced."""
 
     TRANSIENT = "transient"
     TIMEOUT = "timeout"

@@ -28,13 +28,13 @@ import ssl
 import zlib
 from collections import deque
 from typing import AsyncIterator
-from urllib.parse import urlsplit
 
 import httptools
 
-from crosswalk.providers.redaction import redact_url
+from crosswalk.providers.wire_checks import check_headers, origin_parts
 
 _PAUSE_AT = 256 * 1024  # buffered body bytes at which reading pauses until the caller catches up
+_MAX_IDLE = 128  # idle connections a pool keeps; one coming back beyond that is closed
 
 
 class TransportError(Exception):
@@ -48,12 +48,8 @@ class TransportError(Exception):
 def encode_headers(headers: dict[str, str]) -> bytes:
     """The header block for every request of a pool; names and values are checked, so a
     configured value holding CR or LF cannot smuggle a header or a second request."""
-    lines = []
-    for name, value in headers.items():
-        if not name or any(c in name for c in ":\r\n \t") or any(c in value for c in "\r\n\0"):
-            raise ValueError(f"header {name!r}: names must be tokens and values must not contain CR, LF or NUL")
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines).encode("latin-1")
+    check_headers(headers)
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
 
 
 class Response:
@@ -322,17 +318,11 @@ class Origin:
     __slots__ = ("tls", "host", "port", "name", "host_header", "base_path", "query")
 
     def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-            raise ValueError(f"base_url {redact_url(base_url)!r}: must be http:// or https:// with a host (and a valid port)")
+        parts = origin_parts(base_url)  # a ValueError unless http(s) with a host and a valid port
         self.tls = parts.scheme == "https"
-        self.host = parts.hostname
+        self.host = parts.host
         default_port = 443 if self.tls else 80
-        self.port = port or default_port
+        self.port = parts.port
         host = f"[{self.host}]" if ":" in self.host else self.host
         authority = host if self.port == default_port else f"{host}:{self.port}"
         self.name = f"{parts.scheme}://{authority}"
@@ -349,15 +339,14 @@ class Origin:
 
 class Pool:
     """Keep-alive connections to one `Origin`, for one event loop. Unlimited concurrent
-    connections; at most `max_idle` kept, each for `idle_s`."""
+    connections; at most `_MAX_IDLE` kept, each for `idle_s`."""
 
     def __init__(self, origin: Origin, *, ssl_context: ssl.SSLContext | None = None,
-                 connect_timeout_s: float = 10.0, idle_s: float = 15.0, max_idle: int = 128) -> None:
+                 connect_timeout_s: float = 10.0, idle_s: float = 15.0) -> None:
         self.origin = origin
         self._ssl = ssl_context
         self._connect_timeout_s = connect_timeout_s
         self._idle_s = idle_s
-        self._max_idle = max_idle
         self._idle: list[_Connection] = []
         self._live: set[_Connection] = set()
         self.closed = False
@@ -407,7 +396,7 @@ class Pool:
 
     def release(self, conn: _Connection) -> None:
         """A connection whose exchange ended cleanly: keep it for the next request."""
-        if self.closed or len(self._idle) >= self._max_idle:
+        if self.closed or len(self._idle) >= _MAX_IDLE:
             conn.abort()
             return
         conn.idle_since = conn.loop.time()

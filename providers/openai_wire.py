@@ -3,9 +3,9 @@ client in `providers/http1.py`.
 
 This is the hot path, so no litellm, no openai client and no aiohttp client here: the
 request body goes to `{base_url}/chat/completions` unchanged except `model`, and the
-answer comes back as the vendor's own JSON. The connection pool is injected
-(`pool_factory`) or made lazily, one per event loop and closed with it (`loop_pools.py`),
-so the sync and async faces of the SDK, and `asyncio.run()` per call, share one provider.
+answer comes back as the vendor's own JSON. Connection pools are made lazily, one per
+event loop and closed with it (`loop_pools.py`), so the sync and async faces of the SDK,
+and `asyncio.run()` per call, share one provider.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class OpenAIWireProvider:
         base_url: str,
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
-        pool_factory: Callable[[Origin], Pool] = Pool,
     ) -> None:
         self.name = name
         self.model = model
@@ -58,7 +57,7 @@ class OpenAIWireProvider:
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
         origin = self._origin
-        self._pools = LoopPools(lambda: pool_factory(origin))
+        self._pools = LoopPools(lambda: Pool(origin))
         self._pool: Callable[[], Pool] = self._pools.get  # the running loop's pool; bound once, it is per call
 
     def __repr__(self) -> str:

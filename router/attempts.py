@@ -31,7 +31,7 @@ from crosswalk.router.records import Attempt, DecisionRecord
 from crosswalk.router.state import RouterState
 
 
-_REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH.value, FailureClass.CONTENT_FILTER.value})
+_REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH, FailureClass.CONTENT_FILTER})
 _NO_TEXT = (ProviderTimeout, StreamBroken, ProviderConnectionError, MalformedResponse)  # classified by type alone
 
 
@@ -80,11 +80,11 @@ class StepRun:
         if self.remaining() <= 0:
             raise self._deadline_error()
         if not self.record.attempts:
-            self.state.budget.record_first(self.clock.now())
+            self.state.first_attempt()
         choice = None
         if self._retry_on is not None:
             name, self._retry_on = self._retry_on, None
-            if self.state.health[name].admit(self.clock.now()):
+            if self.state.admit(name):
                 choice = Choice(name)
             else:
                 self._skip.add(name)
@@ -101,15 +101,15 @@ class StepRun:
         """Nothing else left: wait out a rate-limited provider's Retry-After if it ends
         before the deadline (and the retry budget allows), then try it again."""
         now = self.clock.now()
-        best = min(self._cooled, key=lambda n: self.state.health[n].cooldown_until, default=None)
+        best = min(self._cooled, key=self.state.cooldown_until, default=None)
         if best is None:
             return None
-        wait = self.state.health[best].cooldown_until - now
-        if wait >= self.remaining() or not self.state.budget.try_spend(now):
+        wait = self.state.cooldown_until(best) - now
+        if wait >= self.remaining() or not self.state.spend_retry():
             return None
         self._cooled.remove(best)
         await self.clock.sleep(max(0.0, wait))
-        return Choice(best) if self.state.health[best].admit(self.clock.now()) else None
+        return Choice(best) if self.state.admit(best) else None
 
     def succeeded(self, choice: Choice, started: float, *, hedge: bool = False) -> DecisionRecord:
         """Record the answering attempt; returns the finished decision record. A non-streamed
@@ -117,7 +117,7 @@ class StepRun:
         now = self.clock.now()
         self.state.record_success(choice.provider)
         if self.kind == "complete":
-            self.state.latency.observe(choice.provider, "complete", now - started)
+            self.state.observe_latency(choice.provider, "complete", now - started)
         self.record.attempts.append(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge))
         self.record.provider = choice.provider
         self.record.latency_s = now - self.started
@@ -127,7 +127,7 @@ class StepRun:
         """A stream reached its commit point: this provider is answering, and its time to
         first token is a latency sample."""
         self.record.provider = choice.provider
-        self.state.latency.observe(choice.provider, "ttft", self.clock.now() - started)
+        self.state.observe_latency(choice.provider, "ttft", self.clock.now() - started)
 
     def abandoned(self, choice: Choice) -> None:
         """The attempt was cancelled by the caller: no verdict on the provider."""
@@ -150,19 +150,18 @@ class StepRun:
     def hedge_delay(self, provider: str) -> float:
         """Seconds to let an attempt on `provider` run before hedging it (step must hedge)."""
         assert self.step.hedge is not None
-        return hedge_delay_s(self.step.hedge, self.state.latency.ring(provider, self.kind))
+        return hedge_delay_s(self.step.hedge, self.state.latency_ring(provider, self.kind))
 
     def hedge_choice(self, busy: set[str]) -> Choice | None:
         """The provider for a hedge of the attempts in flight on `busy`, or None: none left
         under `max_attempts`, no time, no eligible provider that is not busy, skipped or
         soft-unavailable (a hedge never panics), or the retry budget is spent."""
-        now = self.clock.now()
         if len(self.record.attempts) + len(busy) >= self.step.max_attempts or self.remaining() <= 0:
             return None
         choice = self.state.choose(self.step, skip=self._skip | busy, allow_panic=False)
         if choice is None:
             return None
-        if not self.state.budget.try_spend(now):
+        if not self.state.spend_retry():
             self.state.release(choice.provider)  # give back a half-open probe slot it took
             return None
         return choice
@@ -178,7 +177,7 @@ class StepRun:
         action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
         self.state.record_failure(choice.provider, action, outcome, error, fingerprint=caller.fingerprint if caller else None)
         self.record.attempts.append(
-            Attempt(choice.provider, cls.value, now - started, error.status, error.evidence()[:200], choice.panic, hedge)
+            Attempt(choice.provider, cls, now - started, error.status, error.evidence()[:200], choice.panic, hedge)
         )
         self.record.latency_s = now - self.started
         self._last_error = error
@@ -210,9 +209,9 @@ class StepRun:
 
     def _same_retry(self, provider: str) -> bool:
         used = self._same_retries.get(provider, 0)
-        if used >= self.step.retry.same_provider or not self.state.health[provider].available(self.clock.now()):
+        if used >= self.step.retry.same_provider or not self.state.available(provider):
             return False
-        if not self.state.budget.try_spend(self.clock.now()):
+        if not self.state.spend_retry():
             return False
         self._same_retries[provider] = used + 1
         self._retry_on = provider
@@ -253,7 +252,7 @@ class StepRun:
                 f"step '{name}': no eligible provider: {why}", step=name,
                 retry_after_s=retry_after_s(rows, self.clock.now()), retryable=not stuck,
             )
-        if attempts[-1].failure_class == FailureClass.TIMEOUT.value and self.remaining() <= 0:
+        if attempts[-1].failure_class == FailureClass.TIMEOUT and self.remaining() <= 0:
             return self._deadline_error()
         if self._last_error is not None and all(a.failure_class in _REQUEST_CAUSED for a in attempts):
             # Every provider refused this request for what it is (too long, filtered): a
@@ -263,7 +262,7 @@ class StepRun:
                 f"step '{name}': {error.message} (tried: {attempts_text(attempts)})", step=name, attempts=attempts,
                 status=error.status, failure_class=last.failure_class or "", code=error.code,
             )
-        if all(a.failure_class == FailureClass.RATE_LIMITED.value for a in attempts):
+        if all(a.failure_class == FailureClass.RATE_LIMITED for a in attempts):
             rows = self.state.explain(self.step)
             return RateLimited(
                 f"step '{name}': every provider is rate limited: {attempts_text(attempts)}", step=name,

@@ -7,7 +7,8 @@ import datetime as dt
 import sys
 from typing import Sequence
 
-from crosswalk.policies.config import ConfigError, RouterConfig
+from crosswalk.policies.config import RouterConfig
+from crosswalk.router.errors import ConfigError
 
 
 def _check(path: str | None) -> int:

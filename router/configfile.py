@@ -1,5 +1,5 @@
 """Reading a config file from disk with the process environment (the I/O half of loading;
-parsing and validation are `policies.config`)."""
+parsing and validation are `policies.parse`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from crosswalk.policies.config import ConfigError, RouterConfig, parse_config
+from crosswalk.policies.config import RouterConfig
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
@@ -20,38 +22,45 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def feed_path(config_path: Path, text: str | None = None) -> Path | None:
+def feed_path(config_path: Path) -> Path | None:
     """The compliance feed (compliance.embargo_file) a config file names, resolved against
-    the config file's folder; None when it names none (or cannot be read)."""
+    the config file's folder; None when it names none (or cannot be read). For the reload
+    watcher, which must see a feed change even while the file around it is invalid."""
     import yaml
 
     try:
-        raw = yaml.safe_load(text if text is not None else config_path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
         name = raw["compliance"]["embargo_file"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
     if not isinstance(name, str) or not name:
         return None
+    return _beside(config_path, name)
+
+
+def _beside(config_path: Path, name: str) -> Path:
+    """A file the config names, relative to the config file's folder unless absolute."""
     feed = Path(name)
     return feed if feed.is_absolute() else config_path.parent / feed
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> RouterConfig:
     """Read, interpolate `${ENV}`, read the compliance feed if any, validate. Raises
-    `ConfigError` naming every problem."""
+    `ConfigError` naming every problem. The YAML is parsed once: the parser asks for the
+    feed by the name it found."""
     p = resolve_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read the file ({exc.strerror or exc}); pass --config or set CROSSWALK_CONFIG"], source=str(p)) from None
-    feed = feed_path(p, text)
-    feed_text = None
-    if feed is not None:
+
+    def read_feed(name: str) -> str | None:
         try:
-            feed_text = feed.read_text(encoding="utf-8")
+            return _beside(p, name).read_text(encoding="utf-8")
         except OSError:
-            feed_text = None  # parse_config names the field and the fix
-    config = parse_config(text, source=str(p), env=os.environ if env is None else env, feed_text=feed_text)
+            return None  # parse_config names the field and the fix
+
+    config = parse_config(text, source=str(p), env=os.environ if env is None else env, read_feed=read_feed)
     missing = missing_extras(config)
     if missing:
         raise ConfigError(missing, source=str(p))

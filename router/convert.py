@@ -5,19 +5,22 @@ openai's types are imported on first use (they take about half a second to impor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crosswalk.router.records import DecisionRecord
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-def to_completion(body: dict[str, Any], record: DecisionRecord) -> Any:
+
+def to_completion(body: dict[str, Any], record: DecisionRecord) -> ChatCompletion:
     """A `ChatCompletion` with the decision record at `.crosswalk`."""
     from openai.types.chat import ChatCompletion
 
     return _build(ChatCompletion, body, record)
 
 
-def to_chunk(body: dict[str, Any]) -> Any:
+def to_chunk(body: dict[str, Any]) -> ChatCompletionChunk:
     """A `ChatCompletionChunk`."""
     from openai.types.chat import ChatCompletionChunk
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from crosswalk.providers.simulated import Fault
-from crosswalk.policies.health import State
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.sdk import Router
@@ -66,13 +65,16 @@ def _line(out: TextIO, phase: str, answered: Counter[str], failed: int) -> None:
     print(f"  {phase:<22} {total:>3} requests, {failed} failed; answered by: {who}", file=out, flush=True)
 
 
-async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02, recovery_wait_s: float = 30.0) -> int:
+_RECOVERY_WAIT_S = 30.0  # how long phase 4 waits for probes to close the ejected providers
+
+
+async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
     """Run the story on `router` (simulated vendors named as in config/default.yaml).
     Returns the number of requests that failed outright."""
     steps = [s for s in ("draft", "extract-refund", "summarize-eu") if s in router.config.steps] or router.steps
     sims = router.providers
     tally = Tally()
-    router.state.listeners.append(lambda e: _event(out, e))
+    router.state.listen(lambda e: _event(out, e))
     print("Crosswalk demo: three simulated vendors (alpha, beta, gamma), steps " + ", ".join(steps), file=out)
 
     print("\n1. Steady traffic", file=out)
@@ -100,10 +102,10 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02, recover
         sims[name].set_fault(None)  # type: ignore[attr-defined]
     failed0 = len(tally.failed)
     answered: Counter[str] = Counter()
-    deadline = time.monotonic() + recovery_wait_s
+    deadline = time.monotonic() + _RECOVERY_WAIT_S
     while time.monotonic() < deadline:
         answered += await _traffic(router, steps, 6, pace_s, tally)
-        if all(router.state.health[name].state is State.HEALTHY for name in _vendor(router, "alpha")):
+        if all(router.state.standing(name).health == "healthy" for name in _vendor(router, "alpha")):
             break
         await asyncio.sleep(0.25)
     answered += await _traffic(router, steps, 15, pace_s, tally)

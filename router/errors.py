@@ -1,30 +1,49 @@
-"""What a caller of the SDK (or the proxy) can get instead of an answer.
+"""What a caller of the SDK (or the proxy) can get instead of an answer: the one
+caller-facing error tree. Import every error from here (or from `crosswalk`).
 
-Every error carries `status_code` (the HTTP status the proxy answers with), the step, and
-the attempts made, so the caller sees each provider's failure class.
+    CrosswalkError                 500  base: status_code, error_type, step, attempts,
+    |                                   code, retry_after_s, record (None unless set)
+    +-- ConfigError                500  a config file cannot be used (also a ValueError)
+    +-- UnknownStep                404  the step (OpenAI `model`) is not configured
+    +-- InvalidRequest             400  the request cannot go to any provider (also a ValueError)
+    +-- NoEligibleProvider         503  compliance, exclusions or ejections rule out every provider
+    +-- RateLimited                429  every attempt was rate limited (retry_after_s)
+    +-- AllProvidersFailed         502  every attempt failed
+    +-- DeadlineExceeded           504  the step's total deadline ran out
+    +-- UpstreamRejected           4xx  the vendor refused the request itself (its status)
+    +-- StreamInterrupted          502  a stream failed after its first token was delivered
+    +-- VerificationFailed         409  the panel disagreed and the step fails on that (record)
+
+`CrosswalkError` and `ConfigError` are defined in `crosswalk.policies.errors`, because the
+pure config parser raises `ConfigError` and `policies` may not import `router`; they are
+the same classes here. Every error carries `status_code` (what the proxy answers with), the
+step, and the attempts made, so the caller sees each provider's failure class.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from crosswalk.policies.errors import ConfigError, CrosswalkError
 from crosswalk.router.records import Attempt
 
+if TYPE_CHECKING:
+    from crosswalk.router.records import DecisionRecord
 
-class CrosswalkError(Exception):
-    """Base of every error the router raises to its caller."""
-
-    status_code = 500
-    error_type = "crosswalk_error"
-
-    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.step = step
-        self.attempts = tuple(attempts)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
+__all__ = [
+    "CrosswalkError",
+    "ConfigError",
+    "UnknownStep",
+    "InvalidRequest",
+    "NoEligibleProvider",
+    "RateLimited",
+    "AllProvidersFailed",
+    "DeadlineExceeded",
+    "UpstreamRejected",
+    "StreamInterrupted",
+    "VerificationFailed",
+    "attempts_text",
+]
 
 
 class UnknownStep(CrosswalkError):
@@ -66,11 +85,17 @@ class AllProvidersFailed(CrosswalkError):
     error_type = "all_providers_failed"
 
 
-class RateLimited(NoEligibleProvider):
-    """Every attempt was rate limited; `retry_after_s` is the soonest a provider frees up."""
+class RateLimited(CrosswalkError):
+    """Every attempt was rate limited; `retry_after_s` is the soonest a provider frees up.
+    Not a kind of `NoEligibleProvider`: providers were eligible and were called."""
 
     status_code = 429
     error_type = "rate_limited"
+    retryable = True  # a rate limit always ends: there is a time to retry at, known or not
+
+    def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None) -> None:
+        super().__init__(message, step=step, attempts=attempts)
+        self.retry_after_s = retry_after_s
 
 
 class DeadlineExceeded(CrosswalkError):
@@ -99,6 +124,17 @@ class StreamInterrupted(CrosswalkError):
 
     status_code = 502
     error_type = "stream_interrupted"
+
+
+class VerificationFailed(CrosswalkError):
+    """The panel disagreed and the step says `on_disagree: fail`; `record` has the answers."""
+
+    status_code = 409
+    error_type = "verification_failed"
+
+    def __init__(self, message: str, *, step: str, record: DecisionRecord) -> None:
+        super().__init__(message, step=step, attempts=record.attempts)
+        self.record = record
 
 
 def attempts_text(attempts: Sequence[Attempt]) -> str:

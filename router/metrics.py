@@ -2,7 +2,7 @@
 
 The hot path only bumps plain counters in dicts (one finished request = a few dict
 updates); a collector turns them into metric families at scrape time, together with
-provider state and the retry budget read from `RouterState`. prometheus_client's own
+provider standings and the retry budget asked of `RouterState`. prometheus_client's own
 Counter/Histogram cost several microseconds per update (locks, label validation), which
 showed up as a quarter of the router's own time under load. The registry is injected (no
 global state), so several routers in one process never collide.
@@ -14,10 +14,9 @@ from bisect import bisect_left
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
-from crosswalk.policies.health import State
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.state import Event, RouterState
+from crosswalk.router.state import STATES, Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -59,7 +58,7 @@ class Metrics:
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
         self._state: Callable[[], RouterState] | None = None
-        self.state_backend: Any = None  # a shared-state sync (router.shared_state.RedisSync), when configured
+        self.state_backend: Any = None  # a shared-state sync (router.state.redis_sync.RedisSync), when configured
         self.registry.register(_Collector(self))
 
     def watch(self, state: Callable[[], RouterState]) -> None:
@@ -162,14 +161,12 @@ def _counter(cls: Any, name: str, doc: str, labels: list[str], rows: dict[Any, i
 
 
 def _state_families(state: RouterState, gauge_cls: Any) -> Iterator[Any]:
-    now = state.clock.now()
     gauge = gauge_cls("crosswalk_provider_state", "1 for the provider's current state.", labels=["provider", "state"])
-    for name, _ in state.health.items():
-        current = state.standing(name, now)
-        for value in ("excluded", "cooling_down", *(s.value for s in State)):
-            gauge.add_metric([name, value], 1.0 if value == current else 0.0)
+    for standing in state.standings():
+        for value in STATES:
+            gauge.add_metric([standing.provider, value], 1.0 if value == standing.state else 0.0)
     yield gauge
-    firsts, retries, allowed = state.budget.snapshot(now)
+    firsts, retries, allowed = state.budget_window()
     budget = gauge_cls("crosswalk_retry_budget", "Retry budget over its sliding window.", labels=["kind"])
     budget.add_metric(["first_attempts"], firsts)
     budget.add_metric(["retries"], retries)

@@ -3,36 +3,44 @@ so recovery is found without spending user requests; regulatory exclusions are r
 only on their long interval, and only when `health.reprobe_excluded` allows it.
 
 A probe never goes through the failover engine: it is one call to one provider, and its
-outcome touches only that provider's health (or exclusion)."""
+outcome touches only that provider's health (or exclusion), through
+`RouterState.probe_result`; which providers are due is the state's to say
+(`RouterState.due_for_probe`). The prober holds no router: it is given the current state
+book and providers (callables, so a config reload is followed), the clock it waits on, and
+where to count its results."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any
+from typing import Callable, Mapping, Protocol
 
-from crosswalk.policies.actions import action_for
-from crosswalk.policies.health import State
-from crosswalk.providers.base import ChatRequest
-from crosswalk.providers.classify import FailureClass, classify
+from crosswalk.providers.base import ChatRequest, Provider
 from crosswalk.providers.errors import ProviderError, ProviderTimeout
 from crosswalk.router.background import cancel_and_wait
-
-if TYPE_CHECKING:
-    from crosswalk.router.sdk import Router
+from crosswalk.router.clock import Clock
+from crosswalk.router.state import RouterState
 
 log = logging.getLogger("crosswalk")
 PROBE_BODY = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1, "temperature": 0}
+IDLE_S = 60.0  # how often a disabled prober (probe_interval_s: 0) looks again, for a reload
+
+
+class ProbeCounter(Protocol):
+    """Where probe results are counted (the router's `Metrics`)."""
+
+    def probe(self, provider: str, result: str) -> None: ...
 
 
 class Prober:
     """The background probe loop of one router (follows config reloads)."""
 
-    def __init__(self, router: "Router") -> None:
-        self.router = router
-        self.results: defaultdict[tuple[str, str], int] = defaultdict(int)  # (provider, ok|failure class)
-        self.last: dict[str, deque[tuple[str, str]]] = defaultdict(lambda: deque(maxlen=5))
+    def __init__(self, state: Callable[[], RouterState], providers: Callable[[], Mapping[str, Provider]], *,
+                 clock: Clock, metrics: ProbeCounter | None = None) -> None:
+        self._state = state
+        self._providers = providers
+        self._clock = clock
+        self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -46,8 +54,8 @@ class Prober:
 
     async def _run(self) -> None:
         while True:
-            interval = self.router.config.health.probe_interval_s
-            await asyncio.sleep(interval if interval > 0 else 60.0)
+            interval = self._state().config.health.probe_interval_s
+            await self._clock.sleep(interval if interval > 0 else IDLE_S)
             if interval > 0:
                 try:
                     await self.probe_due()
@@ -56,19 +64,7 @@ class Prober:
 
     def due(self) -> list[str]:
         """Providers to probe now: ejected ones, and regulatory exclusions about to lapse."""
-        state = self.router.state
-        spec = state.config.health
-        now = state.clock.now()
-        names = []
-        for name, health in state.health.items():
-            exclusion = state.exclusions.active(name, now)
-            if exclusion is not None:
-                lapsing = exclusion.until is not None and exclusion.until - now <= spec.probe_interval_s
-                if exclusion.failure_class == FailureClass.REGULATORY.value and spec.reprobe_excluded and lapsing:
-                    names.append(name)
-            elif health.state is State.EJECTED:
-                names.append(name)
-        return names
+        return self._state().due_for_probe()
 
     async def probe_due(self) -> None:
         """One round: probe every due provider concurrently."""
@@ -78,39 +74,18 @@ class Prober:
 
     async def probe(self, name: str) -> bool:
         """Send the minimal request to `name` and apply the outcome. True when it answered."""
-        state = self.router.state
-        provider = self.router.providers[name]
-        spec = state.config.health
+        state = self._state()  # the outcome belongs to the config the probe was sent under
+        provider = self._providers()[name]
+        timeout_s = state.config.health.probe_timeout_s
+        error: ProviderError | None = None
         try:
-            async with asyncio.timeout(spec.probe_timeout_s):
+            async with asyncio.timeout(timeout_s):
                 await provider.complete(ChatRequest(dict(PROBE_BODY)))
         except TimeoutError:
-            return self._failed(name, ProviderTimeout(f"{name}: probe got no answer within {spec.probe_timeout_s:g}s", provider=name))
-        except ProviderError as error:
-            return self._failed(name, error)
-        now = state.clock.now()
-        if state.exclusions.active(name, now) is not None:
-            state.exclusions.clear(name)
-            log.warning("crosswalk: provider %s answered a re-probe; its exclusion is lifted", name)
-        state.health[name].probe_succeeded(now)
-        self._note(name, "ok")
-        return True
-
-    def _failed(self, name: str, error: ProviderError) -> bool:
-        state = self.router.state
-        outcome = classify(error)
-        cls = outcome.failure_class
-        self._note(name, cls.value)
-        if action_for(cls).exclude:
-            state.exclusions.clear(name)  # renew it from now, with the new evidence
-            state.record_failure(name, action_for(cls), outcome, error)
-        else:
-            state.health[name].probe_failed()
-        return False
-
-    def _note(self, name: str, result: str) -> None:
-        self.results[(name, result)] += 1
-        self.last[name].append((self.router.clock.wall().isoformat(timespec="seconds"), result))
-        metrics: Any = self.router.metrics
-        if metrics is not None:
-            metrics.probe(name, result)
+            error = ProviderTimeout(f"{name}: probe got no answer within {timeout_s:g}s", provider=name)
+        except ProviderError as exc:
+            error = exc
+        result = state.probe_result(name, error)
+        if self._metrics is not None:
+            self._metrics.probe(name, result)
+        return error is None

@@ -23,10 +23,11 @@ from aiohttp import web
 
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router.auth import authorized
-from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, UnknownStep
+from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.sdk import Router
+from crosswalk.router.state import Standing
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -84,8 +85,8 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
 
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
-    retry = getattr(err, "retry_after_s", None)
-    if isinstance(err, NoEligibleProvider):
+    retry = err.retry_after_s
+    if isinstance(err, (NoEligibleProvider, RateLimited)):  # siblings: both say when to come back
         if retry is not None:
             headers["retry-after"] = str(max(1, int(retry + 0.999)))
         elif err.retryable:
@@ -96,13 +97,13 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
     attempts = [{"provider": a.provider, "failure_class": a.failure_class, "status": a.status,
                  "latency_ms": round(a.latency_s * 1000, 1)} for a in err.attempts]
     extra: dict[str, Any] = {"step": err.step, "attempts": attempts}
-    record = getattr(err, "record", None)
+    record = err.record
     if record is not None and record.agreement is not None:  # a failed verification shows its panel
         headers["x-crosswalk-agreement"] = record.agreement.header()
         extra["agreement"] = dataclasses.asdict(record.agreement)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
     return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
-                  code=getattr(err, "code", None) or err.error_type, param="model" if unknown_step else None,
+                  code=err.code or err.error_type, param="model" if unknown_step else None,
                   headers=headers, extra=extra)
 
 
@@ -245,30 +246,32 @@ async def providers_state(request: web.Request) -> web.Response:
     """GET /v1/crosswalk/providers: each provider's state, with the evidence."""
     proxy: ProxyState = request.app["proxy"]
     state = proxy.router.state
-    prober = proxy.router.prober
-    now = state.clock.now()
     out = []
-    for name, conf in state.config.providers.items():
-        health = state.health[name]
-        standing = state.standing(name, now)
-        exclusion = state.exclusions.active(name, now)
-        out.append({
-            "provider": name, "vendor": conf.vendor, "model": conf.model, "region": conf.region,
-            "state": standing,
-            "ejected_for_s": round(max(0.0, health.ejected_until - now), 3) if health.state.value == "ejected" else None,
-            "ejection_reason": health.reason or None,
-            "cooldown_for_s": round(health.cooldown_until - now, 3) if now < health.cooldown_until else None,
-            "exclusion": None if exclusion is None else {
-                "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
-                "until_s": None if exclusion.until is None else round(exclusion.until - now, 1),
-                "basis": exclusion.basis, "corroborated": exclusion.basis == "corroborated"},
-            "pending_sightings": [{"failure_class": s.failure_class, "evidence": s.evidence, "age_s": round(now - s.at, 1)}
-                                  for s in state.sightings.pending(name, now)],
-            "recent_failures": [{"at": at, "failure_class": cls} for at, cls in state.recent[name]],
-            "probes": [{"at": at, "result": result} for at, result in prober.last.get(name, ())] if prober else [],
-        })
+    for standing in state.standings():
+        conf = state.config.providers[standing.provider]
+        out.append({"provider": standing.provider, "vendor": conf.vendor, "model": conf.model, "region": conf.region,
+                    **_standing_json(standing)})
     return _json({"providers": out, "config": {"source": state.config.source, "reloaded_at": proxy.reloaded_at,
                                                "reload_error": proxy.reload_error}})
+
+
+def _standing_json(standing: Standing) -> dict[str, Any]:
+    """A provider's standing as the provider-state endpoint shows it (durations from now)."""
+    now, exclusion = standing.now, standing.exclusion
+    return {
+        "state": standing.state,
+        "ejected_for_s": None if standing.ejected_until is None else round(max(0.0, standing.ejected_until - now), 3),
+        "ejection_reason": standing.ejection_reason,
+        "cooldown_for_s": None if standing.cooldown_until is None else round(standing.cooldown_until - now, 3),
+        "exclusion": None if exclusion is None else {
+            "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
+            "until_s": None if exclusion.until is None else round(exclusion.until - now, 1),
+            "basis": exclusion.basis, "corroborated": exclusion.basis == "corroborated"},
+        "pending_sightings": [{"failure_class": s.failure_class, "evidence": s.evidence, "age_s": round(now - s.at, 1)}
+                              for s in standing.pending],
+        "recent_failures": [{"at": at, "failure_class": cls} for at, cls in standing.recent_failures],
+        "probes": [{"at": at, "result": result} for at, result in standing.probes],
+    }
 
 
 async def unexclude(request: web.Request) -> web.Response:
@@ -285,7 +288,7 @@ async def unexclude(request: web.Request) -> web.Response:
     ex = lift.exclusion
     lifted = None if ex is None else {"failure_class": ex.failure_class, "evidence": ex.evidence, "at": ex.at, "basis": ex.basis}
     return _json({"provider": name, "lifted": lifted, "sightings_dropped": lift.sightings,
-                  "state": state.standing(name, state.clock.now())})
+                  "state": state.standing(name).state})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing the records stays free of pydantic
+    from crosswalk.policies.agreement import Decision
+    from crosswalk.providers.classify import FailureClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,7 +17,7 @@ class Attempt:
     `hedge` marks the attempt sent as a hedge while another was still in flight."""
 
     provider: str
-    failure_class: str | None
+    failure_class: FailureClass | None
     latency_s: float
     status: int | None = None
     detail: str = ""
@@ -43,11 +48,11 @@ class Vote:
 class AgreementRecord:
     """The verification signal of a verified step.
 
-    `decision` is agreed, disagreed or inconclusive. Read it as: disagreed is strong
+    `decision` is agreed, disagreed or inconclusive (pending while a shadow check runs). Read it as: disagreed is strong
     evidence that an answer is wrong; agreed is weak evidence that it is right (models
     share mistakes), i.e. "no error found", not "verified true"."""
 
-    decision: str
+    decision: Decision
     score: float
     comparator: str
     quorum: str

@@ -14,10 +14,10 @@ import logging
 import signal
 from pathlib import Path
 
-from crosswalk.policies.config import ConfigError
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.background import cancel_and_wait
 from crosswalk.router.configfile import feed_path, load_config
+from crosswalk.router.errors import ConfigError
 from crosswalk.router.proxy import ProxyState
 
 log = logging.getLogger("crosswalk.reload")

@@ -16,7 +16,7 @@ import asyncio
 import os
 import random
 import threading
-from typing import Any, AsyncIterator, Coroutine, Iterator, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Coroutine, Iterator, Literal, Mapping, TypeVar, overload
 
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.selection import Row
@@ -29,6 +29,9 @@ from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.registry import build_providers
 from crosswalk.router.state import RouterState
+
+if TYPE_CHECKING:  # openai's types take about half a second to import: annotations only
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 T = TypeVar("T")
 
@@ -58,7 +61,7 @@ class Router:
         self.providers = build_providers(self.config, self._overrides)
         self.engine = Engine(self.state, self.providers, observer=metrics)
         if metrics is not None:
-            self.state.listeners.append(metrics.on_event)
+            self.state.listen(metrics.on_event)
             metrics.watch(lambda: self.state)
         self.chat = _Chat(self, sync=True)
         self.aio = _AsyncFace(self)
@@ -66,7 +69,7 @@ class Router:
         self._lock = threading.Lock()  # one loop thread and one shared-state sync, whatever the threads
         self._closing: set[asyncio.Task[None]] = set()
         self._background: Any = None
-        self._sync: Any = None  # a router.shared_state.RedisSync while state.backend is redis
+        self._sync: Any = None  # a router.state.redis_sync.RedisSync while state.backend is redis
 
     def __repr__(self) -> str:
         return f"Router(config={self.config.source!r}, steps={sorted(self.config.steps)})"
@@ -76,7 +79,18 @@ class Router:
         """The configured step names (what the OpenAI `model` field selects)."""
         return list(self.config.steps)
 
-    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
+    @overload
+    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[False] = False,
+                          **params: Any) -> ChatCompletion: ...
+    @overload
+    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[True],
+                          **params: Any) -> AsyncCompletionStream: ...
+    @overload
+    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool,
+                          **params: Any) -> ChatCompletion | AsyncCompletionStream: ...
+
+    async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False,
+                          **params: Any) -> ChatCompletion | AsyncCompletionStream:
         """Run one step. Returns a `ChatCompletion`, or with stream=True an
         `AsyncCompletionStream` whose first token has already been secured (failures
         before it fail over, and if nothing answers the error is raised here)."""
@@ -94,11 +108,24 @@ class Router:
             first = None
         return AsyncCompletionStream(chunks, records[0], first)
 
-    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
+    @overload
+    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[False] = False,
+                   **params: Any) -> ChatCompletion: ...
+    @overload
+    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[True],
+                   **params: Any) -> CompletionStream: ...
+    @overload
+    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool,
+                   **params: Any) -> ChatCompletion | CompletionStream: ...
+
+    def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False,
+                   **params: Any) -> ChatCompletion | CompletionStream:
         """Blocking form of `acompletion`; with stream=True a plain iterator of chunks."""
         loop = self._loop()
         result = loop.run(self.acompletion(step=step, messages=messages, stream=stream, **params))
-        return CompletionStream(result, loop) if stream else result
+        if isinstance(result, AsyncCompletionStream):
+            return CompletionStream(result, loop)
+        return result
 
     async def areload(self, config: RouterConfig) -> None:
         """Switch to a new config without a restart. Health and exclusions carry over for
@@ -154,7 +181,7 @@ class Router:
         if self._background is None:
             from crosswalk.router.probes import Prober
 
-            self._background = Prober(self)
+            self._background = Prober(lambda: self.state, lambda: self.providers, clock=self.clock, metrics=self.metrics)
             self._background.start()
         if self.config.state.backend == "redis":
             self._sync_here()
@@ -179,9 +206,9 @@ class Router:
     def _start_sync(self) -> None:
         """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
         sync runs in the background, requests never wait on it."""
-        from crosswalk.router.shared_state import RedisSync
+        from crosswalk.router.state.redis_sync import RedisSync
 
-        self._sync = RedisSync(lambda: self.state, self.config.state)
+        self._sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock)
         self._sync.start()
         if self.metrics is not None:
             self.metrics.state_backend = self._sync
@@ -258,7 +285,7 @@ class AsyncCompletionStream:
     def __aiter__(self) -> "AsyncCompletionStream":
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> ChatCompletionChunk:
         if self._first is not None:
             chunk, self._first = self._first, None
             return to_chunk(chunk)
@@ -277,10 +304,10 @@ class CompletionStream:
         self._loop = loop
         self.crosswalk = stream.crosswalk
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> ChatCompletionChunk:
         try:
             return self._loop.run(_anext(self._stream))
         except StopAsyncIteration:
@@ -291,7 +318,7 @@ class CompletionStream:
         self._loop.run(self._stream.aclose())
 
 
-async def _anext(stream: AsyncCompletionStream) -> Any:
+async def _anext(stream: AsyncCompletionStream) -> ChatCompletionChunk:
     return await anext(stream)
 
 
@@ -300,8 +327,11 @@ class _Completions:
         self._router = router
         self._sync = sync
 
-    def create(self, *, model: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any) -> Any:
-        """OpenAI's `chat.completions.create`: `model` names the step."""
+    def create(self, *, model: str, messages: list[dict[str, Any]], stream: bool = False, **params: Any
+               ) -> ChatCompletion | CompletionStream | Awaitable[ChatCompletion | AsyncCompletionStream]:
+        """OpenAI's `chat.completions.create`: `model` names the step. The blocking face
+        returns the completion (or a `CompletionStream`); the `aio` face an awaitable of it
+        (or of an `AsyncCompletionStream`)."""
         if self._sync:
             return self._router.completion(step=model, messages=messages, stream=stream, **params)
         return self._router.acompletion(step=model, messages=messages, stream=stream, **params)

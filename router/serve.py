@@ -11,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-from crosswalk.policies.config import ConfigError
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.configfile import load_config, resolve_path
+from crosswalk.router.errors import ConfigError
 
 log = logging.getLogger("crosswalk.serve")
 
@@ -22,7 +22,7 @@ class StartupError(RuntimeError):
     """The proxy must not start as asked; the message says why and what to do."""
 
 
-async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False, ready: "multiprocessing.synchronize.Event | None" = None) -> None:
+async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False) -> None:
     """Run one proxy process until cancelled or signalled."""
     from aiohttp import web
 
@@ -62,8 +62,6 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     # walking it again and again (full collections showed up as p99 latency spikes).
     gc.collect()
     gc.freeze()
-    if ready is not None:
-        ready.set()
     try:
         await stop.wait()
     finally:

@@ -21,24 +21,13 @@ from crosswalk.policies.agreement import Decision, Tally, pick_diverse
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.schema import VerifySpec
 from crosswalk.router.background import cancel_and_wait
-from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, attempts_text
+from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, VerificationFailed, attempts_text
 from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, Vote
 
 if TYPE_CHECKING:
     from crosswalk.router.compare import Comparator
 
 log = logging.getLogger("crosswalk")
-
-
-class VerificationFailed(CrosswalkError):
-    """The panel disagreed and the step says `on_disagree: fail`; `record` has the answers."""
-
-    status_code = 409
-    error_type = "verification_failed"
-
-    def __init__(self, message: str, *, step: str, record: DecisionRecord) -> None:
-        super().__init__(message, step=step, attempts=record.attempts)
-        self.record = record
 
 
 class _Engine(Protocol):
@@ -94,11 +83,7 @@ class Verifier:
 
     def _eligible(self, step: StepConf) -> list[ProviderConf]:
         state = self.engine.state
-        verdicts = state.verdicts(step)
-        now = state.clock.now()
-        names = [n for n in step.providers if verdicts[n].eligible and state.exclusions.active(n, now) is None]
-        names.sort(key=lambda n: not state.health[n].available(now))  # stable: healthy first, rank kept
-        return [state.config.providers[n] for n in names]
+        return [state.config.providers[n] for n in state.candidates(step)]
 
     async def complete(self, step: StepConf, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Verify inline (sample 1), in the shadow (a sampled fraction), or not at all."""
@@ -108,7 +93,7 @@ class Verifier:
             primary = dataclasses.replace(step, verify=None)
             result, record = await self.engine.complete_step(primary, body)
             if self.rng.random() < spec.sample and record.provider:
-                record.agreement = AgreementRecord("pending", 0.0, spec.compare, f"{spec.agree.min} of {spec.agree.of}", mode="shadow")
+                record.agreement = AgreementRecord(Decision.PENDING, 0.0, spec.compare, f"{spec.agree.min} of {spec.agree.of}", mode="shadow")
                 task = asyncio.create_task(self._shadow_run(step, body, result, record))
                 self._shadow.add(task)
                 task.add_done_callback(self._shadow.discard)
@@ -127,7 +112,7 @@ class Verifier:
                 f"step '{step.name}': no panel member answered: {attempts_text(record.attempts)}",
                 step=step.name, attempts=record.attempts,
             ) if record.attempts else NoEligibleProvider(f"step '{step.name}': no eligible provider to verify with", step=step.name)
-        elif record.agreement is not None and record.agreement.decision == Decision.DISAGREED.value and spec.on_disagree == "fail":
+        elif record.agreement is not None and record.agreement.decision == Decision.DISAGREED and spec.on_disagree == "fail":
             error = VerificationFailed(
                 f"step '{step.name}': the panel disagreed ({record.agreement.header()})", step=step.name, record=record,
             )
@@ -208,7 +193,7 @@ class Verifier:
         dissent = [i for i in range(len(votes)) if i not in winners]
         record.provider = rep[1]
         record.agreement = AgreementRecord(
-            decision=tally.final().value, score=tally.score(), comparator=spec.compare,
+            decision=tally.final(), score=tally.score(), comparator=spec.compare,
             quorum=f"{spec.agree.min} of {spec.agree.of}",
             agreeing=[votes[i] for i in winners], dissenting=[votes[i] for i in dissent],
             failed=panel.failed, escalated=list(panel.escalated),

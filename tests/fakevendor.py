@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+from tests.loopback import serve_loopback
+
 
 @dataclass
 class Vendors:
@@ -32,15 +34,6 @@ class Vendors:
     primary: "FakeVendor"
     twin: "FakeVendor"
     secondary: "FakeVendor"
-
-
-async def serve_loopback(app: web.Application, **runner_options: Any) -> tuple[web.AppRunner, int]:
-    """Serve `app` on a free loopback port; returns the runner (the caller cleans it up)
-    and the port."""
-    runner = web.AppRunner(app, access_log=None, **runner_options)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, runner.addresses[0][1]
 
 
 # --- behaviours ------------------------------------------------------------------------

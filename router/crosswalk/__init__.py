@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Router",
     "CrosswalkError",
+    "ConfigError",
     "UnknownStep",
     "InvalidRequest",
     "NoEligibleProvider",
@@ -24,6 +25,7 @@ __all__ = [
     "DeadlineExceeded",
     "UpstreamRejected",
     "StreamInterrupted",
+    "VerificationFailed",
     "DecisionRecord",
     "Attempt",
     "AgreementRecord",
@@ -33,6 +35,7 @@ __all__ = [
 if TYPE_CHECKING:
     from crosswalk.router.errors import (
         AllProvidersFailed,
+        ConfigError,
         CrosswalkError,
         DeadlineExceeded,
         InvalidRequest,
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
         StreamInterrupted,
         UnknownStep,
         UpstreamRejected,
+        VerificationFailed,
     )
     from crosswalk.router.metrics import Metrics
     from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord

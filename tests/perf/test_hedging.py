@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk import Router
 from crosswalk.router.metrics import Metrics
 from tests.perf.conftest import report, start_upstream

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk import Router
 
 MESSAGES = [{"role": "user", "content": "What is the refund for order 1182?"}]

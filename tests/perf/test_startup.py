@@ -55,7 +55,7 @@ def test_import_router_is_cheap():
 
 ROUTER_SCRIPT = """
 import asyncio
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk import Router
 cfg = parse_config('''
 providers:

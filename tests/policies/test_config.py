@@ -10,7 +10,9 @@ from textwrap import dedent
 
 import pytest
 
-from crosswalk.policies.config import ConfigError, ProviderConf, RouterConfig, parse_config
+from crosswalk.policies.config import ProviderConf, RouterConfig
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 from crosswalk.router.configfile import load_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,8 @@ from textwrap import dedent
 
 import pytest
 
-from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 
 TEMPLATE = """
 providers:

@@ -10,7 +10,8 @@ import pytest
 
 from crosswalk.policies.budget import RetryBudget
 from crosswalk.policies.compliance import ComplianceTable, embargo_applies, verdict
-from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 from crosswalk.policies.exclusions import Exclusion, ExclusionBook
 from crosswalk.policies.health import HealthBook, ProviderHealth, State
 from crosswalk.policies.schema import HealthSpec, RetryBudgetSpec

@@ -3,14 +3,13 @@ vendor error bodies, SSE streams, garbage. Adapters talk to it over real TCP."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.fakevendor import serve_loopback
+from tests.loopback import free_port, serve_loopback
 
 
 @dataclass
@@ -76,6 +75,4 @@ async def upstream() -> Any:
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()

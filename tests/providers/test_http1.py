@@ -20,6 +20,8 @@ from crosswalk.providers.errors import ProviderConnectionError, StreamBroken
 from crosswalk.providers.http1 import Origin, Pool, TransportError, encode_headers
 from crosswalk.providers.openai_wire import OpenAIWireProvider
 from crosswalk.providers.base import ChatRequest
+from tests.eventually import eventually
+from tests.loopback import serve_raw_loopback
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HEAD = {"Content-Type": "application/json"}
@@ -41,6 +43,7 @@ class RawServer:
         self.handler = handler
         self.connections = 0
         self.server: asyncio.AbstractServer | None = None
+        self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -52,7 +55,7 @@ class RawServer:
             writer.close()
 
     async def __aenter__(self) -> "RawServer":
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server, self.port = await serve_raw_loopback(self._serve)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -62,7 +65,7 @@ class RawServer:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
 
 def ok(body: bytes, extra: str = "") -> bytes:
@@ -160,7 +163,7 @@ async def test_server_closing_an_idle_connection_costs_no_request():
     async with RawServer(handler) as server:
         pool = Pool(Origin(server.url))
         assert await post(pool) == (200, b"{}")
-        await asyncio.sleep(0.05)  # the hang-up arrives while the connection is idle
+        await eventually(lambda: pool._idle[0].closed, what="the hang-up arrives while the connection is idle")
         assert await post(pool) == (200, b"{}")
         assert server.connections == 2
         await pool.aclose()
@@ -170,7 +173,8 @@ async def test_idle_connections_expire():
     async with RawServer(keep_answering(lambda _: ok(b"{}"))) as server:
         pool = Pool(Origin(server.url), idle_s=0.0)
         await post(pool)
-        await asyncio.sleep(0.01)
+        idle = pool._idle[0]
+        await eventually(lambda: idle.loop.time() > idle.idle_since, what="the pool's clock moves past the release")
         await post(pool)
         assert server.connections == 2
         await pool.aclose()
@@ -229,9 +233,11 @@ async def test_informational_response_is_skipped():
 
 async def test_cancelled_request_hangs_up_and_the_next_one_gets_a_fresh_connection():
     hung_up = asyncio.Event()
+    received = asyncio.Event()
 
     async def handler(reader, writer):
         await read_request(reader)
+        received.set()
         if server.connections == 1:  # never answer the first; see the client leave
             assert await reader.read() == b""
             hung_up.set()
@@ -242,7 +248,7 @@ async def test_cancelled_request_hangs_up_and_the_next_one_gets_a_fresh_connecti
     async with RawServer(handler) as server:
         pool = Pool(Origin(server.url))
         task = asyncio.create_task(post(pool))
-        await asyncio.sleep(0.05)
+        await eventually(received.is_set, what="the request reaches the server")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -268,7 +274,9 @@ async def test_a_body_read_late_pauses_the_connection_and_it_still_serves_the_ne
     async with RawServer(keep_answering(lambda _: ok(big))) as server:
         pool = Pool(Origin(server.url))
         response = await pool.request(pool.origin.head("POST", "/chat/completions", HEAD), b"{}")
-        await asyncio.sleep(0.2)  # the whole body arrives unread: reading pauses past 256 KiB
+        # The body arrives unread: reading pauses past 256 KiB (or the last bytes are in already).
+        await eventually(lambda: response._done or (response._conn is not None and response._conn._paused),
+                         what="the client stops taking the unread body")
         assert await response.read() == big
         assert await asyncio.wait_for(post(pool), 5) == (200, big)
         assert server.connections == 1
@@ -294,14 +302,17 @@ async def test_lines_of_a_slow_stream_arrive_as_they_are_written():
 
 
 async def test_closing_the_pool_fails_a_request_in_flight():
+    received = asyncio.Event()
+
     async def handler(reader, writer):
         await read_request(reader)
-        await asyncio.sleep(10)
+        received.set()
+        await reader.read()  # never answers; done when the client hangs up
 
     async with RawServer(handler) as server:
         pool = Pool(Origin(server.url))
         task = asyncio.create_task(post(pool))
-        await asyncio.sleep(0.05)
+        await eventually(received.is_set, what="the request reaches the server")
         await pool.aclose()
         with pytest.raises(TransportError, match="closed"):
             await task
@@ -418,8 +429,7 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 async def tls_server(cert: Path, key: Path) -> tuple[asyncio.AbstractServer, int]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    server = await asyncio.start_server(keep_answering(lambda _: ok(b'{"tls": true}')), "127.0.0.1", 0, ssl=context)
-    return server, server.sockets[0].getsockname()[1]
+    return await serve_raw_loopback(keep_answering(lambda _: ok(b'{"tls": true}')), ssl_context=context)
 
 
 async def test_https_with_a_trusted_certificate(certificate):
@@ -448,11 +458,11 @@ async def test_https_refuses_an_untrusted_certificate(certificate):
 
 async def test_a_tls_handshake_that_never_ends_times_out():
     async def silent(reader, writer):
-        await asyncio.sleep(5)  # accepts TCP, never answers the ClientHello
+        await reader.read()  # accepts TCP, never answers the ClientHello; done when the client leaves
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    server, port = await serve_raw_loopback(silent)
     try:
-        pool = Pool(Origin(f"https://localhost:{server.sockets[0].getsockname()[1]}/v1"), connect_timeout_s=0.2)
+        pool = Pool(Origin(f"https://localhost:{port}/v1"), connect_timeout_s=0.2)
         with pytest.raises(TransportError, match="no connection within 0.2s"):
             await post(pool)
     finally:

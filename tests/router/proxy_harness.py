@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Callable
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.eventually import eventually_sync
+from tests.loopback import free_port
 
 
 class ProxyProcess:
@@ -34,16 +29,20 @@ class ProxyProcess:
         )
 
     def wait_ready(self, timeout: float = 20.0) -> "ProxyProcess":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"proxy exited with {self.proc.returncode}: {self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"proxy did not start: {self.log()}")
+        try:
+            eventually_sync(self._healthy, within=timeout, what="the proxy answers /healthz")
+        except AssertionError:
+            raise RuntimeError(f"proxy did not start: {self.log()}") from None
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"proxy exited with {self.proc.returncode}: {self.log()}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def log(self) -> str:
         if not self._log.closed:

@@ -13,14 +13,14 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.policies.health import State
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.errors import StreamBroken
 from crosswalk.router.errors import InvalidRequest
 from crosswalk.router.proxy import ProxyState, build_app
 from crosswalk.router.sdk import Router
-from tests.fakevendor import serve_loopback
+from tests.loopback import serve_loopback
 
 CONFIG = """
 providers:

@@ -6,15 +6,16 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import tests.fakevendor as fv
-from crosswalk.policies.config import ConfigError
+from crosswalk.policies.errors import ConfigError
 from crosswalk.router.configfile import load_config
+from tests.eventually import eventually
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "feed-test-key-123456"
@@ -42,6 +43,19 @@ def _ask(proxy: ProxyProcess) -> tuple[str, str]:
                                  headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.headers["x-crosswalk-provider"], json.loads(resp.read())["model"]
+
+
+async def _answered_by(proxy: ProxyProcess, provider: str) -> bool:
+    return (await asyncio.to_thread(_ask, proxy))[0] == provider
+
+
+def _reload_error(proxy: ProxyProcess) -> str | None:
+    """Why the last reload was rejected, as /readyz says (None: the last one applied)."""
+    try:
+        with urllib.request.urlopen(proxy.url + "/readyz", timeout=10) as resp:
+            return json.loads(resp.read())["reload_error"]
+    except urllib.error.HTTPError as exc:  # 503 while a step has no usable provider
+        return json.loads(exc.read())["reload_error"]
 
 
 def _explain(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,24 +97,20 @@ async def test_feed_hot_reload_and_live_explain(tmp_path, fake_vendor):
         assert (await asyncio.to_thread(_ask, proxy))[0] == "primary"
         # The compliance team embargoes the vendor in the feed only; routing follows.
         (tmp_path / "feed.yaml").write_text('- {vendor: deepseek, reason: "withdrawn under export control"}\n')
-        deadline = time.monotonic() + 10
-        while (await asyncio.to_thread(_ask, proxy))[0] != "secondary":
-            assert time.monotonic() < deadline, "the feed change was not applied"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: _answered_by(proxy, "secondary"), what="the feed change is applied")
         calls = primary.count
         for _ in range(3):
             assert (await asyncio.to_thread(_ask, proxy))[0] == "secondary"
         assert primary.count == calls  # never called while embargoed
-        # A bad feed keeps the last good rules.
+        # A bad feed is rejected, naming the feed's path, and keeps the last good rules.
         (tmp_path / "feed.yaml").write_text("- {vendor: deepseek}\n")
-        await asyncio.sleep(0.5)
+        error = await eventually(lambda: asyncio.to_thread(_reload_error, proxy), what="the bad feed is rejected")
+        assert "compliance.embargo_file (feed.yaml)[0].reason" in error and "'reason' is missing" in error
         assert (await asyncio.to_thread(_ask, proxy))[0] == "secondary"
         # The embargo lifts; then the primary answers with a region block: live explain shows it.
         (tmp_path / "feed.yaml").write_text("[]\n")
-        deadline = time.monotonic() + 10
-        while (await asyncio.to_thread(_ask, proxy))[0] != "primary":
-            assert time.monotonic() < deadline, "the lifted embargo was not applied"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: _answered_by(proxy, "primary"), what="the lifted embargo is applied")
+        assert await asyncio.to_thread(_reload_error, proxy) is None  # the good feed cleared the error
         primary.always(fv.error(403, fv.REGION_403))
         assert (await asyncio.to_thread(_ask, proxy))[0] == "secondary"
         out = await asyncio.to_thread(_explain, "--step", "draft", "--config", str(cfg), "--url", proxy.url, "--key", KEY)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk import (
     AllProvidersFailed,
     CrosswalkError,
@@ -29,9 +29,9 @@ from crosswalk import (
     StreamInterrupted,
     UpstreamRejected,
 )
-from crosswalk.router.clock import SystemClock
 from tests import fakevendor as fv
 from tests.fakevendor import Vendors
+from tests.virtual_time import SkippingClock
 
 TOTAL_S = 3.0
 GUARD_S = TOTAL_S + 2.0
@@ -537,7 +537,7 @@ async def test_stream_request_and_usage_chunk(router, vendors):
 async def test_openai_kind_round_trip_never_imports_litellm(vendors):
     script = textwrap.dedent(f"""
         import asyncio, sys
-        from crosswalk.policies.config import parse_config
+        from crosswalk.policies.parse import parse_config
         from crosswalk import Router
         cfg = parse_config('''
         providers:
@@ -647,25 +647,6 @@ async def test_litellm_adapter_answers_and_fails_over(vendors, monkeypatch, stre
 
 
 # --- recovery: time passes (a clock that can skip ahead; waits stay real) ----------------
-
-
-class SkippingClock(SystemClock):
-    """The real clock plus an offset a test can jump forward, so ejections, cooldowns and
-    exclusions can run out without the test waiting for them."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return super().now() + self.offset
-
-    def wall(self) -> Any:
-        import datetime as dt
-
-        return super().wall() + dt.timedelta(seconds=self.offset)
-
-    def skip(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @pytest.fixture

@@ -9,42 +9,28 @@ late while the provider was ejected were carried into the next healthy period.""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 
 from crosswalk.policies.actions import action_for
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.providers.classify import Classification, FailureClass
 from crosswalk.providers.errors import ProviderHTTPError
 from crosswalk.router.state import RouterState
+from tests.virtual_time import ManualClock
 
 F = FailureClass
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def wall(self) -> dt.datetime:
-        return dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=self.t)
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def _state(health: str) -> RouterState:
     config = parse_config(
         "providers:\n  p: {kind: simulated, model: m, vendor: v}\n  q: {kind: simulated, model: n, vendor: w}\n"
         f"steps:\n  s: {{providers: [p, q]}}\nhealth: {{{health}, jitter: 0}}\n", env={})
-    return RouterState(config, FakeClock(), rng=random.Random(0))
+    return RouterState(config, ManualClock(1000.0), rng=random.Random(0))
 
 
 def _call(state: RouterState, outcome: str) -> None:
     """One finished call on p: S (answer), F (503), C (400 about the request), R (429)."""
-    state.clock.t += 1.0  # type: ignore[attr-defined]
+    state.clock.advance(1.0)  # type: ignore[attr-defined]
     if outcome == "S":
         state.record_success("p")
         return

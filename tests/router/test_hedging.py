@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 from crosswalk import AllProvidersFailed, DeadlineExceeded, Router, StreamInterrupted
 from crosswalk.router.metrics import Metrics
 from tests import fakevendor as fv
+from tests.eventually import eventually
 from tests.fakevendor import Vendors
 
 GUARD_S = 6.0
@@ -81,16 +83,6 @@ async def ask_stream(router: Router, step: str = "draft") -> tuple[str, set[str]
 def trail(record: Any) -> list[tuple[str, str, bool]]:
     """(provider, result, hedge) per attempt."""
     return [(a.provider, a.result, a.hedge) for a in record.attempts]
-
-
-async def eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
-    """Wait until `condition()` holds (the vendor learns of a closed connection a moment
-    after the client closes it); fail after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while not condition():
-        assert loop.time() < end, "condition never became true"
-        await asyncio.sleep(0.01)
 
 
 # --- non-streaming ---------------------------------------------------------------------

@@ -27,3 +27,10 @@ def test_simulated_config_never_imports_litellm():
         "asyncio.run(r.acompletion(step='draft', messages=[{'role': 'user', 'content': 'hi'}]))"
     )
     assert "litellm" not in mods and "openai" in mods
+
+
+def test_config_schema_does_not_import_the_http_client():
+    # Pure validation runs the wire checks from providers.wire_checks, not from the client.
+    mods = _modules_after("import crosswalk.policies.schema\nimport crosswalk.policies.parse")
+    assert "crosswalk.providers.wire_checks" in mods
+    assert not {"crosswalk.providers.http1", "httptools", "ssl", "asyncio"} & mods

@@ -3,34 +3,20 @@ are re-probed only on their long interval and only when the config allows it."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import random
 
 import pytest
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.policies.health import State
 from crosswalk.providers.simulated import Fault
 from crosswalk import Router
-from crosswalk.router.clock import SystemClock
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.probes import Prober
+from tests.eventually import eventually
+from tests.virtual_time import SkippingClock
 
 MSG = [{"role": "user", "content": "hi"}]
-
-
-class JumpClock(SystemClock):
-    """Real time plus an offset the test can jump."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return super().now() + self.offset
-
-    def wall(self) -> dt.datetime:
-        return super().wall() + dt.timedelta(seconds=self.offset)
 
 
 def _router(health: str = "", **kw) -> Router:
@@ -45,6 +31,11 @@ health: {{consecutive_failures: 2, ejection_base_s: 300, ejection_max_s: 600, ha
     return Router(parse_config(text, env={}), rng=random.Random(0), **kw)
 
 
+def _prober(r: Router) -> Prober:
+    """A prober wired to `r` as `Router.astart` wires its own."""
+    return Prober(lambda: r.state, lambda: r.providers, clock=r.clock, metrics=r.metrics)
+
+
 async def _eject_a(r: Router) -> None:
     r.providers["a"].set_fault(Fault.outage())
     for _ in range(2):
@@ -56,7 +47,7 @@ async def test_recovery_is_found_by_probes_not_user_requests():
     metrics = Metrics()
     r = _router(metrics=metrics)
     await _eject_a(r)
-    prober = Prober(r)
+    prober = _prober(r)
     assert prober.due() == ["a"]
     await prober.probe_due()  # still down: the ejection stands, no longer than before
     until = r.state.health["a"].ejected_until
@@ -77,30 +68,26 @@ async def test_background_loop_probes_on_its_schedule():
     await _eject_a(r)
     r.providers["a"].set_fault(None)
     await r.astart()
-    for _ in range(200):
-        if r.state.health["a"].state is State.HEALTHY:
-            break
-        await asyncio.sleep(0.02)
-    assert r.state.health["a"].state is State.HEALTHY
-    assert [res for _, res in r.prober.last["a"]][-2:] == ["ok", "ok"]
+    await eventually(lambda: r.state.health["a"].state is State.HEALTHY, what="the background probes close a's ejection")
+    assert [res for _, res in r.state.standing("a").probes][-2:] == ["ok", "ok"]
     await r.aclose()
     assert r.prober is None
 
 
 async def test_regulatory_exclusion_is_reprobed_only_when_it_lapses():
-    clock = JumpClock()
+    clock = SkippingClock()
     r = _router(", regulatory_reprobe_s: 3600, probe_interval_s: 5", clock=clock)
     r.providers["a"].set_fault(Fault.region_block())
     await r.acompletion(step="s", messages=MSG)
-    prober = Prober(r)
+    prober = _prober(r)
     assert prober.due() == []  # an hour to go: not probed
-    clock.offset += 3600 - 2
+    clock.skip(3600 - 2)
     assert prober.due() == ["a"]
     await prober.probe_due()  # still blocked: the exclusion is renewed with fresh evidence
     exclusion = r.state.exclusions.active("a", clock.now())
     assert exclusion is not None and exclusion.until is not None and exclusion.until - clock.now() > 3500
     assert prober.due() == []
-    clock.offset += 3600
+    clock.skip(3600)
     r.providers["a"].set_fault(None)
     assert await prober.probe("a") is True
     assert r.state.exclusions.active("a", clock.now()) is None
@@ -109,12 +96,12 @@ async def test_regulatory_exclusion_is_reprobed_only_when_it_lapses():
 
 
 async def test_no_reprobe_when_the_config_forbids_it():
-    clock = JumpClock()
+    clock = SkippingClock()
     r = _router(", reprobe_excluded: false", clock=clock)
     r.providers["a"].set_fault(Fault.region_block())
     await r.acompletion(step="s", messages=MSG)
-    clock.offset += 10 * 86400
-    assert Prober(r).due() == []
+    clock.skip(10 * 86400)
+    assert _prober(r).due() == []
     exclusion = r.state.exclusions.active("a", clock.now())
     assert exclusion is not None and exclusion.until is None  # until the config changes
     assert (await r.acompletion(step="s", messages=MSG)).model == "b"
@@ -127,9 +114,9 @@ async def test_probe_failures_are_classified(fault, cls):
     r = _router(", probe_timeout_s: 0.05")
     await _eject_a(r)
     r.providers["a"].set_fault(fault)
-    prober = Prober(r)
+    prober = _prober(r)
     assert await prober.probe("a") is False
-    assert [res for _, res in prober.last["a"]] == [cls]
+    assert [res for _, res in r.state.standing("a").probes] == [cls]
     if cls == "auth":  # a probe that learns of a hard failure excludes, with the evidence
         assert "invalid_api_key" in r.state.exclusions.active("a", r.clock.now()).evidence
     await r.aclose()

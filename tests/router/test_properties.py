@@ -30,7 +30,6 @@ Requests go to three steps (one hedged), streamed or not; callers also give up m
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 from dataclasses import dataclass
 
@@ -39,7 +38,7 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.policies.health import State
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.classify import classify
@@ -54,88 +53,7 @@ from crosswalk.router.errors import (
     UpstreamRejected,
 )
 from crosswalk.router.sdk import Router
-
-# --------------------------------------------------------------------------- virtual time
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock jumps straight to the next timer when nothing is ready."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._now = 0.0
-        self._horizon = float("inf")
-        select = self._selector.select
-
-        def jump(timeout: float | None = None):
-            events = select(0)
-            if events or timeout == 0:
-                return events
-            if timeout is None or self._now + timeout > self._horizon:
-                raise RuntimeError("virtual-time loop: nothing left to wait for in time: the code under test hangs for ever")
-            self._now += timeout
-            return events
-
-        self._selector.select = jump
-
-    def time(self) -> float:
-        return self._now
-
-    def run(self, coro, *, within_s: float = 3600.0):
-        """run_until_complete, failing if it needs more than `within_s` virtual seconds
-        (background timers, such as the prober's, would otherwise hide a hang)."""
-        self._horizon = self._now + within_s
-        try:
-            return self.run_until_complete(coro)
-        finally:
-            self._horizon = float("inf")
-
-    def advance(self, seconds: float) -> None:
-        """Let time pass between requests."""
-        self._now += seconds
-
-
-class LoopClock:
-    """The router's Clock, reading the virtual loop's time; sleep is the loop's (instant) sleep."""
-
-    EPOCH = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
-
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        self._loop = loop
-
-    def now(self) -> float:
-        return self._loop.time()
-
-    def wall(self) -> dt.datetime:
-        return self.EPOCH + dt.timedelta(seconds=self._loop.time())
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-def test_virtual_time_loop_jumps_to_timers_and_times_out():
-    loop = VirtualTimeLoop()
-    clock = LoopClock(loop)
-
-    async def scenario() -> tuple[float, float]:
-        await clock.sleep(5.0)
-        after_sleep = clock.now()
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(2.0):
-                await asyncio.Event().wait()
-        return after_sleep, clock.now()
-
-    try:
-        assert loop.run_until_complete(scenario()) == (5.0, 7.0)
-        with pytest.raises(RuntimeError, match="hangs for ever"):
-            loop.run_until_complete(asyncio.Event().wait())
-        background = loop.create_task(asyncio.sleep(1e9))
-        with pytest.raises(RuntimeError, match="hangs for ever"):
-            loop.run(asyncio.Event().wait(), within_s=10)
-        background.cancel()
-    finally:
-        loop.close()
-
+from tests.virtual_time import LoopClock, VirtualTimeLoop
 
 # --------------------------------------------------------------------------- faults
 

@@ -7,12 +7,12 @@ import http.client
 import json
 import signal
 import socket
-import time
 from pathlib import Path
 
 import openai
 import pytest
 
+from tests.eventually import eventually_sync
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "cw-test-key-0123456789"
@@ -210,15 +210,6 @@ def test_refuses_public_bind_without_keys(tmp_path):
     assert "refusing to listen on 0.0.0.0 without API keys" in log
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_reload_applies_good_file_and_keeps_old_on_bad(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(CONFIG)
@@ -228,17 +219,17 @@ def test_reload_applies_good_file_and_keeps_old_on_bad(tmp_path):
         assert client.chat.completions.create(model="draft", messages=MSG).model == "a"
         # Good file: b ranked first, a new step appears.
         path.write_text(CONFIG.replace("draft: {providers: [a, b]", "draft: {providers: [b, a]") + "  # v2\n")
-        assert _wait_for(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "b")
+        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "b", what="the good file is applied")
         # Bad file: rejected, old config keeps serving, the reason is exposed.
         path.write_text(CONFIG.replace("draft: {providers: [a, b]", "draft: {providers: [a, gpt5]"))
-        assert _wait_for(lambda: json.loads(_raw(p, "GET", "/readyz")[1]).get("reload_error"))
+        eventually_sync(lambda: json.loads(_raw(p, "GET", "/readyz")[1]).get("reload_error"), what="the bad file is rejected")
         ready = json.loads(_raw(p, "GET", "/readyz")[1])
         assert "steps.draft.providers[1]: unknown provider 'gpt5'" in ready["reload_error"]
         assert client.chat.completions.create(model="draft", messages=MSG).model == "b"
         # SIGHUP reloads at once (file fixed again).
         path.write_text(CONFIG)
         p.proc.send_signal(signal.SIGHUP)
-        assert _wait_for(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "a")
+        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "a", what="SIGHUP applies the fixed file")
         assert json.loads(_raw(p, "GET", "/readyz")[1])["reload_error"] is None
     finally:
         p.stop()

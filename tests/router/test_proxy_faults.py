@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 import openai
 import pytest
 
 import tests.fakevendor as fv
+from tests.eventually import eventually, eventually_sync
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "faults-key-0123456789"
@@ -160,13 +160,10 @@ async def test_client_disconnect_cancels_the_upstream_call(stack, stream_it):
     def hang_up() -> None:
         with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
             sock.sendall(head + body)
-            time.sleep(0.3)  # the request is at the vendor now
+            eventually_sync(lambda: primary.count, what="the request reaches the vendor")  # then hang up
 
     await asyncio.to_thread(hang_up)
-    deadline = time.monotonic() + 5
-    while not (primary.calls and primary.calls[0].cancelled):
-        assert time.monotonic() < deadline, "the upstream call was not cancelled"
-        await asyncio.sleep(0.02)
+    await eventually(lambda: primary.calls[0].cancelled, what="the upstream call is cancelled")
     assert secondary.count == 0
 
 
@@ -199,10 +196,11 @@ health: {{consecutive_failures: 2, ejection_base_s: 300, ejection_max_s: 300, ha
             assert (await client.chat.completions.create(model="draft", messages=MSG)).model == "secondary"
         assert (await asyncio.to_thread(state))["primary"]["state"] == "ejected"
         primary.always(fv.ok())  # the vendor recovers; no user request goes to it
-        deadline = time.monotonic() + 10
-        while (current := await asyncio.to_thread(state))["primary"]["state"] != "healthy":
-            assert time.monotonic() < deadline, current["primary"]
-            await asyncio.sleep(0.05)
+        async def healed() -> dict | None:
+            current = await asyncio.to_thread(state)
+            return current if current["primary"]["state"] == "healthy" else None
+
+        current = await eventually(healed, what="the background probes heal the primary")
         results = [p["result"] for p in current["primary"]["probes"]]
         assert results[-2:] == ["ok", "ok"]  # two probe successes closed a 300 s ejection
         assert (await client.chat.completions.create(model="draft", messages=MSG)).model == "primary"

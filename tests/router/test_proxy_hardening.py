@@ -9,11 +9,11 @@ import asyncio
 import gzip
 import json
 import socket
-import time
 import urllib.request
 
 import pytest
 
+from tests.eventually import eventually_sync
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "hardening-key-0123456789"
@@ -220,15 +220,14 @@ proxy: {header_timeout_s: 2}
                 flood.append(socket.create_connection(("127.0.0.1", proxy.port), timeout=10))
             except OSError:
                 break
-        served = None
-        for _ in range(20):  # bounded: the accept loop resumes once idle connections are shed or reaped
+        def served() -> bool:
             try:
-                served = _exchange(proxy.port, _post(_ok_body(), b""), timeout=2)
-                if _parse(served)[0] == 200:
-                    break
+                return _parse(_exchange(proxy.port, _post(_ok_body(), b""), timeout=2))[0] == 200
             except OSError:
-                time.sleep(0.2)
-        assert served is not None and _parse(served)[0] == 200, served
+                return False
+
+        # The accept loop resumes once idle connections are shed or reaped.
+        eventually_sync(served, within=40, every=0.2, what="a request is answered 200 at the descriptor limit")
     finally:
         for sock in flood:
             sock.close()

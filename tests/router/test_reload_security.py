@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
+from tests.eventually import eventually_sync
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "cw-reload-key-5f1e2d3c4b5a6978"
@@ -56,16 +56,6 @@ def _get(p: ProxyProcess, path: str, key: str | None = None) -> Any:
     return json.loads(data)
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return None
-
-
 def _serve(tmp_path: Path, host: str, env: dict[str, str] | None = None) -> tuple[ProxyProcess, Path]:
     path = tmp_path / "crosswalk.yaml"
     path.write_text(CONFIG)
@@ -78,8 +68,8 @@ def test_public_reload_without_keys_is_refused_and_the_old_key_still_required(tm
     try:
         assert _call(p, KEY) == (200, "a") and _call(p, None)[0] == 401
         path.write_text(WITHOUT_KEYS[variant])
-        error = _wait_for(lambda: _get(p, "/readyz")["reload_error"])
-        assert error and "proxy.api_keys" in error and "0.0.0.0" in error and "127.0.0.1" in error
+        error = eventually_sync(lambda: _get(p, "/readyz")["reload_error"], what="the reload is rejected")
+        assert "proxy.api_keys" in error and "0.0.0.0" in error and "127.0.0.1" in error
         assert _call(p, None)[0] == 401  # the old key is still required...
         assert _call(p, "wrong")[0] == 401
         assert _call(p, KEY) == (200, "a")  # ...and the old config still serves (a first, not b)
@@ -87,7 +77,7 @@ def test_public_reload_without_keys_is_refused_and_the_old_key_still_required(tm
         assert providers["config"]["reload_error"] == error
         # Putting the keys back applies the file (and clears the error).
         path.write_text(B_FIRST)
-        assert _wait_for(lambda: _call(p, KEY) == (200, "b"))
+        eventually_sync(lambda: _call(p, KEY) == (200, "b"), what="the fixed file is applied")
         assert _get(p, "/readyz")["reload_error"] is None
         assert _call(p, None)[0] == 401
     finally:
@@ -102,7 +92,7 @@ def test_loopback_reload_may_drop_the_keys_but_warns(tmp_path):
     try:
         assert _call(p, None)[0] == 401
         path.write_text(WITHOUT_KEYS["dropped"])
-        assert _wait_for(lambda: _call(p, None) == (200, "b"))  # applied: b first, no key needed
+        eventually_sync(lambda: _call(p, None) == (200, "b"), what="applied: b first, no key needed")
         assert _get(p, "/readyz")["reload_error"] is None
     finally:
         p.stop()
@@ -116,7 +106,7 @@ def test_keys_from_the_environment_keep_auth_on_across_a_reload(tmp_path):
     try:
         assert _call(p, ENV_KEY) == (200, "a") and _call(p, KEY) == (200, "a")
         path.write_text(WITHOUT_KEYS["dropped"])
-        assert _wait_for(lambda: _call(p, ENV_KEY) == (200, "b"))  # applied: the env key is a key
+        eventually_sync(lambda: _call(p, ENV_KEY) == (200, "b"), what="applied: the env key is a key")
         assert _get(p, "/readyz")["reload_error"] is None
         assert _call(p, None)[0] == 401
         assert _call(p, KEY)[0] == 401  # the file's key went with the file

@@ -13,7 +13,7 @@ import weakref
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.providers.simulated import Fault
 from crosswalk import AllProvidersFailed, NoEligibleProvider, Router, StreamInterrupted, UnknownStep, UpstreamRejected
 from tests.fakevendor import FakeVendor

@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.errors import ProviderError, ProviderHTTPError, StreamBroken
 from crosswalk.providers.litellm_adapter import LiteLLMProvider
 from crosswalk.providers.openai_wire import OpenAIWireProvider
 from crosswalk import AllProvidersFailed, Router
 from crosswalk.router.registry import build_providers
-from tests.fakevendor import serve_loopback
+from tests.loopback import serve_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -469,7 +470,7 @@ def test_config_errors_never_echo_a_redis_url_raw():
 
 
 def test_reprs_hide_url_credentials():
-    from crosswalk.router.shared_state import RedisSync
+    from crosswalk.router.state.redis_sync import RedisSync
 
     config = parse_config(_with_base_url(SECRET_URL) + f'state: {{backend: redis, url: "redis://127.0.0.1:9/0?password={REDIS_PASSWORD}"}}\n',
                           env=ENV, source="secrets.yaml")
@@ -512,9 +513,9 @@ async def test_serve_hides_url_credentials_in_reload_errors_and_logs(tmp_path, e
     Redis URL with ?password= that is down, then a reload with a bad base_url holding
     credentials. /readyz, the provider-state endpoint and the log never show them."""
     import asyncio
-    import time
     import urllib.request
 
+    from tests.eventually import eventually_sync
     from tests.router.proxy_harness import ProxyProcess
 
     vendor = await echo(401, mode="url")
@@ -544,9 +545,7 @@ async def test_serve_hides_url_credentials_in_reload_errors_and_logs(tmp_path, e
         else:
             body = ""
         path.write_text(good.replace("http://svc:", "https://svc:").replace(f":{vendor.url.rsplit(':', 1)[1]}/v1", ":99999/v1"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not get("/readyz").get("reload_error"):
-            time.sleep(0.05)
+        eventually_sync(lambda: get("/readyz").get("reload_error"), what="the reload with a bad base_url is rejected")
         return body, get("/readyz")
 
     try:

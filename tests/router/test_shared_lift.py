@@ -16,10 +16,11 @@ import pytest
 
 from crosswalk.providers.classify import FailureClass
 from crosswalk.router.clock import SystemClock
-from crosswalk.router.shared_state import RedisSync
+from crosswalk.router.state.redis_sync import RedisSync
 from crosswalk.router.state import RouterState
-from crosswalk.router.state_updates import standing_key
+from crosswalk.router.state.wire import standing_key
 from tests import fakevendor as fv
+from tests.eventually import eventually
 from tests.router.test_shared_state import (
     PROPAGATION_S,
     REDIS,
@@ -30,7 +31,6 @@ from tests.router.test_shared_state import (
     _fail,
     _is,
     _state,
-    eventually,
     redis_server,
     replicas,
     user_calls,
@@ -60,14 +60,14 @@ async def test_a_lift_on_one_replica_reaches_the_other(replicas: Any, vendors: V
     vendors.primary.always(fv.error(403, fv.REGION_403))
     status, headers = await a.ask()
     assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
-    await eventually(lambda: _is(_state(b, "primary"), "excluded"), PROPAGATION_S, "B learns of A's exclusion")
+    await eventually(lambda: _is(_state(b, "primary"), "excluded"), within=PROPAGATION_S, what="B learns of A's exclusion")
     assert await _keys(redis_server, "cw-test", "primary") == (True, False)
     vendors.primary.always(fv.ok())  # the operator fixed the account's region
     async with a.http.post(a.proc.url + "/v1/crosswalk/providers/primary/unexclude") as resp:
         assert resp.status == 200
         assert (await resp.json())["lifted"]["failure_class"] == "regulatory"
     assert await _state(a, "primary") == "healthy"
-    await eventually(lambda: _is(_state(b, "primary"), "healthy"), PROPAGATION_S, "B learns of A's lift")
+    await eventually(lambda: _is(_state(b, "primary"), "healthy"), within=PROPAGATION_S, what="B learns of A's lift")
     assert await _keys(redis_server, "cw-test", "primary") == (False, True)
     status, headers = await b.ask()
     assert status == 200 and headers["x-crosswalk-provider"] == "primary"
@@ -83,23 +83,23 @@ async def test_a_replica_away_during_the_lift_drops_its_copy_and_newer_evidence_
     sc = RedisSync(lambda: c, c.config.state)
     sa.start()
     try:
-        await eventually(lambda: asyncio.sleep(0, sa.up), 5, "A's sync up")
+        await eventually(lambda: sa.up, within=5, what="A's sync up")
         _fail(a, "primary", 403, fv.REGION_403, FailureClass.REGULATORY)
         _fail(c, "primary", 403, fv.REGION_403, FailureClass.REGULATORY)  # C saw it too, with Redis out of reach
-        await eventually(lambda: _has_key(redis_server, prefix, 0), 2, "A's exclusion in Redis")
+        await eventually(lambda: _has_key(redis_server, prefix, 0), within=2, what="A's exclusion in Redis")
         lift = a.lift("primary", by="the test")
         assert lift.exclusion is not None and a.exclusions.active("primary", a.clock.now()) is None
-        await eventually(lambda: _has_key(redis_server, prefix, 1), 2, "the lift in Redis, the exclusion key gone")
+        await eventually(lambda: _has_key(redis_server, prefix, 1), within=2, what="the lift in Redis, the exclusion key gone")
         sc.start()  # C comes back: its resync finds the lift
-        await eventually(lambda: asyncio.sleep(0, sc.up), 5, "C's sync up")
+        await eventually(lambda: sc.up, within=5, what="C's sync up")
         assert c.exclusions.active("primary", c.clock.now()) is None
         assert sc.applied["lifted"] == 1
         assert await _keys(redis_server, prefix, "primary") == (False, True)  # C did not push its old copy back
         assert a.exclusions.active("primary", a.clock.now()) is None
         # Evidence after the lift is news: it excludes on every replica again.
         _fail(c, "primary", 403, fv.REGION_403, FailureClass.REGULATORY)
-        await eventually(lambda: asyncio.sleep(0, a.exclusions.active("primary", a.clock.now()) is not None), 2,
-                         "C's new exclusion reaches A")
+        await eventually(lambda: a.exclusions.active("primary", a.clock.now()) is not None, within=2,
+                         what="C's new exclusion reaches A")
         assert await _keys(redis_server, prefix, "primary") == (True, False)
     finally:
         await sa.stop()

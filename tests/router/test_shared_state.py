@@ -20,21 +20,24 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable
 
 import aiohttp
 import pytest
 
 from crosswalk.policies.actions import action_for
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk.policies.exclusions import Exclusion
 from crosswalk.providers.classify import Classification, FailureClass
 from crosswalk.providers.errors import ProviderHTTPError
-from crosswalk.router.shared_state import RedisSync, redacted
+from crosswalk.router.state.redis_sync import RedisSync, redacted
 from crosswalk.router.state import Event, RouterState
-from crosswalk.router.state_updates import Update, from_event, identity, to_event, to_local, to_wall
+from crosswalk.router.state.wire import Update, from_event, identity, to_event, to_local, to_wall
 from tests import fakevendor as fv
-from tests.router.proxy_harness import ProxyProcess, free_port
+from tests.eventually import eventually, eventually_sync
+from tests.loopback import free_port
+from tests.router.proxy_harness import ProxyProcess
+from tests.virtual_time import ManualClock
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (`make test` installs it)")
@@ -79,16 +82,16 @@ class RedisServer:
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self._tmp)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        eventually_sync(self._pong, within=10, what=f"redis-server answers PING on port {self.port}", every=0.02)
+        return self
+
+    def _pong(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def pause(self, paused: bool) -> None:
         """SIGSTOP / SIGCONT: a Redis that accepts connections and never answers."""
@@ -157,17 +160,6 @@ def user_calls(vendor: fv.FakeVendor, replica: str) -> int:
     return n
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
-    """Poll `check` until it holds; returns how long it took. Fails after `timeout`."""
-    start = time.monotonic()
-    while True:
-        if await check():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 async def vendors(fake_vendor: Any) -> Vendors:
     return Vendors(await fake_vendor("primary"), await fake_vendor("backup"), await fake_vendor("secondary"))
@@ -187,7 +179,7 @@ async def replicas(tmp_path: Path, vendors: Vendors, redis_server: RedisServer) 
             await asyncio.to_thread(p.wait_ready)
         a, b = (Replica(n, p, http) for n, p in zip(("A", "B"), procs))
         for r in (a, b):
-            await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} connected to Redis")
+            await eventually(lambda r=r: _is(r.backend_up(), 1.0), within=10, what=f"replica {r.name} connected to Redis")
         yield a, b
     finally:
         await http.close()
@@ -221,7 +213,9 @@ async def _eject_on(a: Replica, vendor: fv.FakeVendor, step: str, provider: str)
 async def test_an_ejection_on_one_replica_stops_the_other_calling_the_provider(replicas: Any, vendors: Vendors) -> None:
     a, b = replicas
     await _eject_on(a, vendors.primary, "draft", "primary")
-    took = await eventually(lambda: _is(_state(b, "primary"), "ejected"), PROPAGATION_S, "B learns of A's ejection")
+    start = time.monotonic()
+    await eventually(lambda: _is(_state(b, "primary"), "ejected"), within=PROPAGATION_S, what="B learns of A's ejection")
+    took = time.monotonic() - start
     seen = await b.provider("primary")
     assert seen["ejection_reason"] and "consecutive failures" in seen["ejection_reason"]
     assert seen["ejected_for_s"] > 60  # A's ejection time, converted to B's clock
@@ -240,7 +234,7 @@ async def test_a_regional_block_is_shared_with_its_evidence(replicas: Any, vendo
     status, headers = await a.ask()
     assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
     assert (await a.provider("primary"))["state"] == "excluded"
-    await eventually(lambda: _is(_state(b, "primary"), "excluded"), PROPAGATION_S, "B learns of A's exclusion")
+    await eventually(lambda: _is(_state(b, "primary"), "excluded"), within=PROPAGATION_S, what="B learns of A's exclusion")
     exclusion = (await b.provider("primary"))["exclusion"]
     assert exclusion["failure_class"] == "regulatory"
     assert "unsupported_country_region_territory" in exclusion["evidence"]
@@ -262,12 +256,12 @@ async def test_killing_redis_mid_traffic_loses_no_request(replicas: Any, vendors
             statuses.append((await replica.ask())[0])
 
     async def kill_after(n: int) -> None:
-        await eventually(lambda: _is(asyncio.sleep(0, len(statuses) >= n), True), 30, f"{n} requests done")
+        await eventually(lambda: len(statuses) >= n, within=30, what=f"{n} requests done")
         redis_server.kill()
 
     await asyncio.gather(*(traffic(r, 40) for r in (a, b, a, b)), kill_after(40))
     assert statuses == [200] * 160
-    await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
+    await eventually(lambda: _is(b.backend_up(), 0.0), within=5, what="B reports the backend down")
     assert [(await r.ask())[0] for r in (a, b)] == [200, 200]
     assert b.proc.log().split(" is up ")[-1].count(" is down ") == 1  # one line per transition, not per retry
 
@@ -280,31 +274,31 @@ async def test_a_redis_that_stops_answering_counts_as_down_and_blocks_nothing(re
         for _ in range(20):
             status, headers = await b.ask()
             assert status == 200 and headers["x-crosswalk-provider"] == "primary"
-        await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
+        await eventually(lambda: _is(b.backend_up(), 0.0), within=5, what="B reports the backend down")
         assert "round trips in a row took over" in b.proc.log()
     finally:
         redis_server.pause(False)
     for r in (a, b):
-        await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} reconnects once Redis answers again")
+        await eventually(lambda r=r: _is(r.backend_up(), 1.0), within=10, what=f"replica {r.name} reconnects once Redis answers again")
     await _eject_on(a, vendors.primary, "draft", "primary")
-    await eventually(lambda: _is(_state(b, "primary"), "ejected"), PROPAGATION_S, "B learns of A's ejection")
+    await eventually(lambda: _is(_state(b, "primary"), "ejected"), within=PROPAGATION_S, what="B learns of A's ejection")
 
 
 async def test_restarting_redis_restores_sharing(replicas: Any, vendors: Vendors, redis_server: RedisServer) -> None:
     a, b = replicas
     redis_server.kill()
-    await eventually(lambda: _is(b.backend_up(), 0.0), 5, "B reports the backend down")
-    await eventually(lambda: _is(a.backend_up(), 0.0), 5, "A reports the backend down")
+    await eventually(lambda: _is(b.backend_up(), 0.0), within=5, what="B reports the backend down")
+    await eventually(lambda: _is(a.backend_up(), 0.0), within=5, what="A reports the backend down")
     await _eject_on(a, vendors.primary, "draft", "primary")  # while Redis is down: B cannot hear of it
     assert await _state(b, "primary") == "healthy"
     redis_server.start()  # same port, empty
     for r in (a, b):
-        await eventually(lambda r=r: _is(r.backend_up(), 1.0), 10, f"replica {r.name} reconnected")
+        await eventually(lambda r=r: _is(r.backend_up(), 1.0), within=10, what=f"replica {r.name} reconnected")
     # A's resync pushed what Redis missed while it was down ...
-    await eventually(lambda: _is(_state(b, "primary"), "ejected"), 2, "B learns of the ejection made while Redis was down")
+    await eventually(lambda: _is(_state(b, "primary"), "ejected"), within=2, what="B learns of the ejection made while Redis was down")
     # ... and a new ejection travels as before.
     await _eject_on(a, vendors.backup, "other", "backup")
-    await eventually(lambda: _is(_state(b, "backup"), "ejected"), PROPAGATION_S, "B learns of A's new ejection")
+    await eventually(lambda: _is(_state(b, "backup"), "ejected"), within=PROPAGATION_S, what="B learns of A's new ejection")
     status, headers = await b.ask("other")
     assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
     assert user_calls(vendors.backup, "B") == 0
@@ -312,23 +306,6 @@ async def test_restarting_redis_restores_sharing(replicas: Any, vendors: Vendors
 
 
 # --- the pieces --------------------------------------------------------------------------
-
-
-class FakeClock:
-    """Monotonic and wall time set by the test; each process has its own monotonic base."""
-
-    def __init__(self, mono: float, wall: float) -> None:
-        self.mono, self.wall_s = mono, wall
-
-    def now(self) -> float:
-        return self.mono
-
-    def wall(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.wall_s, dt.timezone.utc)
-
-    async def sleep(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall_s += seconds
 
 
 UNIT_CONFIG = """
@@ -381,7 +358,7 @@ def test_an_update_round_trips_and_junk_is_ignored() -> None:
 
 def test_remote_updates_are_applied_without_echo() -> None:
     config = _config()
-    clock = FakeClock(mono=50.0, wall=1_000.0)
+    clock = ManualClock(50.0, wall=dt.datetime.fromtimestamp(1_000.0, dt.timezone.utc))  # its own monotonic base
     state = RouterState(config, clock, rng=random.Random(0))
     heard: list[Event] = []
     state.listeners.append(heard.append)
@@ -423,7 +400,7 @@ async def _synced_pair(redis_server: RedisServer, prefix: str) -> tuple[RouterSt
         states.append(state)
         syncs.append(sync)
     for sync in syncs:
-        await eventually(lambda sync=sync: asyncio.sleep(0, sync.up), 5, "sync up")
+        await eventually(lambda sync=sync: sync.up, within=5, what="sync up")
     return states[0], states[1], syncs[0], syncs[1]
 
 
@@ -431,26 +408,26 @@ async def test_two_processes_share_exclusions_cooldowns_and_the_retry_budget(red
     a, b, sa, sb = await _synced_pair(redis_server, "cw-pair")
     try:
         _fail(a, "primary", 403, fv.REGION_403, FailureClass.REGULATORY)
-        await eventually(lambda: asyncio.sleep(0, b.exclusions.active("primary", b.clock.now()) is not None), 2, "exclusion shared")
+        await eventually(lambda: b.exclusions.active("primary", b.clock.now()) is not None, within=2, what="exclusion shared")
         assert b.exclusions.active("primary", b.clock.now()).failure_class == "regulatory"  # type: ignore[union-attr]
         b.health["secondary"].cool_down(b.clock.now(), 30, "429")
         b._emit(Event("cooled", "secondary", "30s: 429", b.health["secondary"].cooldown_until))
-        await eventually(lambda: asyncio.sleep(0, a.health["secondary"].cooldown_until > a.clock.now() + 20), 2, "cooldown shared")
+        await eventually(lambda: a.health["secondary"].cooldown_until > a.clock.now() + 20, within=2, what="cooldown shared")
         assert sb.applied["excluded"] == 1 and sa.applied["cooled"] == 1
         # The budget: A's 100 first attempts let B retry 10 times, not just its floor of 3.
         now = a.clock.now()
         for _ in range(100):
             a.budget.record_first(now)
-        await eventually(lambda: asyncio.sleep(0, b.budget.external[0] == 100), 3, "fleet counts reach B")
+        await eventually(lambda: b.budget.fleet[0] == 100, within=3, what="fleet counts reach B")
         spent = sum(b.budget.try_spend(b.clock.now()) for _ in range(20))
         assert spent == 10
-        await eventually(lambda: asyncio.sleep(0, a.budget.external[1] == 10), 3, "B's retries reach A")
+        await eventually(lambda: a.budget.fleet[1] == 10, within=3, what="B's retries reach A")
         assert not a.budget.try_spend(a.clock.now())  # the fleet's budget is spent
         assert a.budget.snapshot(a.clock.now()) == (100, 10, 10)
     finally:
         await sa.stop()
         await sb.stop()
-    assert a.budget.external == (0, 0)
+    assert a.budget.fleet == (0, 0)
 
 
 SDK_CONFIG = """
@@ -473,7 +450,7 @@ async def test_the_sdk_starts_one_sync_lazily_follows_reloads_and_stops_it(redis
     await router.acompletion(step="draft", messages=[{"role": "user", "content": "hi"}])
     sync = router._sync
     assert isinstance(sync, RedisSync)
-    await eventually(lambda: asyncio.sleep(0, sync.up), 5, "the SDK's sync connected")
+    await eventually(lambda: sync.up, within=5, what="the SDK's sync connected")
     assert b'crosswalk_state_backend_up{backend="redis"} 1.0' in generate_latest(router.metrics.registry)  # type: ignore[union-attr]
     await router.areload(_config(redis_server.url, "cw-sdk", SDK_CONFIG))
     assert router._sync is sync and sync.on_event in router.state.listeners  # same settings: the same sync
@@ -527,17 +504,15 @@ async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServe
     other_sync = RedisSync(lambda: other, other_config.state)
     other_sync.start()
     try:
-        await eventually(lambda: asyncio.sleep(0, other_sync.up), 5, "the other replica's sync connected")
+        await eventually(lambda: other_sync.up, within=5, what="the other replica's sync connected")
         _fail(other, "a", 403, fv.REGION_403, FailureClass.REGULATORY)  # the other replica learns a regional block
 
         async def next_call_learns_it() -> bool:
             resp = await router.acompletion(step="draft", messages=ask)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:  # the sync runs only while this loop does
-                if router.state.exclusions.active("a", router.state.clock.now()) is not None:
-                    return resp.model in ("a", "b")
-                await asyncio.sleep(0.01)
-            return False
+            # The sync runs only while this loop does.
+            await eventually(lambda: router.state.exclusions.active("a", router.state.clock.now()) is not None,
+                             within=5, what="the exclusion reaches the router")
+            return resp.model in ("a", "b")
 
         assert await asyncio.to_thread(asyncio.run, next_call_learns_it()), "the exclusion never reached the router"
         syncs = [fn for fn in router.state.listeners if isinstance(getattr(fn, "__self__", None), RedisSync)]

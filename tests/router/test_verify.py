@@ -8,11 +8,12 @@ import random
 
 import pytest
 
-from crosswalk.policies.config import ConfigError, parse_config
+from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.parse import parse_config
 from crosswalk.providers.simulated import Fault, SimulatedProvider
 from crosswalk import Router
 from crosswalk.router.metrics import Metrics
-from crosswalk.router.verify import VerificationFailed
+from crosswalk.router.errors import VerificationFailed
 
 MSG = [{"role": "user", "content": "What refund amount do we owe for order 1182?"}]
 

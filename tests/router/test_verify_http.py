@@ -10,10 +10,11 @@ import time
 import openai
 
 import tests.fakevendor as fv
-from crosswalk.policies.config import parse_config
+from crosswalk.policies.parse import parse_config
 from crosswalk import Router
-from crosswalk.router.verify import VerificationFailed
-from tests.fakevendor import serve_loopback
+from crosswalk.router.errors import VerificationFailed
+from tests.eventually import eventually
+from tests.loopback import serve_loopback
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "verify-key-0123456789"
@@ -39,10 +40,8 @@ async def test_sdk_numeric_quorum_over_http_cancels_the_slow_member(fake_vendor)
     ag = resp.crosswalk.agreement
     assert ag.decision == "agreed" and sorted(v.provider for v in ag.agreeing) == ["a", "b"]
     await r.aclose()
-    for _ in range(100):  # the cancellation reaches the vendor's side of the connection
-        if c.calls and c.calls[0].cancelled:
-            break
-        await asyncio.sleep(0.02)
+    # The cancellation reaches the vendor's side of the connection a moment later.
+    await eventually(lambda: c.calls and c.calls[0].cancelled, what="the slow member's call is cancelled at the vendor")
     assert c.count == 1 and c.calls[0].cancelled
 
 

@@ -1,53 +1,38 @@
-"""Shared routing state held in memory: compliance verdicts, health, hard exclusions,
-retry budget. One `RouterState` per config; it survives a reload for providers that still
-exist (`adopt`). Listeners hear of ejections and exclusions as they happen."""
+"""The routing state of one config, held in memory: compliance verdicts, health, hard
+exclusions, pending sightings, retry budget, latency rings and recent history. One
+`RouterState` per config; it survives a reload for providers that still exist (`adopt`).
+Listeners hear of ejections and exclusions as they happen.
+
+It is the only writer of that state and the only reader of its books (the pure
+`policies/` ones): everyone else asks it a question (`standing`, `choose`, `candidates`,
+`admit`...) or tells it what happened (`record_failure`, `probe_result`, `apply_remote`,
+`set_fleet_budget`...), on its own clock."""
 
 from __future__ import annotations
 
 import logging
 import random
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable
 
-from crosswalk.policies.actions import Action
+from crosswalk.policies.actions import Action, action_for
 from crosswalk.policies.budget import RetryBudget
 from crosswalk.policies.compliance import ComplianceTable, Verdict
 from crosswalk.policies.config import RouterConfig, StepConf
 from crosswalk.policies.corroboration import Sighting, SightingBook
 from crosswalk.policies.exclusions import Exclusion, ExclusionBook
-from crosswalk.policies.health import HealthBook
-from crosswalk.policies.latency import LatencyBook
+from crosswalk.policies.health import HealthBook, State
+from crosswalk.policies.latency import LatencyBook, LatencyRing
 from crosswalk.policies.selection import Choice, Row, choose, explain
-from crosswalk.providers.classify import Classification, FailureClass
+from crosswalk.providers.classify import Classification, FailureClass, classify
 from crosswalk.providers.errors import ProviderError
 from crosswalk.router.clock import Clock
+from crosswalk.router.state.standing import Event, Lift, Standing
 
 log = logging.getLogger("crosswalk")
 
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that changed a provider's standing: kind is ejected | excluded | cooled |
-    lifted (an operator lifted its exclusion). `until` is when it ends (monotonic; None:
-    until the config changes); an exclusion carries its `Exclusion`, evidence included
-    (what a shared-state sync publishes); a lift carries when it happened in `since`."""
-
-    kind: str
-    provider: str
-    reason: str
-    until: float | None = None
-    exclusion: Exclusion | None = None
-    since: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Lift:
-    """What an operator's lift took away: the exclusion in force (if any) and how many
-    sightings were still waiting for corroboration."""
-
-    exclusion: Exclusion | None
-    sightings: int
+RECENT_FAILURES = 10  # per provider, for the provider-state endpoint
+RECENT_PROBES = 5
 
 
 class RouterState:
@@ -67,7 +52,46 @@ class RouterState:
         self._today = clock.wall().date()
         self._date_checked_at = clock.now()
         self.listeners: list[Callable[[Event], None]] = []
-        self.recent: dict[str, deque[tuple[str, str]]] = {name: deque(maxlen=10) for name in config.providers}
+        self.recent: dict[str, deque[tuple[str, str]]] = {n: deque(maxlen=RECENT_FAILURES) for n in config.providers}
+        self.probes: dict[str, deque[tuple[str, str]]] = {n: deque(maxlen=RECENT_PROBES) for n in config.providers}
+
+    def listen(self, listener: Callable[[Event], None]) -> None:
+        """Have `listener` hear of this process's own ejections, exclusions, cooldowns and lifts."""
+        self.listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[Event], None]) -> None:
+        """Stop telling `listener` (nothing happens if it was not listening)."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def standing(self, provider: str) -> Standing:
+        """Where `provider` stands now (an ejection that ran out turns half-open here)."""
+        return self._standing(provider, self.clock.now())
+
+    def standings(self) -> list[Standing]:
+        """Every configured provider's standing now, in config order, at one instant."""
+        now = self.clock.now()
+        return [self._standing(name, now) for name in self.config.providers]
+
+    def _standing(self, provider: str, now: float) -> Standing:
+        health = self.health[provider]
+        health.available(now)  # lets an expired ejection turn half-open
+        exclusion = self.exclusions.active(provider, now)
+        cooling = now < health.cooldown_until
+        if exclusion is not None:
+            state = "excluded"
+        else:
+            state = "cooling_down" if cooling else health.state.value
+        ejected = health.state is State.EJECTED
+        return Standing(
+            provider, now, state, health.state.value,  # type: ignore[arg-type]  # State's values are the Literal's
+            health.reason or None, health.ejected_until if ejected else None,
+            (health.cooldown_reason or None) if cooling else None, health.cooldown_until if cooling else None,
+            exclusion, tuple(self.sightings.pending(provider, now)),
+            tuple(self.recent.get(provider, ())), tuple(self.probes.get(provider, ())), self.lifted.get(provider),
+        )
 
     def verdicts(self, step: StepConf) -> dict[str, Verdict]:
         """Compliance verdicts for the step's providers, today."""
@@ -85,14 +109,71 @@ class RouterState:
         """Every provider of the step with its standing and why."""
         return explain(step, self.verdicts(step), self.health, self.exclusions, self.clock.now())
 
-    def standing(self, provider: str, now: float) -> str:
-        """excluded | cooling_down | healthy | half_open | ejected, as the proxy and the
-        metrics report it (an ejection that ran out turns half-open here)."""
-        health = self.health[provider]
-        health.available(now)
-        if self.exclusions.active(provider, now) is not None:
-            return "excluded"
-        return "cooling_down" if now < health.cooldown_until else health.state.value
+    def candidates(self, step: StepConf) -> list[str]:
+        """The step's providers that compliance allows and no hard exclusion bars, those
+        that may be called right now first (rank kept within each group): a verified
+        step's panel."""
+        verdicts = self.verdicts(step)
+        now = self.clock.now()
+        names = [n for n in step.providers if verdicts[n].eligible and self.exclusions.active(n, now) is None]
+        names.sort(key=lambda n: not self.health[n].available(now))  # stable: healthy first, rank kept
+        return names
+
+    def available(self, provider: str) -> bool:
+        """May an attempt be sent to `provider` now (without taking a half-open probe slot)?"""
+        return self.health[provider].available(self.clock.now())
+
+    def cooldown_until(self, provider: str) -> float:
+        """When the provider's rate-limit cooldown ends (monotonic; in the past if none)."""
+        return self.health[provider].cooldown_until
+
+    def latency_ring(self, provider: str, kind: str) -> LatencyRing:
+        """The provider's recent latencies of `kind` ("complete" or "ttft")."""
+        return self.latency.ring(provider, kind)
+
+    def budget_window(self) -> tuple[int, int, int]:
+        """(first attempts, retries, retries allowed) in the retry budget's window now, the
+        rest of the fleet's included."""
+        return self.budget.snapshot(self.clock.now())
+
+    def due_for_probe(self) -> list[str]:
+        """Providers a background probe should try now: ejected ones, and regulatory
+        exclusions about to lapse (only when `health.reprobe_excluded` allows it)."""
+        spec = self.config.health
+        now = self.clock.now()
+        names = []
+        for name, health in self.health.items():
+            exclusion = self.exclusions.active(name, now)
+            if exclusion is not None:
+                lapsing = exclusion.until is not None and exclusion.until - now <= spec.probe_interval_s
+                if exclusion.failure_class == FailureClass.REGULATORY.value and spec.reprobe_excluded and lapsing:
+                    names.append(name)
+            elif health.state is State.EJECTED:  # as recorded: an ejection that ran out unobserved is probed too
+                names.append(name)
+        return names
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def admit(self, provider: str) -> bool:
+        """Take the right to send one attempt to `provider` now (a probe slot in half-open)."""
+        return self.health[provider].admit(self.clock.now())
+
+    def first_attempt(self) -> None:
+        """A request made its first attempt (the retry budget grows with these)."""
+        self.budget.record_first(self.clock.now())
+
+    def spend_retry(self) -> bool:
+        """Take one retry (or hedge) from the retry budget; False when it is spent."""
+        return self.budget.try_spend(self.clock.now())
+
+    def set_fleet_budget(self, firsts: int, retries: int) -> None:
+        """The rest of the fleet's first attempts and retries in the budget's window (from
+        shared state; (0, 0) when there is none, or it is down)."""
+        self.budget.set_fleet(firsts, retries)
+
+    def observe_latency(self, provider: str, kind: str, seconds: float) -> None:
+        """An attempt's latency of `kind` ("complete" or "ttft"), for hedge delays."""
+        self.latency.observe(provider, kind, seconds)
 
     def record_success(self, provider: str) -> None:
         """An attempt succeeded."""
@@ -125,6 +206,31 @@ class RouterState:
             seconds = outcome.retry_after_s if outcome.retry_after_s is not None else self.config.health.rate_limit_default_s
             self.health[provider].cool_down(now, seconds, error.evidence())
             self._emit(Event("cooled", provider, f"{seconds:g}s: {error.evidence()}", self.health[provider].cooldown_until))
+
+    def probe_result(self, provider: str, error: ProviderError | None = None) -> str:
+        """Apply a background probe's outcome (`error` None: it answered) and remember it;
+        returns the result as the probe history and the metrics name it: "ok" or the
+        failure class. An answer closes an ejection early (after `half_open_probes` of
+        them) and lifts a lapsing exclusion; a hard failure renews the exclusion from now
+        with the new evidence; any other failure leaves the ejection as long as it was."""
+        if error is None:
+            now = self.clock.now()
+            if self.exclusions.active(provider, now) is not None:
+                self.exclusions.clear(provider)
+                log.warning("crosswalk: provider %s answered a re-probe; its exclusion is lifted", provider)
+            self.health[provider].probe_succeeded(now)
+            result = "ok"
+        else:
+            outcome = classify(error)
+            action = action_for(outcome.failure_class)
+            result = outcome.failure_class.value
+            if action.exclude:
+                self.exclusions.clear(provider)  # renewed below, from now
+                self.record_failure(provider, action, outcome, error)
+            else:
+                self.health[provider].probe_failed()
+        self.probes[provider].append((self.clock.wall().isoformat(timespec="seconds"), result))
+        return result
 
     def _sighted(self, provider: str, outcome: Classification, error: ProviderError, fingerprint: str, now: float) -> None:
         cls = outcome.failure_class.value
@@ -217,7 +323,8 @@ class RouterState:
         self.sightings.adopt(old.sightings, set(self.config.providers))
         self.lifted = {n: at for n, at in old.lifted.items() if n in self.config.providers}
         self.latency.adopt(old.latency, [n for n, p in self.config.providers.items() if old.config.providers.get(n) == p])
-        for name, recent in old.recent.items():
-            if name in self.recent:
-                self.recent[name] = recent
+        for books, old_books in ((self.recent, old.recent), (self.probes, old.probes)):
+            for name, recent in old_books.items():
+                if name in books:
+                    books[name] = recent
         self.listeners = old.listeners

@@ -2,7 +2,7 @@
 (JSON), the identity check, and the conversion of "until" between this process's
 monotonic clock and wall time, the only clock replicas have in common.
 
-Pure functions and values: no Redis here (that is `shared_state.py`)."""
+Pure functions and values: no Redis here (that is `redis_sync.py`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from crosswalk.policies.config import ProviderConf
 from crosswalk.policies.exclusions import Exclusion
-from crosswalk.policies.health import State
-from crosswalk.router.state import Event, RouterState
+from crosswalk.router.state.book import RouterState
+from crosswalk.router.state.standing import Event
 
 VERSION = 1
 # "lifted": an operator lifted the provider's exclusion; its key stands in for the deleted
@@ -148,19 +148,20 @@ def snapshot(state: RouterState, *, origin: str) -> list[Update]:
     """Every live ejection, cooldown and exclusion of this process, and its recent lifts, as
     updates (what a replica pushes after a reconnect, so a restarted Redis learns what it
     missed)."""
-    now, wall = state.clock.now(), state.clock.wall().timestamp()
+    standings = state.standings()
+    now = standings[0].now if standings else state.clock.now()  # the instant they were taken at
+    wall = state.clock.wall().timestamp()
     events: list[Event] = []
-    for name, health in state.health.items():
-        health.available(now)  # lets an expired ejection turn half-open
-        if health.state is State.EJECTED:
-            events.append(Event("ejected", name, health.reason, health.ejected_until))
-        if health.cooldown_until > now:
-            events.append(Event("cooled", name, health.cooldown_reason, health.cooldown_until))
-    for ex in state.exclusions.all(now):
-        events.append(Event("excluded", ex.provider, f"{ex.failure_class}: {ex.evidence}", ex.until, ex))
-    for name, at in state.lifted.items():
+    for s in standings:
+        if s.ejected_until is not None:
+            events.append(Event("ejected", s.provider, s.ejection_reason or "", s.ejected_until))
+        if s.cooldown_until is not None:
+            events.append(Event("cooled", s.provider, s.cooldown_reason or "", s.cooldown_until))
+    events += [Event("excluded", s.provider, f"{ex.failure_class}: {ex.evidence}", ex.until, ex)
+               for s in standings if (ex := s.exclusion) is not None]
+    for s in standings:
         # A lift made while Redis was away; not once a newer exclusion stands (it would delete it).
-        if now - at <= LIFT_MEMORY_S and state.exclusions.active(name, now) is None:
-            events.append(Event("lifted", name, "lifted by an operator", None, since=at))
+        if s.lifted_at is not None and now - s.lifted_at <= LIFT_MEMORY_S and s.exclusion is None:
+            events.append(Event("lifted", s.provider, "lifted by an operator", None, since=s.lifted_at))
     providers = state.config.providers
-    return [from_event(e, providers[e.provider], origin=origin, now=now, wall=wall) for e in events if e.provider in providers]
+    return [from_event(e, providers[e.provider], origin=origin, now=now, wall=wall) for e in events]

@@ -1,7 +1,8 @@
 """The retry budget across replicas. Each process adds its own first attempts and retries
 to time buckets in Redis (`{prefix}:budget:{bucket}`, hashes that expire on their own) and
-reads back the fleet's totals over the budget's window; what the others did becomes
-`RetryBudget.external`, so "retries <= ratio x first attempts" holds for the fleet."""
+reads back the fleet's totals over the budget's window; what the others did is set on the
+budget with `RetryBudget.set_fleet`, so "retries <= ratio x first attempts" holds for the
+fleet."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ class BudgetShare:
 
     async def exchange(self, client: Any, budget: RetryBudget, wall: float) -> None:
         """Add what `budget` counted since the last call to the current bucket, read the
-        window's buckets, and set `budget.external` to the rest of the fleet's counts.
-        Nothing is committed unless the round trip completes."""
+        window's buckets, and set the rest of the fleet's counts on `budget`. Nothing is
+        committed unless the round trip completes."""
         if budget is not self._budget:  # the first call, or another router state's budget
             self._budget, self._pushed, self._mine = budget, (budget.firsts_total, budget.retries_total), {}
         totals = (budget.firsts_total, budget.retries_total)
@@ -53,4 +54,4 @@ class BudgetShare:
         self._mine = {b: v for b, v in self._mine.items() if b >= window.start}
         fleet = [sum(int(row[i] or 0) for row in rows) for i in (0, 1)]
         own = [sum(v[i] for v in self._mine.values()) for i in (0, 1)]
-        budget.external = (max(0, fleet[0] - own[0]), max(0, fleet[1] - own[1]))
+        budget.set_fleet(max(0, fleet[0] - own[0]), max(0, fleet[1] - own[1]))

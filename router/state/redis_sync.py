@@ -11,13 +11,14 @@ background task per router keeps a connection. While it is up, the task
   every replica, also one that reconnects later;
 - applies the other replicas' messages through `RouterState.apply_remote`, which tells no
   listener, so nothing learned from Redis is ever published again (no echo);
-- exchanges retry-budget counts every `sync_interval_s` (`shared_budget.py`), which is
+- exchanges retry-budget counts every `sync_interval_s` (`redis_budget.py`), which is
   also its liveness check.
 On every (re)connect it resynchronises: subscribe first, then read every live standing key
 and apply it, then publish what this process knows that Redis does not (a restarted Redis
 is empty). When Redis is slow or down, requests run on local state as they always do; the
 `up` flag (exported as `crosswalk_state_backend_up`) turns 0, one line is logged per
-transition, and the task reconnects with capped, jittered backoff.
+transition, and the task reconnects with capped, jittered backoff. Every wait and every
+timestamp is on the injected clock (the state's, unless told otherwise).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from typing import Any, Awaitable, Callable
 from crosswalk.policies.schema import StateSpec
 from crosswalk.providers.errors import redact
 from crosswalk.providers.redaction import redact_url, url_secrets
-from crosswalk.router.shared_budget import BudgetShare
-from crosswalk.router.state import Event, RouterState
 from crosswalk.router.background import cancel_and_wait
-from crosswalk.router.state_updates import KINDS, Update, from_event, snapshot, standing_key, to_event
+from crosswalk.router.clock import Clock
+from crosswalk.router.state.book import RouterState
+from crosswalk.router.state.redis_budget import BudgetShare
+from crosswalk.router.state.standing import Event
+from crosswalk.router.state.wire import KINDS, Update, from_event, snapshot, standing_key, to_event
 
 log = logging.getLogger("crosswalk.state")
 
@@ -63,10 +66,11 @@ class RedisSync:
     """Keeps `state()` in step with the other replicas through Redis (see the module doc).
 
     `state` is a callable, so a config reload is followed. `connect` builds the client
-    (default: redis-py's asyncio client for `spec.url`, imported only here)."""
+    (default: redis-py's asyncio client for `spec.url`, imported only here); `clock` times
+    the waits and converts deadlines (default: the state's clock)."""
 
     def __init__(self, state: Callable[[], RouterState], spec: StateSpec, *, connect: Callable[[], Any] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, clock: Clock | None = None) -> None:
         self.spec = spec
         self.origin = uuid.uuid4().hex[:12]  # this process, so it skips its own messages
         self.channel = f"{spec.prefix}:events"
@@ -75,6 +79,7 @@ class RedisSync:
         self.slow = 0  # round trips that took over timeout_ms
         self.applied: defaultdict[str, int] = defaultdict(int)  # other replicas' updates applied here, by kind
         self._state = state
+        self._clock = clock or state().clock
         self._url = spec.url.get_secret_value() if spec.url is not None else ""
         self._connect = connect or self._redis_client
         self._rng = rng or random.Random()
@@ -95,15 +100,13 @@ class RedisSync:
     def start(self) -> None:
         """Listen to the state's events and start the sync task on the running loop."""
         self._loop = asyncio.get_running_loop()
-        self._state().listeners.append(self.on_event)
+        self._state().listen(self.on_event)
         self._task = self._loop.create_task(self._run(), name="crosswalk-shared-state")
 
     async def stop(self) -> None:
         """Stop publishing and syncing; the router goes on with its local state."""
-        listeners = self._state().listeners
-        if self.on_event in listeners:
-            listeners.remove(self.on_event)
-        self._state().budget.external = (0, 0)
+        self._state().unlisten(self.on_event)
+        self._state().set_fleet_budget(0, 0)
         task, self._task = self._task, None
         if task is None or self._loop is None or self._loop.is_closed():
             return
@@ -121,9 +124,7 @@ class RedisSync:
     def abandon(self) -> None:
         """Stop without waiting, from any loop or thread, so that a new sync can take over:
         the listener goes at once; the task is cancelled if its loop can still run it."""
-        listeners = self._state().listeners
-        if self.on_event in listeners:
-            listeners.remove(self.on_event)
+        self._state().unlisten(self.on_event)
         task, self._task = self._task, None
         loop = self._loop
         if task is not None and not task.done() and loop is not None and not loop.is_closed():
@@ -178,7 +179,7 @@ class RedisSync:
             finally:
                 if client is not None:
                     await _quietly(client.aclose())
-            await asyncio.sleep(backoff * (0.5 + self._rng.random() / 2))
+            await self._clock.sleep(backoff * (0.5 + self._rng.random() / 2))
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _session(self, client: Any) -> None:
@@ -237,13 +238,13 @@ class RedisSync:
                 if not done:  # a slow round trip: try again shortly (the write is idempotent)
                     self.publish_failures += len(batch)
                     self._queue.extendleft(reversed(batch))
-                    await asyncio.sleep(self.spec.sync_interval_s)
+                    await self._clock.sleep(self.spec.sync_interval_s)
 
     async def _exchange(self, client: Any) -> None:
         while True:
-            state = self._state()
-            await self._bounded(self._budget.exchange(client, state.budget, state.clock.wall().timestamp()))
-            await asyncio.sleep(self.spec.sync_interval_s)
+            budget = self._state().budget
+            await self._bounded(self._budget.exchange(client, budget, self._clock.wall().timestamp()))
+            await self._clock.sleep(self.spec.sync_interval_s)
 
     async def _bounded(self, work: Awaitable[None]) -> bool:
         """One round trip within timeout_ms. A busy event loop can hold a reply past a few
@@ -264,13 +265,12 @@ class RedisSync:
     # -- helpers --------------------------------------------------------------------------
 
     def _updates(self, events: list[Event]) -> list[Update]:
-        state = self._state()
-        now, wall = state.clock.now(), state.clock.wall().timestamp()
-        providers = state.config.providers
+        now, wall = self._clock.now(), self._clock.wall().timestamp()
+        providers = self._state().config.providers
         return [from_event(e, providers[e.provider], origin=self.origin, now=now, wall=wall) for e in events if e.provider in providers]
 
     async def _write(self, client: Any, updates: list[Update]) -> None:
-        wall = self._state().clock.wall().timestamp()
+        wall = self._clock.wall().timestamp()
         pipe = client.pipeline(transaction=False)
         for update in updates:
             ttl_ms = UNTIL_CONFIG_TTL_S * 1000 if update.until is None else int((update.until - wall) * 1000)
@@ -287,7 +287,7 @@ class RedisSync:
         if update.origin == self.origin:
             return False
         state = self._state()
-        event = to_event(update, state.config.providers.get(update.provider), now=state.clock.now(), wall=state.clock.wall().timestamp())
+        event = to_event(update, state.config.providers.get(update.provider), now=self._clock.now(), wall=self._clock.wall().timestamp())
         if event is None or not state.apply_remote(event):
             return False
         self.applied[update.kind] += 1
@@ -308,7 +308,7 @@ class RedisSync:
         self._said_down = False
 
     def _down(self, exc: BaseException) -> None:
-        self._state().budget.external = (0, 0)  # stale fleet counts would skew the budget
+        self._state().set_fleet_budget(0, 0)  # stale fleet counts would skew the budget
         if not self._said_down:
             log.warning("crosswalk: shared state on %s is down (%s); routing on this replica's own state, reconnecting",
                         redacted(self._url), redact(_describe(exc), url_secrets(self._url)))
