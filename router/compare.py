@@ -1,5 +1,6 @@
 """Comparators as the verifier uses them: one async `same(a, b)` per kind. The pure ones
-wrap `policies.comparators`; semantic asks an embeddings provider, judge asks a model."""
+wrap `policies.normalize`, `policies.compare_numbers` and `policies.compare_json`; semantic
+asks an embeddings provider, judge asks a model (`policies.comparators`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import math
 from typing import Any, Protocol
 
 from crosswalk.policies import comparators as cmp
+from crosswalk.policies.compare_json import FieldRule, json_differences
+from crosswalk.policies.compare_numbers import numeric_equal
+from crosswalk.policies.normalize import exact_equal, normalized_equal
 from crosswalk.policies.schema import VerifySpec
 from crosswalk.providers.base import ChatRequest, Embedder
 from crosswalk.providers.errors import ProviderError
@@ -29,22 +33,25 @@ class _Pure:
     def __init__(self, spec: VerifySpec) -> None:
         self.name = spec.compare
         self.spec = spec
-        self._rules = {path: cmp.FieldRule(r.compare, r.tolerance, r.abs_tolerance) for path, r in spec.fields.items()}
-        self._default = cmp.FieldRule("normalized", spec.tolerance, spec.abs_tolerance)
+        self._rules = {path: FieldRule(r.compare, r.tolerance, r.abs_tolerance) for path, r in spec.fields.items()}
+        # JSON numbers without a field rule match exactly (ids, years) unless the step set a
+        # tolerance; numeric's own 0.5 % default is for prose amounts.
+        rel = spec.tolerance if "tolerance" in spec.model_fields_set else 0.0
+        self._default = FieldRule("normalized", rel, spec.abs_tolerance)
 
     async def same(self, a: str, b: str) -> bool:
         kind = self.spec.compare
         if kind == "exact":
-            return cmp.exact_equal(a, b)
+            return exact_equal(a, b)
         if kind == "normalized":
-            return cmp.normalized_equal(a, b)
+            return normalized_equal(a, b)
         if kind == "numeric":
-            return cmp.numeric_equal(a, b, rel_tol=self.spec.tolerance, abs_tol=self.spec.abs_tolerance)
+            return numeric_equal(a, b, rel_tol=self.spec.tolerance, abs_tol=self.spec.abs_tolerance)
         return not self.differences(a, b)
 
     def differences(self, a: str, b: str) -> list[str]:
         if self.spec.compare == "json":
-            return cmp.json_differences(a, b, fields=self._rules, ignore=self.spec.ignore, default=self._default)
+            return json_differences(a, b, fields=self._rules, ignore=self.spec.ignore, default=self._default)
         return []
 
 

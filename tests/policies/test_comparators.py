@@ -12,21 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crosswalk.policies.comparators import (
-    FieldRule,
-    cosine,
-    exact_equal,
-    extract_json,
-    extract_numbers,
-    group_answers,
-    json_differences,
-    json_equal,
-    judge_messages,
-    normalize_text,
-    normalized_equal,
-    numeric_equal,
-    parse_judge_verdict,
-)
+from crosswalk.policies.compare_json import FieldRule, extract_json, json_differences
+from crosswalk.policies.compare_numbers import numbers_in, numeric_equal
+from crosswalk.policies.comparators import cosine, judge_messages, parse_judge_verdict
+from crosswalk.policies.normalize import exact_equal, normalize_text, normalized_equal
+from crosswalk.policies.numbers import read_numbers
 
 D = Decimal
 no_deadline = settings(deadline=None)  # examples are fast; a loaded machine must not fail them
@@ -37,9 +27,16 @@ no_deadline = settings(deadline=None)  # examples are fast; a loaded machine mus
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("The Refund is $42.99!", "refund is 42 99"),
-        ("  An   apple\ta day\n", "apple day"),
-        ("THE", ""),
+        ("The Refund is $42.99!", "refund is $ 42 99"),  # symbols are content
+        ("  An   apple\ta day\n", "apple a day"),  # only a leading a/an is dropped
+        ("THE", "the"),  # an article with no word after it is the answer
+        ("Vitamin A", "vitamin a"),
+        ("Hepatitis A.", "hepatitis a"),
+        ("-5 and x-5", "-5 and x 5"),  # a minus touching a number is a sign
+        ("C++ vs C#", "c + + vs c #"),
+        ("a < b", "a < b"),
+        ("İstanbul", "istanbul"),
+        ("# Title", "title"),  # a markdown heading marker is decoration
         ("theory anathema", "theory anathema"),  # articles only as whole words
         ("don’t", "don t"),
         ("e\u200bmail", "email"),  # zero-width space dropped
@@ -79,20 +76,23 @@ def test_exact_and_normalized_equal(a: str, b: str, exact: bool, normalized: boo
         ("The refund is $42.99.", ["42.99"]),
         ("Refund: 42.99 USD", ["42.99"]),
         ("€1,299.00 and £5 and ¥300 and EUR 7", ["1299.00", "5", "300", "7"]),
-        ("USD42", ["42"]),
+        ("USD 42 and 42USD", ["42", "42"]),
         ("1,234,567.5", ["1234567.5"]),
         ("100,200,300", ["100200300"]),
         ("1,2,3", ["1", "2", "3"]),
-        ("1,2345", ["1", "2345"]),
-        ("1 234,56", ["1", "234", "56"]),
+        ("1 234,56 €", ["1234.56"]),  # spaced grouping with a decimal comma
+        ("1.234,56", ["1234.56"]),
+        ("1'234.50", ["1234.50"]),
+        ("Kosten 1.250 € und 3,50 €", ["1250", "3.50"]),  # the decimal comma decides 1.250
+        ("Cost 1.250 and 3.50", ["1.250", "3.50"]),
+        ("in 2015 200 people", ["2015", "200"]),  # a plain space groups only money or decimals
         ("-3", ["-3"]),
         ("\u22123", ["-3"]),
         ("x = -3 and (-4) and -$5 and $-6 and \u2212.5", ["-3", "-4", "-5", "-6", "-0.5"]),
-        ("2026-11-25", ["2026", "11", "25"]),
+        ("minus 3.2 and negative 4", ["-3.2", "-4"]),
         ("pages 3-4", ["3", "4"]),
         ("GPT-4 and Claude-3", ["4", "3"]),
         ("5 - 3 = 2", ["5", "3", "2"]),
-        ("5\u22123", ["5", "3"]),
         ("\u20133 \u20144", ["3", "4"]),  # en and em dashes are not signs
         ("5%", ["0.05"]),
         ("5 % and 12.5 percent and 3 per cent", ["0.05", "0.125", "0.03"]),
@@ -100,43 +100,29 @@ def test_exact_and_normalized_equal(a: str, b: str, exact: bool, normalized: boo
         ("a 5 percentage point rise", ["5"]),
         (".5", ["0.5"]),
         ("1.5e3 and 2E-4", ["1500", "0.0002"]),
-        ("1e99999", ["1", "99999"]),  # exponent too long to be one
+        ("6.022 × 10^23 and 2.998×10⁸ and 3 * 10**6", ["6.022E23", "2.998E8", "3E6"]),
+        ("$5.2 million, $5.2bn, 12.4k, $7.4M, $12m", ["5.2E6", "5.2E9", "12400", "7.4E6", "12E6"]),
+        ("12 m", ["12"]),  # metres: "m" is million only after a currency
+        ("forty-two and twelve dollars and fifty cents", ["42", "12.50"]),
         ("3 eggs", ["3"]),
         ("It costs 42.99.", ["42.99"]),
-        ("v1.2.3", ["1.2", "3"]),
-        ("(3.00) ($4)", ["3.00", "4"]),  # accounting negatives are off by default
-        ("3rd place, 10am", ["3", "10"]),
-        ("+7", ["7"]),
-        ("007", ["7"]),
+        ("Net: ($3.00) and the deposit ($4) is due", ["-3.00", "4"]),
+        ("(3)", ["3"]),  # enumerations such as "(1)" stay positive
+        ("Founded in 1998", ["1998"]),
+        ("2026-11-25 at 10:30", []),  # dates and times are exact values, not numbers
         ("no numbers here", []),
         ("", []),
         ("٣ and ３", []),  # only ASCII digits count
     ],
 )
-def test_extract_numbers(text: str, expected: list[str]) -> None:
-    assert extract_numbers(text) == [D(x) for x in expected]
+def test_numbers_in(text: str, expected: list[str]) -> None:
+    assert numbers_in(text) == [D(x) for x in expected]
 
 
-def test_extract_numbers_percent_and_signs_are_exact() -> None:
-    long = "1234567890123456789012345678901234567890"
-    assert extract_numbers(f"{long}%") == [D(f"{long}E-2")]
-    assert str(extract_numbers(f"-{long}")[0]) == f"-{long}"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("(3.00)", ["-3.00"]),
-        ("($3)", ["-3"]),
-        ("( 42.99 USD )", ["-42.99"]),
-        ("(3)", ["3"]),  # enumerations such as "(1)" stay positive
-        ("(-3.00)", ["-3.00"]),
-        ("(5%)", ["0.05"]),
-        ("(3.00", ["3.00"]),
-    ],
-)
-def test_extract_numbers_accounting_negatives(text: str, expected: list[str]) -> None:
-    assert extract_numbers(text, accounting_negatives=True) == [D(x) for x in expected]
+def test_numbers_in_percent_and_signs_are_exact() -> None:
+    long = "1" * 40
+    assert numbers_in(f"{long}%") == [D(f"{long}E-2")]
+    assert str(numbers_in(f"-{long}")[0]) == f"-{long}"
 
 
 @pytest.mark.parametrize(
@@ -164,6 +150,21 @@ def test_extract_numbers_accounting_negatives(text: str, expected: list[str]) ->
         ("0", "0.001", {}, False),
         ("0", "0.001", {"abs_tol": 0.01}, True),
         ("2026-11-25", "2026-11-26", {"rel_tol": 0}, False),
+        ("2026-11-25", "2026-11-26", {"rel_tol": 0.5}, False),  # dates match exactly
+        ("Released in 2015", "Released in 2025", {}, False),
+        ("order #1001", "order #1002", {"rel_tol": 0.1}, False),
+        ("$5.2 million", "$5.2 billion", {"rel_tol": 0.5}, False),
+        ("5 km", "5 miles", {}, False),
+        ("5 km", "5000 m", {}, True),  # units of one dimension convert
+        ("3 miles", "4.828 km", {}, True),
+        ("100 °C", "212 °F", {}, True),
+        ("5 km", "5 kg", {}, False),
+        ("$40", "40 kg", {}, False),
+        ("($1,200.00)", "$1,200.00", {}, False),
+        ("42,99 €", "€42.99", {}, True),
+        ("minus 3.2", "-3.2", {}, True),
+        ("subtotal 40, tax 4, total 44", "total 44, tax 4, subtotal 40", {}, True),
+        ("subtotal 40, tax 4, total 44", "subtotal 44, tax 4, total 40", {}, False),
         ("total: 1,234.50 EUR (was €1,300)", "€1234.5, previously 1300 euros", {}, True),
         ("1e3", "1000", {"rel_tol": 0}, True),
         ("5 percent", "5%", {"rel_tol": 0}, True),
@@ -185,13 +186,15 @@ def test_numeric_equal_rejects_bad_tolerances(bad: object) -> None:
 
 def test_numeric_equal_arithmetic_is_exact() -> None:
     big = "1" + "0" * 40
+    shown = f"{int(big):,}"  # grouped: five or more ungrouped digits read as an id
     # |1e40 - (-0.5)| = 1e40 + 0.5 needs 42 digits; rounded to 28 it would fit in 1e40 + 0.25.
-    assert not numeric_equal(big, "-0.5", rel_tol=0, abs_tol=D(big + ".25"))
-    assert numeric_equal(big, "-0.5", rel_tol=0, abs_tol=D(big + ".5"))
+    assert not numeric_equal(shown, "-0.5", rel_tol=0, abs_tol=D(big + ".25"))
+    assert numeric_equal(shown, "-0.5", rel_tol=0, abs_tol=D(big + ".5"))
 
 
 def test_numeric_equal_infinite_tolerance_matches_any_counterpart() -> None:
-    assert numeric_equal("1", "1000000", rel_tol=math.inf)
+    assert numeric_equal("1", "1,000,000", rel_tol=math.inf)
+    assert not numeric_equal("order 1", "order 1000000", rel_tol=math.inf)  # ids match exactly
     assert numeric_equal("0", "5", abs_tol=math.inf)
     assert not numeric_equal("1", "1 2", rel_tol=math.inf)
 
@@ -209,7 +212,9 @@ def test_numeric_equal_infinite_tolerance_matches_any_counterpart() -> None:
         ('```python\nprint(1)\n```\n```json\n{"b": true}\n```', {"b": True}),
         ('The answer {is} {"a": "}"} and {"b": 2}', {"a": "}"}),
         ('```json\n{"a": 1}', {"a": 1}),  # unterminated fence
-        ("[1, 2] then {}", [1, 2]),
+        ("[1, 2] then {}", {}),  # a citation-like list before an object is skipped
+        ("see [1]: {\"a\": 1}", {"a": 1}),
+        ("[1, 2]", [1, 2]),
     ],
 )
 def test_extract_json(text: str, expected: object) -> None:
@@ -237,7 +242,10 @@ def _with(**changes: object) -> str:
         (_with(total=42.990), {}, []),
         (_with(total=43.5), {}, ["total"]),
         (_with(total=43.1), {"default": FieldRule("normalized", rel_tol=0.05)}, []),
-        (_with(total="$42.99"), {}, []),  # normalized: both read "42 99"
+        (_with(total="$42.99"), {}, ["total"]),  # normalized keeps the "$": "42 99" vs "$ 42 99"
+        (_with(total="$42.99"), {"fields": {"total": FieldRule("numeric")}}, []),
+        (_with(total=42.991), {}, ["total"]),  # numbers without a rule match exactly by default
+        (_with(total=42.991), {"default": FieldRule("normalized", rel_tol=0.005)}, []),
         (_with(total="42.99 dollars"), {}, ["total"]),
         (_with(total="42.99 dollars"), {"fields": {"total": FieldRule("numeric")}}, []),
         (_with(total=42.99 * 1.004), {"fields": {"total": FieldRule("exact")}}, ["total"]),
@@ -274,7 +282,6 @@ def test_json_differences(b: str, kwargs: dict, expected: list[str]) -> None:
     a = json.dumps(ORDER)
     assert json_differences(a, b, **kwargs) == expected
     assert sorted(json_differences(b, a, **kwargs)) == sorted(expected)
-    assert json_equal(a, b, **kwargs) is (expected == [])
 
 
 def test_json_differences_glob_ignore_skips_children_only() -> None:
@@ -307,7 +314,8 @@ def test_json_differences_survives_deep_nesting() -> None:
 def test_json_numbers_compare_exactly_beyond_float() -> None:
     a, b = '{"n": 0.10000000000000000001}', '{"n": 0.1}'
     assert json_differences(a, b, default=FieldRule("normalized", rel_tol=0)) == ["n"]
-    assert json_differences(a, b) == []
+    assert json_differences(a, b) == ["n"]  # exact unless a tolerance is set
+    assert json_differences(a, b, default=FieldRule("normalized", rel_tol=0.005)) == []
 
 
 def test_field_rule_validates() -> None:
@@ -385,28 +393,28 @@ def test_parse_judge_verdict(text: str, expected: bool | None) -> None:
     assert parse_judge_verdict(text) is expected
 
 
-@pytest.mark.parametrize(
-    ("answers", "expected"),
-    [
-        ([], []),
-        (["a"], [[0]]),
-        (["a", "A", "b", "a.", "c", "B"], [[0, 1, 3], [2, 5], [4]]),
-        (["x", "y", "z"], [[0], [1], [2]]),
-    ],
-)
-def test_group_answers(answers: list[str], expected: list[list[int]]) -> None:
-    assert group_answers(answers, normalized_equal) == expected
+async def test_the_panel_compares_with_each_groups_first_member_only() -> None:
+    """The verifier's grouping (what group_answers did): an answer joins the first group
+    whose first member it matches, else starts one."""
+    from crosswalk.router.verify import _Panel
 
-
-def test_group_answers_compares_with_the_first_member_only() -> None:
     calls: list[tuple[str, str]] = []
 
-    def near(a: str, b: str) -> bool:
-        calls.append((a, b))
-        return abs(int(a) - int(b)) <= 1
+    class Near:
+        name = "near"
 
+        async def same(self, a: str, b: str) -> bool:
+            calls.append((a, b))
+            return abs(int(a) - int(b)) <= 1
+
+        def differences(self, a: str, b: str) -> list[str]:
+            return []
+
+    panel = _Panel(Near(), 2, stop_on_disagreement=False)
+    for rank, text in enumerate(["1", "2", "3"]):
+        await panel.add(rank, f"p{rank}", {"choices": [{"message": {"content": text}}]})
     # 2 matches 1 (the first member) but 3 does not, although it is next to 2.
-    assert group_answers(["1", "2", "3"], near) == [[0, 1], [2]]
+    assert panel.groups == [[0, 1], [2]]
     assert calls == [("1", "2"), ("1", "3")]
 
 
@@ -432,26 +440,24 @@ number_soup = st.text(alphabet="0123456789.,-\u2212+$€£¥%() eEUSDper\u2013cn
 
 @no_deadline
 @given(st.text() | number_soup)
-def test_extract_numbers_never_raises(text: str) -> None:
-    numbers = extract_numbers(text)
+def test_numbers_in_never_raises(text: str) -> None:
+    numbers = numbers_in(text)
     assert all(isinstance(n, Decimal) and n.is_finite() for n in numbers)
-    assert numbers == extract_numbers(text, accounting_negatives=False)
-    extract_numbers(text, accounting_negatives=True)
 
 
 @no_deadline
 @given(st.decimals(min_value=-(10**15), max_value=10**15, places=6))
-def test_extract_numbers_reads_back_a_formatted_decimal(value: Decimal) -> None:
+def test_numbers_in_reads_back_a_formatted_decimal(value: Decimal) -> None:
     for shown in (f"{value:f}", f"{value:,f}"):
-        assert extract_numbers(f"answer: {shown} units") == [value]
+        assert numbers_in(f"answer: {shown} units") == [value]
 
 
 @no_deadline
 @given(st.text() | number_text | number_soup)
 def test_every_comparator_is_reflexive(text: str) -> None:
     assert exact_equal(text, text)
-    assert normalized_equal(text, text)
-    assert numeric_equal(text, text) is bool(extract_numbers(text))
+    assert normalized_equal(text, text) is bool(normalize_text(text))
+    assert numeric_equal(text, text) is bool(read_numbers(text))
     assert json_differences(text, text) in ([], ["(not JSON)"])
 
 
@@ -471,7 +477,7 @@ def test_json_differences_is_reflexive(doc: object, prose_text: str) -> None:
     fenced = f"{prose_text}\n```json\n{json.dumps(doc, indent=2)}\n```\n{prose_text}"
     assert json_differences(plain, plain) == []
     assert json_differences(plain, fenced) == []
-    assert json_equal(fenced, plain, default=FieldRule("exact", rel_tol=0))
+    assert json_differences(fenced, plain, default=FieldRule("exact", rel_tol=0)) == []
 
 
 numeric_lists = st.lists(st.decimals(places=3, min_value=-1000, max_value=1000), min_size=1, max_size=4)
@@ -505,11 +511,12 @@ def test_json_differences_emptiness_is_symmetric(pair: tuple[str, str], default:
     a, b = pair
     forward, backward = json_differences(a, b, default=default), json_differences(b, a, default=default)
     assert sorted(forward) == sorted(backward)
-    assert (forward == []) is (backward == []) is json_equal(a, b, default=default)
+    assert (forward == []) is (backward == [])
 
 
 words = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=6)
-separators = st.text(alphabet=" \t\n.,;:!?-\"'()[]{}*_/", min_size=1, max_size=3)
+# No "-": one touching a digit is a minus sign, which normalizing keeps.
+separators = st.text(alphabet=" \t\n.,;:!?\"'()[]{}*_/", min_size=1, max_size=3)
 
 
 @no_deadline
@@ -524,7 +531,7 @@ def test_normalized_equal_ignores_case_whitespace_and_punctuation(ws: list[str],
 
 
 @no_deadline
-@given(st.text())
+@given(st.text().filter(lambda t: "#" not in t))  # "#0" -> "# 0", which reads as a heading
 def test_normalize_text_is_idempotent(text: str) -> None:
     once = normalize_text(text)
     assert normalize_text(once) == once
@@ -536,14 +543,3 @@ def test_normalize_text_is_idempotent(text: str) -> None:
 def test_parse_judge_verdict_never_raises(a: str, b: str) -> None:
     assert parse_judge_verdict(a + b) in (True, False, None)
     assert parse_judge_verdict(json.dumps({"verdict": "same", "reason": a})) is True
-
-
-@no_deadline
-@given(st.lists(st.integers(0, 5), max_size=12))
-def test_group_answers_partitions_the_indexes(values: list[int]) -> None:
-    answers = [str(v) for v in values]
-    groups = group_answers(answers, lambda x, y: x == y)
-    assert sorted(i for g in groups for i in g) == list(range(len(answers)))
-    assert [g[0] for g in groups] == sorted(g[0] for g in groups)
-    assert all(len({answers[i] for i in g}) == 1 for g in groups)
-    assert len(groups) == len(set(answers))

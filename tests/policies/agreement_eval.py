@@ -1,0 +1,103 @@
+"""Labelled agreement cases: load them, decide them as the verifier would, score them.
+
+A case is `{id, answers, expect: agreed|disagreed, why, opts}` under a section named for
+the comparator (numeric, json, normalized, ...). The decision groups the answers the way
+`router.verify._Panel` does (each joins the first group whose first member it matches) and
+says "agreed" when some group reaches the quorum of 2.
+
+Print each comparator's accuracy on one or more files (default: the labelled set beside
+this file and ../shared/agreement_examples.yaml when present):
+
+    .venv/bin/python tests/policies/agreement_eval.py [FILE.yaml ...] [--wrong]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+LABELLED = HERE / "agreement_labelled.yaml"
+PUBLIC = REPO.parent / "shared" / "agreement_examples.yaml"
+PURE = ("numeric", "json", "normalized")  # the comparators these cases measure
+QUORUM = 2
+
+
+def load(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The sections of a cases file: comparator name -> its cases."""
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def cases(path: Path, sections: tuple[str, ...] = PURE) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(comparator, case) for every case of the given sections, in file order."""
+    for section, items in load(path).items():
+        if section in sections:
+            for case in items or ():
+                yield section, case
+
+
+def decide(compare: str, answers: list[str], opts: dict[str, Any] | None = None) -> str:
+    """'agreed' or 'disagreed' for a panel's answers under quorum 2 of k."""
+    from crosswalk.policies.schema import VerifySpec
+    from crosswalk.router.compare import comparator_for
+
+    spec = VerifySpec(compare=compare, **(opts or {}))
+    comparator = comparator_for(spec, {}, "")
+
+    async def grouped() -> list[list[int]]:
+        groups: list[list[int]] = []
+        for index, answer in enumerate(answers):
+            for group in groups:
+                if await comparator.same(answers[group[0]], answer):
+                    group.append(index)
+                    break
+            else:
+                groups.append([index])
+        return groups
+
+    groups = asyncio.run(grouped())
+    return "agreed" if max(map(len, groups)) >= QUORUM else "disagreed"
+
+
+def score(paths: list[Path]) -> tuple[dict[str, list[int]], list[str]]:
+    """Per comparator [right, total], and a line for every wrong decision."""
+    tally: dict[str, list[int]] = {}
+    wrong: list[str] = []
+    for path in paths:
+        for section, case in cases(path):
+            got = decide(section, case["answers"], case.get("opts"))
+            right = tally.setdefault(section, [0, 0])
+            right[1] += 1
+            if got == case["expect"]:
+                right[0] += 1
+            else:
+                wrong.append(f"  {path.name}:{case['id']}: expected {case['expect']}, got {got}  ({case.get('why', '')})")
+    return tally, wrong
+
+
+def main(argv: list[str]) -> int:
+    """Print the accuracy table (and with --wrong the misses) for the given files."""
+    show_wrong = "--wrong" in argv
+    names = [a for a in argv if a != "--wrong"]
+    paths = [Path(n) for n in names] or [p for p in (LABELLED, PUBLIC) if p.exists()]
+    for path in paths:
+        tally, wrong = score([path])
+        print(f"{path}:")
+        for section in PURE:
+            if section in tally:
+                right, total = tally[section]
+                print(f"  {section:<11} {right:>4}/{total:<4} {100 * right / total:5.1f} %")
+        if show_wrong and wrong:
+            print("\n".join(wrong))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    raise SystemExit(main(sys.argv[1:]))
