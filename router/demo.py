@@ -43,7 +43,8 @@ async def _traffic(router: Router, steps: list[str], count: int, pace_s: float, 
     answered: Counter[str] = Counter()
     for i in range(count):
         step = steps[i % len(steps)]
-        primary = router.providers[router.config.steps[step].providers[0]]
+        runtime = router.runtime
+        primary = runtime.providers[runtime.config.steps[step].providers[0]]
         tally.primary_ok += getattr(primary, "fault", None) is None
         try:
             resp = await router.acompletion(step=step, messages=[{"role": "user", "content": PROMPTS.get(step, "Hello")}])
@@ -71,17 +72,18 @@ _RECOVERY_WAIT_S = 30.0  # how long phase 4 waits for probes to close the ejecte
 async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
     """Run the story on `router` (simulated vendors named as in config/default.yaml).
     Returns the number of requests that failed outright."""
-    steps = [s for s in ("draft", "extract-refund", "summarize-eu") if s in router.config.steps] or router.steps
-    sims = router.providers
+    runtime = router.runtime
+    steps = [s for s in ("draft", "extract-refund", "summarize-eu") if s in runtime.config.steps] or router.steps
+    sims = runtime.providers
     tally = Tally()
-    router.state.listen(lambda e: _event(out, e))
+    runtime.state.listen(lambda e: _event(out, e))
     print("Crosswalk demo: three simulated vendors (alpha, beta, gamma), steps " + ", ".join(steps), file=out)
 
     print("\n1. Steady traffic", file=out)
     failed0 = len(tally.failed)
     _line(out, "healthy", await _traffic(router, steps, 30, pace_s, tally), len(tally.failed) - failed0)
 
-    if "refund-amount" in router.config.steps:
+    if "refund-amount" in runtime.config.steps:
         await _verified_phase(router, out)
 
     print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
@@ -105,7 +107,7 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
     deadline = time.monotonic() + _RECOVERY_WAIT_S
     while time.monotonic() < deadline:
         answered += await _traffic(router, steps, 6, pace_s, tally)
-        if all(router.state.standing(name).health == "healthy" for name in _vendor(router, "alpha")):
+        if all(runtime.state.standing(name).health == "healthy" for name in _vendor(router, "alpha")):
             break
         await asyncio.sleep(0.25)
     answered += await _traffic(router, steps, 15, pace_s, tally)
@@ -130,7 +132,7 @@ async def _verified_phase(router: Router, out: TextIO) -> None:
 
 
 def _vendor(router: Router, vendor: str) -> list[str]:
-    return [n for n, p in router.config.providers.items() if p.vendor == vendor]
+    return [n for n, p in router.runtime.config.providers.items() if p.vendor == vendor]
 
 
 def _event(out: TextIO, event: Event) -> None:
@@ -145,14 +147,15 @@ def _report(router: Router, tally: Tally, out: TextIO) -> None:
             calls[attempt.provider] += 1
             if attempt.failure_class:
                 fails[attempt.provider][attempt.failure_class] += 1
+    runtime = router.runtime
     standing = {}
-    for step in router.config.steps.values():
-        for row in router.state.explain(step):
+    for step in runtime.config.steps.values():
+        for row in runtime.status(step.name):
             if row.status != "blocked" or row.provider not in standing:
                 standing[row.provider] = row
     print("\nProviders", file=out)
     print(f"  {'provider':<13} {'calls':>5} {'ok':>5}  {'failures by class':<26} {'state':<10} reason", file=out)
-    for name in router.config.providers:
+    for name in runtime.config.providers:
         failures = ", ".join(f"{c} {n}" for c, n in fails[name].most_common()) or "-"
         ok = calls[name] - sum(fails[name].values())
         row = standing.get(name)
@@ -170,8 +173,9 @@ def _report(router: Router, tally: Tally, out: TextIO) -> None:
 def main(config: str | None, out: TextIO, *, pace_s: float = 0.02) -> int:
     """Entry point for the CLI: exit status 0 when no request failed."""
     router = Router(config, rng=random.Random(7))
-    missing = {"alpha-large", "alpha-mini", "beta-pro"} - set(router.config.providers)
-    if missing or any(p.kind != "simulated" for p in router.config.providers.values()):
+    providers = router.runtime.config.providers
+    missing = {"alpha-large", "alpha-mini", "beta-pro"} - set(providers)
+    if missing or any(p.kind != "simulated" for p in providers.values()):
         print("crosswalk demo needs the simulated vendors of config/default.yaml "
               f"(missing or not simulated: {', '.join(sorted(missing)) or 'some providers'})", file=out)
         return 2

@@ -11,17 +11,20 @@ answer (it stands in for a same-provider retry, so none is taken), and only when
 left in flight do the normal failover rules pick the next attempt.
 
 One hedge per request, paid from the retry budget (no budget, no hedge), counted in
-`max_attempts`, bounded by the step's deadline like every attempt. The engine drives the
-race (router/engine.py); this module keeps its bookkeeping.
+`max_attempts`, bounded by the step's deadline like every attempt. `first_answer` drives
+the race for both the non-streamed and the streamed hedged paths of the failover chain
+(router/chain.py); `Race` keeps its bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from crosswalk.policies.selection import Choice
+from crosswalk.providers.errors import ProviderError
 from crosswalk.router.attempts import StepRun
 
 
@@ -75,6 +78,11 @@ class Race:
             return None  # the deadline comes first: nothing to gain from a hedge
         return max(0.0, wait)
 
+    async def discard(self, racer: Racer) -> None:
+        """Close the upstream of a racer that failed (a stream's connection)."""
+        if racer.upstream is not None and self._close_upstream is not None:
+            await self._close_upstream(racer.upstream)
+
     def hedge(self) -> Choice | None:
         """The provider for this request's one hedge, or None (no budget, no attempt left,
         no other eligible provider): either way there is no second try at hedging."""
@@ -113,3 +121,35 @@ class Race:
                 racer.task.exception()  # retrieved: a late failure of a beaten racer is no news
             if racer.upstream is not None and self._close_upstream is not None:
                 await self._close_upstream(racer.upstream)
+
+
+Launch = Callable[[Race, Choice, bool], None]
+
+
+async def first_answer(race: Race, launch: Launch, *, record_winner: Callable[[Racer], object] | None = None) -> tuple[Racer, Any]:
+    """Drive `race` until a racer answers; returns the winner and its answer (a stream:
+    the chunks up to its commit point). `launch(race, choice, hedge)` starts a racer for
+    `choice`; `record_winner(winner)`, if given, records the winner in start order with the
+    losers. The caller still owes `race.close()`, whatever happens here."""
+    run = race.run
+    while True:
+        if not race.racers:
+            launch(race, await run.next(), False)
+        finished = await race.wait()
+        if not finished:
+            choice = race.hedge()
+            if choice is not None:
+                launch(race, choice, True)
+            continue
+        answers = []
+        for racer in finished:
+            try:
+                answers.append((racer, racer.task.result()))
+            except ProviderError as error:  # the other racer, if any, may still answer
+                run.failed(racer.choice, error, racer.started, hedge=racer.hedge, racing=bool(race.racers))
+                await race.discard(racer)
+        if answers:
+            (winner, answer), beaten = answers[0], tuple(r for r, _ in answers[1:])
+            record = None if record_winner is None else partial(record_winner, winner)
+            race.settle(winner, beaten=beaten, record_winner=record)
+            return winner, answer

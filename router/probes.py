@@ -2,7 +2,7 @@
 so recovery is found without spending user requests; regulatory exclusions are re-probed
 only on their long interval, and only when `health.reprobe_excluded` allows it.
 
-A probe never goes through the failover engine: it is one call to one provider, and its
+A probe never goes through the failover chain: it is one call to one provider, and its
 outcome touches only that provider's health (or exclusion), through
 `RouterState.probe_result`; which providers are due is the state's to say
 (`RouterState.due_for_probe`). The prober holds no router: it is given the current state

@@ -1,4 +1,4 @@
-"""The sidecar: an OpenAI-compatible HTTP server in front of a `Router`.
+"""The sidecar: an OpenAI-compatible HTTP server in front of a `Runtime` (router/runtime.py).
 
 POST /v1/chat/completions (the `model` field names a step), GET /v1/models (the steps),
 GET /v1/crosswalk/providers (provider state, behind auth), POST
@@ -26,7 +26,7 @@ from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.sdk import Router
+from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
 
 log = logging.getLogger("crosswalk.proxy")
@@ -35,9 +35,9 @@ JSON = "application/json"
 
 @dataclass
 class ProxyState:
-    """What the handlers share: the live router, the accepted keys, the reload status."""
+    """What the handlers share: the live runtime, the accepted keys, the reload status."""
 
-    router: Router
+    runtime: Runtime
     keys: tuple[str, ...]
     reload_error: str | None = None
     reloaded_at: str | None = None
@@ -124,7 +124,7 @@ def _guarded(handler: Handler, *, auth: bool) -> Handler:
             return await handler(request)
         except web.HTTPException as exc:
             if exc.status == 413:
-                return _error(413, f"request body too large (limit {proxy.router.config.proxy.max_body_bytes} bytes)",
+                return _error(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
                               type_="invalid_request_error", code="body_too_large")
             return _error(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
         except BadRequest as exc:
@@ -159,7 +159,7 @@ async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
     try:
         if request.content.is_eof():  # the usual case: the whole body came with the headers
             return await request.read()
-        async with asyncio.timeout(proxy.router.config.proxy.body_timeout_s):
+        async with asyncio.timeout(proxy.runtime.config.proxy.body_timeout_s):
             return await request.read()
     except TimeoutError:
         raise BadRequest("request body arrived too slowly", status=408, code="request_timeout") from None
@@ -173,11 +173,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     proxy: ProxyState = request.app["proxy"]
     body = parse_chat_body(await _read_body(request, proxy))
     step = body.pop("model")
-    router = proxy.router
+    runtime = proxy.runtime
     if body.get("stream"):
-        return await _stream(request, router, step, body)
+        return await _stream(request, runtime, step, body)
     try:
-        result, record = await router.engine.complete(step, body)
+        result, record = await runtime.complete(step, body)
     except CrosswalkError as err:
         return _crosswalk_error(err)
     if record.agreement is not None:
@@ -185,12 +185,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
-async def _stream(request: web.Request, router: Router, step: str, body: dict[str, Any]) -> web.StreamResponse:
+async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any]) -> web.StreamResponse:
     records: list[DecisionRecord] = []
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
-    # cancelled handler) closes the engine's generator at once, which releases the attempt
+    # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
-    async with aclosing(router.engine.stream(step, body, records)) as chunks:
+    async with aclosing(runtime.stream(step, body, records)) as chunks:
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
@@ -236,7 +236,7 @@ async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
 
 async def models(request: web.Request) -> web.Response:
     """GET /v1/models: the steps, as OpenAI models."""
-    config = request.app["proxy"].router.config
+    config = request.app["proxy"].runtime.config
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "crosswalk", "description": step.description}
             for name, step in config.steps.items()]
     return _json({"object": "list", "data": data})
@@ -245,7 +245,7 @@ async def models(request: web.Request) -> web.Response:
 async def providers_state(request: web.Request) -> web.Response:
     """GET /v1/crosswalk/providers: each provider's state, with the evidence."""
     proxy: ProxyState = request.app["proxy"]
-    state = proxy.router.state
+    state = proxy.runtime.state
     out = []
     for standing in state.standings():
         conf = state.config.providers[standing.provider]
@@ -278,7 +278,7 @@ async def unexclude(request: web.Request) -> web.Response:
     """POST /v1/crosswalk/providers/{name}/unexclude: an operator lifts the provider's hard
     exclusion (and its pending sightings), on this replica and, with shared state, on all."""
     proxy: ProxyState = request.app["proxy"]
-    state = proxy.router.state
+    state = proxy.runtime.state
     name = request.match_info["name"]
     if name not in state.config.providers:
         known = ", ".join(sorted(state.config.providers))
@@ -299,13 +299,14 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Config loaded and every step has a provider it may use (not blocked or excluded)."""
     proxy: ProxyState = request.app["proxy"]
-    router = proxy.router
+    runtime = proxy.runtime
+    config = runtime.config
     unready = {}
-    for name in router.config.steps:
-        rows = router.status(name)
+    for name in config.steps:
+        rows = runtime.status(name)
         if not any(r.status not in ("blocked", "excluded") for r in rows):
             unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
-    payload = {"status": "ok" if not unready else "unready", "config": router.config.source,
+    payload = {"status": "ok" if not unready else "unready", "config": config.source,
                "steps_without_provider": unready, "reload_error": proxy.reload_error}
     return _json(payload, status=200 if not unready else 503)
 
@@ -314,13 +315,13 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    registry = request.app["proxy"].router.metrics.registry
+    registry = request.app["proxy"].runtime.metrics.registry
     return web.Response(body=generate_latest(registry), headers={"content-type": CONTENT_TYPE_LATEST})
 
 
 def build_app(proxy: ProxyState) -> web.Application:
-    """The aiohttp application for one router."""
-    app = web.Application(client_max_size=proxy.router.config.proxy.max_body_bytes)
+    """The aiohttp application for one runtime."""
+    app = web.Application(client_max_size=proxy.runtime.config.proxy.max_body_bytes)
     app["proxy"] = proxy
     routes = {
         "/v1/chat/completions": ("POST", chat_completions),

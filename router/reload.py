@@ -70,7 +70,7 @@ class ConfigWatcher:
     async def _run(self) -> None:
         while True:
             try:
-                async with asyncio.timeout(self.proxy.router.config.proxy.reload_interval_s):
+                async with asyncio.timeout(self.proxy.runtime.config.proxy.reload_interval_s):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -96,10 +96,10 @@ class ConfigWatcher:
         if not keys and self.proxy.keys:
             log.warning("crosswalk: config reload turns API-key authentication off (%s sets no proxy.api_keys and "
                         "CROSSWALK_API_KEYS is empty); allowed only because %s is loopback", config.source, host)
-        await self.proxy.router.areload(config)
+        await self.proxy.runtime.swap(config)
         self.proxy.keys = keys
         self.proxy.reload_error = None
-        self.proxy.reloaded_at = self.proxy.router.clock.wall().isoformat(timespec="seconds")
+        self.proxy.reloaded_at = self.proxy.runtime.clock.wall().isoformat(timespec="seconds")
         log.info("crosswalk: config reloaded from %s (%d providers, %d steps)", self.path, len(config.providers), len(config.steps))
         return True
 

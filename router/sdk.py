@@ -21,23 +21,28 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Coroutine, Iter
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.selection import Row
 from crosswalk.providers.base import Provider
-from crosswalk.router.clock import Clock, SystemClock
+from crosswalk.router.clock import Clock
 from crosswalk.router.configfile import load_config
 from crosswalk.router.convert import to_chunk, to_completion
-from crosswalk.router.engine import Engine
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.registry import build_providers
-from crosswalk.router.state import RouterState
+from crosswalk.router.runtime import Runtime
 
 if TYPE_CHECKING:  # openai's types take about half a second to import: annotations only
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    from crosswalk.router.probes import Prober
+    from crosswalk.router.state import RouterState
 
 T = TypeVar("T")
 
 
 class Router:
-    """Routes each step's requests down its ranked providers, failing over on outages."""
+    """Routes each step's requests down its ranked providers, failing over on outages.
+
+    A thin client of its `runtime` (router/runtime.py), which owns the config, state,
+    providers and background work: this class adds the OpenAI-shaped faces and the
+    loop thread behind the blocking API."""
 
     def __init__(
         self,
@@ -52,32 +57,46 @@ class Router:
         config/default.yaml) or a loaded `RouterConfig`. `providers` replaces the adapters
         built from config by name (an injected client); `metrics` exports Prometheus
         metrics to its registry; `clock` and `rng` are for tests."""
-        self.config = config if isinstance(config, RouterConfig) else load_config(config)
-        self.clock = clock or SystemClock()
-        self.metrics = metrics
-        self._rng = rng
-        self._overrides = dict(providers or {})
-        self.state = RouterState(self.config, self.clock, rng=rng)
-        self.providers = build_providers(self.config, self._overrides)
-        self.engine = Engine(self.state, self.providers, observer=metrics)
-        if metrics is not None:
-            self.state.listen(metrics.on_event)
-            metrics.watch(lambda: self.state)
+        loaded = config if isinstance(config, RouterConfig) else load_config(config)
+        self.runtime = Runtime(loaded, clock=clock, providers=providers, rng=rng, metrics=metrics)
         self.chat = _Chat(self, sync=True)
         self.aio = _AsyncFace(self)
         self._loop_thread: _LoopThread | None = None
-        self._lock = threading.Lock()  # one loop thread and one shared-state sync, whatever the threads
-        self._closing: set[asyncio.Task[None]] = set()
-        self._background: Any = None
-        self._sync: Any = None  # a router.state.redis_sync.RedisSync while state.backend is redis
+        self._lock = threading.Lock()  # one loop thread, whatever the threads
+
+    @property
+    def config(self) -> RouterConfig:
+        """The config in force (a reload replaces it)."""
+        return self.runtime.config
+
+    @property
+    def state(self) -> RouterState:
+        """The routing state book in force (read it; the runtime owns it)."""
+        return self.runtime.state
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        """The provider adapters in force, by name."""
+        return self.runtime.providers
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The metrics this router reports to, if any."""
+        return self.runtime.metrics
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the router runs on."""
+        return self.runtime.clock
 
     def __repr__(self) -> str:
-        return f"Router(config={self.config.source!r}, steps={sorted(self.config.steps)})"
+        config = self.runtime.config
+        return f"Router(config={config.source!r}, steps={sorted(config.steps)})"
 
     @property
     def steps(self) -> list[str]:
         """The configured step names (what the OpenAI `model` field selects)."""
-        return list(self.config.steps)
+        return list(self.runtime.config.steps)
 
     @overload
     async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[False] = False,
@@ -95,13 +114,13 @@ class Router:
         `AsyncCompletionStream` whose first token has already been secured (failures
         before it fail over, and if nothing answers the error is raised here)."""
         body = _body(messages, params)
-        if self.config.state.backend == "redis":
-            self._sync_here()  # SDK processes share state without having to call astart()
+        runtime = self.runtime
+        runtime.keep_sync()  # SDK processes share state without having to call astart()
         if not stream:
-            result, record = await self.engine.complete(step, body)
+            result, record = await runtime.complete(step, body)
             return to_completion(result, record)
         records: list[DecisionRecord] = []
-        chunks = self.engine.stream(step, body, records)
+        chunks = runtime.stream(step, body, records)
         try:
             first = await anext(chunks)
         except StopAsyncIteration:
@@ -132,98 +151,37 @@ class Router:
         providers that still exist (an exclusion only if the provider's entry is unchanged);
         unchanged providers keep their connections; removed ones are closed. Requests in
         flight finish on the config they started with."""
-        state = RouterState(config, self.clock, rng=self._rng)
-        state.adopt(self.state)
-        providers = {
-            name: self.providers[name] if name in self.providers and self.config.providers.get(name) == conf else None
-            for name, conf in config.providers.items()
-        }
-        built = build_providers(config, {**{k: v for k, v in providers.items() if v is not None}, **self._overrides})
-        retired = [p for name, p in self.providers.items() if built.get(name) is not p]
-        grace_s = max((s.timeouts.total_s for s in self.config.steps.values()), default=0.0)
-        self.config, self.state, self.providers = config, state, built
-        self.engine = Engine(state, built, observer=self.metrics)
-        if self._sync is not None and self._sync.spec != config.state:  # one sync, on the new settings
-            await self._sync.stop()
-            self._sync = None
-            if self.metrics is not None:
-                self.metrics.state_backend = None
-        if self._sync is None and config.state.backend == "redis":
-            self._start_sync()
-        if retired:  # close once every request that could still use them has finished
-            task = asyncio.create_task(_close_later(retired, grace_s))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+        await self.runtime.swap(config)
 
     def report(self, pipeline: list[str] | None = None) -> str:
         """The reliability table (see `crosswalk report`) from this router's own metrics."""
-        if self.metrics is None:
+        metrics = self.runtime.metrics
+        if metrics is None:
             raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
         from prometheus_client import generate_latest
 
         from crosswalk.router.report import from_exposition, render
 
-        return render(from_exposition(generate_latest(self.metrics.registry).decode()), pipeline)
+        return render(from_exposition(generate_latest(metrics.registry).decode()), pipeline)
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""
-        return self.state.explain(self.engine.step(step))
+        return self.runtime.status(step)
 
     @property
-    def prober(self) -> Any:
+    def prober(self) -> Prober | None:
         """The active prober, once started (see `astart`)."""
-        return self._background
+        return self.runtime.prober
 
     async def astart(self) -> None:
         """Start the background work (active probes of ejected providers; with
         `state.backend: redis`, the shared-state sync) on the running loop. The proxy
         calls it at start-up; SDK users may, else the first request does."""
-        if self._background is None:
-            from crosswalk.router.probes import Prober
-
-            self._background = Prober(lambda: self.state, lambda: self.providers, clock=self.clock, metrics=self.metrics)
-            self._background.start()
-        if self.config.state.backend == "redis":
-            self._sync_here()
-
-    def _sync_here(self) -> None:
-        """Keep the shared-state sync running on a live loop. `asyncio.run()` per call
-        cancels the sync's task and closes its loop: the next call, on a new loop, starts
-        it again there. A sync whose loop still runs (the blocking API's loop thread, or
-        the caller's own loop while another one calls) is left where it is."""
-        sync = self._sync
-        if sync is not None and sync.alive():
-            return
-        with self._lock:  # threads that each asyncio.run() a call must not start two
-            sync = self._sync
-            if sync is not None and sync.alive():
-                return
-            self._sync = None
-            if sync is not None:
-                sync.abandon()
-            self._start_sync()
-
-    def _start_sync(self) -> None:
-        """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
-        sync runs in the background, requests never wait on it."""
-        from crosswalk.router.state.redis_sync import RedisSync
-
-        self._sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock)
-        self._sync.start()
-        if self.metrics is not None:
-            self.metrics.state_backend = self._sync
+        await self.runtime.astart()
 
     async def aclose(self) -> None:
         """Close provider connections opened on the running loop (and the sync loop)."""
-        if self._background is not None:
-            await self._background.stop()
-            self._background = None
-        if self._sync is not None:
-            await self._sync.stop()
-            self._sync = None
-        await self.engine.verifier.aclose()
-        for provider in self.providers.values():
-            await provider.aclose()
+        await self.runtime.aclose()
         self.close()
 
     def close(self) -> None:
@@ -231,11 +189,7 @@ class Router:
         with self._lock:
             thread, self._loop_thread = self._loop_thread, None
         if thread is not None:
-            if self._sync is not None:
-                thread.run(self._sync.stop())
-                self._sync = None
-            for provider in self.providers.values():
-                thread.run(provider.aclose())
+            thread.run(self.runtime.release())
             thread.stop()
 
     def __enter__(self) -> "Router":
@@ -258,12 +212,6 @@ class Router:
             if self._loop_thread is None:
                 self._loop_thread = _LoopThread()
             return self._loop_thread
-
-
-async def _close_later(providers: list[Provider], delay_s: float) -> None:
-    await asyncio.sleep(delay_s)
-    for provider in providers:
-        await provider.aclose()
 
 
 def _body(messages: Any, params: dict[str, Any]) -> dict[str, Any]:

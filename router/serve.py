@@ -30,7 +30,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     from crosswalk.router.metrics import Metrics
     from crosswalk.router.proxy import ProxyState, build_app
     from crosswalk.router.reload import ConfigWatcher
-    from crosswalk.router.sdk import Router
+    from crosswalk.router.runtime import Runtime
 
     config = load_config(config_path)
     keys = keys_from(config.proxy.api_keys)
@@ -39,9 +39,9 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
             f"refusing to listen on {host} without API keys: set proxy.api_keys in {config_path} "
             "or CROSSWALK_API_KEYS, or bind to 127.0.0.1"
         )
-    router = Router(config, metrics=Metrics())
-    await router.astart()
-    proxy = ProxyState(router=router, keys=keys, host=host)
+    runtime = Runtime(config, metrics=Metrics())
+    await runtime.astart()
+    proxy = ProxyState(runtime=runtime, keys=keys, host=host)
     app = build_app(proxy)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
@@ -67,7 +67,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     finally:
         await watcher.stop()
         await runner.cleanup()
-        await router.aclose()
+        await runtime.aclose()
 
 
 def _worker(config_path: str, host: str, port: int) -> None:

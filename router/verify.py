@@ -6,6 +6,10 @@ as they finish; once the quorum is decided the rest are cancelled, so latency is
 the quorum's slowest member, not the sum. Below `sample: 1` verification runs in the
 shadow: the caller gets the primary's answer at once and the panel's verdict goes to
 metrics and to the (mutable) agreement record.
+
+The verifier wraps a failover chain (router/chain.py), the way pydantic-ai's FallbackModel
+wraps models: it is given the chain to call (the `Chain` protocol, never the chain's
+module) and where to report; the runtime decides which steps it serves.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import asyncio
 import dataclasses
 import logging
 import random
-import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from crosswalk.policies.agreement import Decision, Tally, pick_diverse
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.schema import VerifySpec
+from crosswalk.providers.base import Provider
 from crosswalk.router.background import cancel_and_wait
+from crosswalk.router.clock import Clock
 from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, VerificationFailed, attempts_text
 from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, Vote
 
@@ -30,12 +35,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("crosswalk")
 
 
-class _Engine(Protocol):
-    state: Any
-    providers: Any
-    observer: Any
+class Chain(Protocol):
+    """What the verifier calls: a failover chain over `providers` (a judge or embedding
+    comparator calls them too) that runs one step config and says who may serve it."""
 
-    async def complete_step(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]: ...
+    providers: Mapping[str, Provider]
+
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]: ...
+
+    def candidates(self, step: StepConf) -> list[ProviderConf]: ...
+
+
+class Observer(Protocol):
+    """Told of every verified request and every verdict (metrics); cheap, never raises."""
+
+    def request_done(self, record: DecisionRecord, error: CrosswalkError | None) -> None: ...
+
+    def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
 
 
 class _Panel:
@@ -74,16 +90,15 @@ class _Panel:
 
 
 class Verifier:
-    """Runs verified steps for an engine."""
+    """Runs verified steps on a failover chain: the panel's members are narrowed copies
+    of the step, each run by `chain`. `rng` draws the shadow sample."""
 
-    def __init__(self, engine: _Engine, *, rng: random.Random | None = None) -> None:
-        self.engine = engine
-        self.rng = rng or random.Random()
+    def __init__(self, chain: Chain, *, clock: Clock, rng: random.Random, observer: Observer | None = None) -> None:
+        self.chain = chain
+        self.clock = clock
+        self.rng = rng
+        self.observer = observer
         self._shadow: set[asyncio.Task[None]] = set()
-
-    def _eligible(self, step: StepConf) -> list[ProviderConf]:
-        state = self.engine.state
-        return [state.config.providers[n] for n in state.candidates(step)]
 
     async def complete(self, step: StepConf, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Verify inline (sample 1), in the shadow (a sampled fraction), or not at all."""
@@ -91,7 +106,7 @@ class Verifier:
         assert spec is not None
         if spec.sample < 1.0:
             primary = dataclasses.replace(step, verify=None)
-            result, record = await self.engine.complete_step(primary, body)
+            result, record = await self.chain.complete(primary, body)
             if self.rng.random() < spec.sample and record.provider:
                 record.agreement = AgreementRecord(Decision.PENDING, 0.0, spec.compare, f"{spec.agree.min} of {spec.agree.of}", mode="shadow")
                 task = asyncio.create_task(self._shadow_run(step, body, result, record))
@@ -103,7 +118,7 @@ class Verifier:
     async def _inline(self, step: StepConf, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         spec = step.verify
         assert spec is not None
-        started = time.monotonic()
+        started = self.clock.now()
         panel = await self._ask_panel(step, body, spec, primary=None)
         record = self._record(step, spec, panel, started, mode="inline")
         error: CrosswalkError | None = None
@@ -125,9 +140,9 @@ class Verifier:
                          primary: tuple[str, dict[str, Any]] | None) -> _Panel:
         from crosswalk.router.compare import comparator_for  # comparators load on the first verified request
 
-        comparator = comparator_for(spec, self.engine.providers, _question(body))
+        comparator = comparator_for(spec, self.chain.providers, _question(body))
         panel = _Panel(comparator, spec.agree.min, stop_on_disagreement=spec.on_disagree == "fail")
-        eligible = self._eligible(step)
+        eligible = self.chain.candidates(step)
         members = pick_diverse(eligible, spec.agree.of, spec.diverse)
         if primary is not None:  # shadow: the primary already answered; ask the others
             members = [m for m in members if m.name != primary[0]][: spec.agree.of - 1]
@@ -152,7 +167,7 @@ class Verifier:
     async def _member(self, step: StepConf, body: dict[str, Any], chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, DecisionRecord]:
         sub = dataclasses.replace(step, providers=chain, verify=None, max_attempts=min(step.max_attempts, max(1, len(chain) + 1)))
         try:
-            return await self.engine.complete_step(sub, body, observe=False)
+            return await self.chain.complete(sub, body, observe=False)
         except CrosswalkError as err:
             return None, DecisionRecord(step=step.name, attempts=list(err.attempts))
 
@@ -178,7 +193,7 @@ class Verifier:
 
     def _record(self, step: StepConf, spec: VerifySpec, panel: _Panel, started: float, *, mode: str) -> DecisionRecord:
         attempts: list[Attempt] = [a for r in panel.records for a in r.attempts]
-        record = DecisionRecord(step=step.name, attempts=attempts, latency_s=time.monotonic() - started, members=panel.records)
+        record = DecisionRecord(step=step.name, attempts=attempts, latency_s=self.clock.now() - started, members=panel.records)
         if not panel.answers:
             return record
         tally = panel.tally(0)
@@ -210,7 +225,7 @@ class Verifier:
         except Exception:  # a shadow check must never hurt the request it shadows
             log.exception("crosswalk: shadow verification of step %s failed", step.name)
             return
-        verdict = self._record(step, spec, panel, time.monotonic(), mode="shadow").agreement
+        verdict = self._record(step, spec, panel, self.clock.now(), mode="shadow").agreement
         if verdict is not None and record.agreement is not None:
             for f in dataclasses.fields(verdict):
                 setattr(record.agreement, f.name, getattr(verdict, f.name))
@@ -218,7 +233,7 @@ class Verifier:
 
     def _observe(self, step: StepConf, spec: VerifySpec, record: DecisionRecord, error: CrosswalkError | None,
                  *, whole_request: bool = True) -> None:
-        observer = self.engine.observer
+        observer = self.observer
         agreement = record.agreement
         if observer is not None and whole_request:
             observer.request_done(record, error)
@@ -241,10 +256,11 @@ def _question(body: dict[str, Any]) -> str:
     return ""
 
 
-def synthetic_chunks(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A verified answer as stream chunks (verified steps answer once verification is done)."""
+def synthetic_chunks(result: dict[str, Any], *, created: int) -> list[dict[str, Any]]:
+    """A verified answer as stream chunks (verified steps answer once verification is
+    done); `created` (Unix seconds) stands in when the answer carries none."""
     base = {"id": result.get("id", "chatcmpl-crosswalk"), "object": "chat.completion.chunk",
-            "created": result.get("created", int(time.time())), "model": result.get("model", "")}
+            "created": result.get("created", created), "model": result.get("model", "")}
     choice = (result.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}

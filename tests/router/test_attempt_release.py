@@ -90,7 +90,7 @@ async def test_an_adapter_bug_is_a_failed_attempt_that_gives_back_its_probe_slot
     a, b = Scripted("a", raises=KeyError("not a ProviderError")), Scripted("b")
     router = _router(a=a, b=b)
     _half_open(router, "a")
-    result, record = await router.engine.complete(step, {"messages": MSG})
+    result, record = await router.runtime.complete(step, {"messages": MSG})
     assert result["model"] == "b"
     assert [x.provider for x in record.attempts] == ["a", "b"] and record.attempts[0].failure_class is not None
     assert router.state.health["a"].probes_in_flight == 0
@@ -115,7 +115,7 @@ async def test_a_body_no_wire_can_carry_is_refused_before_any_call():
 
 
 async def _serve(router: Router) -> tuple[Any, int]:
-    return await serve_loopback(build_app(ProxyState(router=router, keys=())), handler_cancellation=True)
+    return await serve_loopback(build_app(ProxyState(runtime=router.runtime, keys=())), handler_cancellation=True)
 
 
 def _stream_request() -> bytes:

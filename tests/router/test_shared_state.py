@@ -446,20 +446,20 @@ async def test_the_sdk_starts_one_sync_lazily_follows_reloads_and_stops_it(redis
     from crosswalk.router.metrics import Metrics
 
     router = Router(_config(redis_server.url, "cw-sdk", SDK_CONFIG), metrics=Metrics())
-    assert router._sync is None  # nothing runs before there is a loop to run on
+    assert router.runtime.sync is None  # nothing runs before there is a loop to run on
     await router.acompletion(step="draft", messages=[{"role": "user", "content": "hi"}])
-    sync = router._sync
+    sync = router.runtime.sync
     assert isinstance(sync, RedisSync)
     await eventually(lambda: sync.up, within=5, what="the SDK's sync connected")
     assert b'crosswalk_state_backend_up{backend="redis"} 1.0' in generate_latest(router.metrics.registry)  # type: ignore[union-attr]
     await router.areload(_config(redis_server.url, "cw-sdk", SDK_CONFIG))
-    assert router._sync is sync and sync.on_event in router.state.listeners  # same settings: the same sync
+    assert router.runtime.sync is sync and sync.on_event in router.state.listeners  # same settings: the same sync
     await router.areload(_config(redis_server.url, "cw-sdk-2", SDK_CONFIG))
-    assert router._sync is not sync and router._sync.spec.prefix == "cw-sdk-2"
-    assert router.state.listeners.count(router._sync.on_event) == 1 and sync.on_event not in router.state.listeners
-    second = router._sync
+    assert router.runtime.sync is not sync and router.runtime.sync.spec.prefix == "cw-sdk-2"
+    assert router.state.listeners.count(router.runtime.sync.on_event) == 1 and sync.on_event not in router.state.listeners
+    second = router.runtime.sync
     await router.aclose()
-    assert router._sync is None and second._task is None
+    assert router.runtime.sync is None and second._task is None
 
 
 def test_a_memory_router_never_imports_redis() -> None:

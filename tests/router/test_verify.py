@@ -62,7 +62,6 @@ async def test_numeric_quorum_agrees_and_cancels_the_straggler():
     r = _router(cfg)
     c = Tracked(r.providers["c"])
     r.providers["c"] = c
-    r.engine.providers = r.providers
     resp = await r.acompletion(step="s", messages=MSG)
     ag = resp.crosswalk.agreement
     assert ag.decision == "agreed" and ag.score == 1.0 and ag.quorum == "2 of 3"

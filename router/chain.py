@@ -1,4 +1,4 @@
-"""Step execution: send a request down a step's ranked providers under its timeouts.
+"""The failover chain: send a request down a step's ranked providers under its timeouts.
 
 Non-streaming: each attempt gets min(per-try timeout, time left). Streaming: the first
 token must come within the TTFT timeout and later chunks within the idle timeout. Chunks
@@ -10,6 +10,9 @@ A step with `hedge` races its attempts (router/hedge.py): a non-streamed attempt
 not answered within the hedge delay, or a stream that has not reached its commit point,
 is joined by one hedge to another provider; the first to answer (commit) wins and the
 other is cancelled. After the commit point nothing is hedged.
+
+The chain knows nothing of verification: a verifier (router/verify.py) wraps it, and the
+runtime (router/runtime.py) picks which of the two serves a step.
 """
 
 from __future__ import annotations
@@ -20,16 +23,15 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
-from crosswalk.policies.config import StepConf
+from crosswalk.policies.config import ProviderConf, StepConf
+from crosswalk.policies.selection import Choice
 from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
-from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.attempts import StepRun
-from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, InvalidRequest, StreamInterrupted, UnknownStep
-from crosswalk.router.hedge import Race, Racer
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
+from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.state import RouterState
-from crosswalk.router.verify import Verifier, synthetic_chunks
 
 log = logging.getLogger("crosswalk")
 T = TypeVar("T")
@@ -42,17 +44,14 @@ class Observer(Protocol):
 
     def first_token(self, step: str, seconds: float) -> None: ...
 
-    def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
 
-
-class Engine:
-    """Runs steps against providers, sharing one `RouterState`."""
+class FailoverChain:
+    """Runs steps down their ranked providers, sharing one `RouterState`."""
 
     def __init__(self, state: RouterState, providers: Mapping[str, Provider], *, observer: Observer | None = None) -> None:
         self.state = state
         self.providers = providers
         self.observer = observer
-        self.verifier = Verifier(self)
 
     def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         if self.observer is not None:
@@ -60,32 +59,15 @@ class Engine:
         if log.isEnabledFor(logging.INFO):
             log.info("crosswalk decision %s%s", record.summary(), f" error={error.error_type}" if error else "")
 
-    def step(self, name: str) -> StepConf:
-        """The step called `name`, or `UnknownStep` listing the known ones."""
-        step = self.state.config.steps.get(name)
-        if step is None:
-            known = ", ".join(sorted(self.state.config.steps))
-            raise UnknownStep(f"unknown step '{name}' (known steps: {known})", step=name)
-        return step
+    def candidates(self, step: StepConf) -> list[ProviderConf]:
+        """The providers `step` may use now, best first (what a verification panel is drawn from)."""
+        state = self.state
+        return [state.config.providers[n] for n in state.candidates(step)]
 
-    def _sendable(self, step: StepConf, body: dict[str, Any]) -> None:
-        """Refuse, before any upstream call, a body no provider could be sent (too deep,
-        or a value JSON cannot carry): the caller's error, not a provider failure."""
-        problem = encoding_problem(body)
-        if problem is not None:
-            raise InvalidRequest(f"step '{step.name}': the request body cannot be sent as JSON: {problem}", step=step.name)
-
-    async def complete(self, step_name: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
-        """Run a non-streaming request; returns the completion dict and its record."""
-        step = self.step(step_name)
-        self._sendable(step, body)
-        if step.verify is not None:
-            return await self.verifier.complete(step, body)
-        return await self.complete_step(step, body)
-
-    async def complete_step(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
-        """`complete` for a given step config (a verification panel member runs a narrowed
-        copy of its step; it is observed as part of the whole, so `observe=False`)."""
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
+        """Run a non-streaming request for `step`; returns the completion dict and its
+        record. `observe=False` for a part of a larger request (a verification panel
+        member runs a narrowed copy of its step and is observed as part of the whole)."""
         request = ChatRequest(body)
         run = StepRun(self.state, step, request=request)
         try:
@@ -132,45 +114,20 @@ class Engine:
         """`_complete` for a hedging step: attempts race, the first answer wins."""
         race = Race(run)
         try:
-            while True:
-                if not race.racers:
-                    self._ask(race, request, await run.next())
-                finished = await race.wait()
-                if not finished:
-                    choice = race.hedge()
-                    if choice is not None:
-                        self._ask(race, request, choice, hedge=True)
-                    continue
-                answers = []
-                for racer in finished:
-                    try:
-                        answers.append((racer, racer.task.result()))
-                    except ProviderError as error:  # the other racer, if any, may still answer
-                        run.failed(racer.choice, error, racer.started, hedge=racer.hedge, racing=bool(race.racers))
-                if answers:
-                    (winner, result), beaten = answers[0], tuple(r for r, _ in answers[1:])
-                    race.settle(winner, beaten=beaten, record_winner=partial(run.succeeded, winner.choice, winner.started, hedge=winner.hedge))
-                    result["model"] = winner.choice.provider
-                    return result
+            winner, result = await first_answer(race, partial(self._ask, request),
+                                                record_winner=lambda w: run.succeeded(w.choice, w.started, hedge=w.hedge))
         finally:
             await race.close()
+        result["model"] = winner.choice.provider
+        return result
 
-    def _ask(self, race: Race, request: ChatRequest, choice: Any, *, hedge: bool = False) -> None:
+    def _ask(self, request: ChatRequest, race: Race, choice: Choice, hedge: bool) -> None:
         budget = min(race.run.step.timeouts.per_try_s, race.run.remaining())
         race.start(choice, _answer(self.providers[choice.provider], request, choice.provider, budget), hedge=hedge)
 
-    async def stream(self, step_name: str, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Run a streaming request, yielding chunk dicts. The decision record is appended
-        to `record_out` at once and filled in as attempts happen."""
-        step = self.step(step_name)
-        self._sendable(step, body)
-        if step.verify is not None:  # verified steps answer once verification is done
-            result, record = await self.verifier.complete(step, {k: v for k, v in body.items() if k not in ("stream", "stream_options")})
-            if record_out is not None:
-                record_out.append(record)
-            for chunk in synthetic_chunks(result):
-                yield chunk
-            return
+    async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Run a streaming request for `step`, yielding chunk dicts. The decision record is
+        appended to `record_out` at once and filled in as attempts happen."""
         request = ChatRequest({**body, "stream": True})
         run = StepRun(self.state, step, kind="ttft", request=request)
         if record_out is not None:
@@ -218,7 +175,7 @@ class Engine:
         """`_stream` for a hedging step: attempts race to the commit point."""
         race = Race(run, close_upstream=_close)
         try:
-            winner, held = await self._race_to_commit(race, request)
+            winner, held = await first_answer(race, partial(self._open, request))
         finally:
             await race.close()
         assert winner.upstream is not None
@@ -227,37 +184,13 @@ class Engine:
             async for chunk in chunks:
                 yield chunk
 
-    async def _race_to_commit(self, race: Race, request: ChatRequest) -> tuple[Racer, list[dict[str, Any]]]:
-        run = race.run
-        while True:
-            if not race.racers:
-                self._open(race, request, await run.next())
-            finished = await race.wait()
-            if not finished:
-                choice = race.hedge()
-                if choice is not None:
-                    self._open(race, request, choice, hedge=True)
-                continue
-            committed = []
-            for racer in finished:
-                try:
-                    committed.append((racer, racer.task.result()))
-                except ProviderError as error:
-                    run.failed(racer.choice, error, racer.started, hedge=racer.hedge, racing=bool(race.racers))
-                    assert racer.upstream is not None
-                    await _close(racer.upstream)
-            if committed:
-                (winner, held), beaten = committed[0], tuple(r for r, _ in committed[1:])
-                race.settle(winner, beaten=beaten)
-                return winner, held
-
-    def _open(self, race: Race, request: ChatRequest, choice: Any, *, hedge: bool = False) -> None:
+    def _open(self, request: ChatRequest, race: Race, choice: Choice, hedge: bool) -> None:
         run = race.run
         upstream = self.providers[choice.provider].stream(request)
         ttft_deadline = run.clock.now() + run.step.timeouts.ttft_s
         race.start(choice, _to_commit(run, upstream, choice.provider, ttft_deadline), hedge=hedge, upstream=upstream)
 
-    async def _after_commit(self, run: StepRun, choice: Any, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float, *, hedge: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def _after_commit(self, run: StepRun, choice: Choice, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float, *, hedge: bool = False) -> AsyncIterator[dict[str, Any]]:
         name = choice.provider
         idle = run.step.timeouts.idle_s
         try:
