@@ -1,0 +1,52 @@
+"""The runnable examples under examples/, run as a user runs them: a subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PIPELINE = ROOT / "examples" / "langgraph_pipeline.py"
+PIPELINE_CONFIG = ROOT / "examples" / "langgraph_pipeline.yaml"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(PIPELINE), *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_pipeline_config_checks():
+    out = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(PIPELINE_CONFIG)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "step verify:" in out.stdout and "3 of 3 must agree (numeric)" in out.stdout
+
+
+def test_langgraph_pipeline_loops_back_on_disagreement_and_ends_agreed():
+    out = _run()
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    nodes = [re.match(r"research|draft #\d|verify #\d", line).group(0) for line in lines[:-2]]  # type: ignore[union-attr]
+    assert nodes == ["research", "draft #1", "verify #1", "draft #2", "verify #2"]
+    first_draft, first_verify, second_draft, second_verify = lines[1], lines[2], lines[3], lines[4]
+    assert "$4299" in first_draft  # the scripted slip
+    assert "disagreed" in first_verify and "gamma-checker: 'Refund amount: 4299'" in first_verify
+    assert first_verify.endswith("-> back to draft")
+    assert "$42.99" in second_draft
+    assert " agreed score=1.00" in second_verify and "check ok" in second_verify and second_verify.endswith("-> done")
+    assert lines[-2] == "result: agreed after 2 draft(s), 1 revision(s)"
+    assert lines[-1].startswith("reply: ") and "$42.99" in lines[-1]
+
+
+def test_langgraph_pipeline_loop_is_bounded_when_the_panel_never_agrees(tmp_path):
+    config = yaml.safe_load(PIPELINE_CONFIG.read_text())
+    config["providers"]["gamma-checker"]["simulate"] = {"latency_ms": 5, "jitter_ms": 0, "answer": "Refund amount: 4299"}
+    path = tmp_path / "stubborn.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = _run("--config", str(path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    verdicts = [line for line in out.stdout.splitlines() if line.startswith("verify #")]
+    assert len(verdicts) == 3 and all("disagreed" in line for line in verdicts)
+    assert "result: disagreed after 3 draft(s), 2 revision(s)" in out.stdout
