@@ -32,7 +32,9 @@ def benchmark(benchmark: Any) -> Any:
     return benchmark
 
 
-class TestChatCrosswalkUnit(ChatModelUnitTests):
+class _OnTheDraftStep:
+    """The model under test, for both standard suites: ChatCrosswalk on the default draft step."""
+
     @property
     def chat_model_class(self) -> type[ChatCrosswalk]:
         return ChatCrosswalk
@@ -42,11 +44,9 @@ class TestChatCrosswalkUnit(ChatModelUnitTests):
         return {"router": _ROUTER, "step": "draft"}
 
 
-class TestChatCrosswalkIntegration(ChatModelIntegrationTests):
-    @property
-    def chat_model_class(self) -> type[ChatCrosswalk]:
-        return ChatCrosswalk
+class TestChatCrosswalkUnit(_OnTheDraftStep, ChatModelUnitTests):
+    """langchain-tests' unit suite."""
 
-    @property
-    def chat_model_params(self) -> dict[str, Any]:
-        return {"router": _ROUTER, "step": "draft"}
+
+class TestChatCrosswalkIntegration(_OnTheDraftStep, ChatModelIntegrationTests):
+    """langchain-tests' integration suite."""
