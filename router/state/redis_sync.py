@@ -51,11 +51,6 @@ BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 2.0
 UNTIL_CONFIG_TTL_S = 86400  # exclusions that last until the config changes; re-pushed on every reconnect
 
 
-def redacted(url: str) -> str:
-    """The URL with its password (userinfo or `?password=`) masked, for logs and reprs."""
-    return redact_url(url)
-
-
 def _describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
@@ -93,7 +88,7 @@ class RedisSync:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return f"RedisSync({redacted(self._url)!r}, prefix={self.spec.prefix!r}, up={self.up})"
+        return f"RedisSync({redact_url(self._url)!r}, prefix={self.spec.prefix!r}, up={self.up})"
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -303,7 +298,7 @@ class RedisSync:
         if not self.up:
             (log.warning if self._said_down else log.info)(
                 "crosswalk: shared state on %s is up (prefix %s): %d standings applied from it, %d pushed to it",
-                redacted(self._url), self.spec.prefix, applied, pushed)
+                redact_url(self._url), self.spec.prefix, applied, pushed)
         self.up = True
         self._said_down = False
 
@@ -311,7 +306,7 @@ class RedisSync:
         self._state().set_fleet_budget(0, 0)  # stale fleet counts would skew the budget
         if not self._said_down:
             log.warning("crosswalk: shared state on %s is down (%s); routing on this replica's own state, reconnecting",
-                        redacted(self._url), redact(_describe(exc), url_secrets(self._url)))
+                        redact_url(self._url), redact(_describe(exc), url_secrets(self._url)))
         self.up = False
         self._said_down = True
 

@@ -30,7 +30,8 @@ from crosswalk.policies.parse import parse_config
 from crosswalk.policies.exclusions import Exclusion
 from crosswalk.providers.classify import Classification, FailureClass
 from crosswalk.providers.errors import ProviderHTTPError
-from crosswalk.router.state.redis_sync import RedisSync, redacted
+from crosswalk.providers.redaction import redact_url as redacted
+from crosswalk.router.state.redis_sync import RedisSync
 from crosswalk.router.state import Event, RouterState
 from crosswalk.router.state.wire import Update, from_event, identity, to_event, to_local, to_wall
 from tests import fakevendor as fv
