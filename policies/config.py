@@ -12,6 +12,7 @@ from crosswalk.policies.schema import (
     ComplianceSpec,
     HealthSpec,
     HedgeSpec,
+    RateLimitedSpec,
     RetryBudgetSpec,
     RetrySpec,
     SimulateSpec,
@@ -63,6 +64,7 @@ class StepConf:
     description: str | None = None
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
+    rate_limited: RateLimitedSpec = field(default_factory=RateLimitedSpec)
 
 
 @dataclass(frozen=True, slots=True)

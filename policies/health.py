@@ -31,6 +31,7 @@ class ProviderHealth:
     spec: HealthSpec
     state: State = State.HEALTHY
     consecutive: int = 0
+    failed_at: float = 0.0  # when the latest counted failure happened
     window: deque[bool] = field(default_factory=deque)  # True = failure
     ejections: int = 0
     ejected_at: float = 0.0
@@ -107,6 +108,7 @@ class ProviderHealth:
             # the one already acted on, and it must not count against the next period.
             return False
         self.consecutive += 1
+        self.failed_at = now
         self._push(True)
         if self.state is State.HALF_OPEN:
             self.eject(now, rng, f"probe failed: {cause}")
@@ -141,21 +143,21 @@ class ProviderHealth:
         self.probes_in_flight = self.probe_successes = 0
 
     def probe_succeeded(self, now: float) -> None:
-        """A background probe answered. While ejected, `half_open_probes` probe successes
-        close the provider early: recovery found without spending user requests."""
+        """A background probe answered. While ejected, that ends the ejection at once: the
+        provider turns half-open with the probe as its first trial success, so live
+        requests take the other trial slots and close it (waiting for the rest of the
+        trials to come from probes, one `probe_interval_s` apart, kept callers on the
+        fallback for several intervals after the provider had recovered)."""
         self._tick(now)
         if self.state is State.EJECTED:
+            self.state = State.HALF_OPEN
+            self.ejected_until = now
+            self.probes_in_flight = self.probe_successes = 0
+        if self.state is State.HALF_OPEN:
+            # A trial success that took no slot (live requests may hold theirs).
             self.probe_successes += 1
             if self.probe_successes >= self.spec.half_open_probes:
                 self._close(now)
-        elif self.state is State.HALF_OPEN:
-            self.record_success(now)
-
-    def probe_failed(self) -> None:
-        """A background probe failed: the ejection stands (its length does not grow, so
-        probing never lengthens an outage)."""
-        if self.state is State.EJECTED:
-            self.probe_successes = 0
 
     def eject_until(self, now: float, until: float, reason: str) -> bool:
         """Eject until `until` because another replica did (shared state). Never shortens

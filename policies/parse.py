@@ -203,6 +203,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             description=s.description,
             verify=s.verify,
             hedge=s.hedge,
+            rate_limited=s.rate_limited,
         )
     return RouterConfig(
         providers=providers,

@@ -94,6 +94,19 @@ class RetrySpec(_Spec):
     backoff_max_s: float = Field(2.0, ge=0)
 
 
+class RateLimitedSpec(_Spec):
+    """What a 429 with a Retry-After does on the provider ranked first for the request.
+
+    A Retry-After of at most `wait_max_s` that also ends before the step's deadline (and
+    the retry budget allows) is waited out and the same provider asked again; a longer one
+    cools the provider down and fails over at once. The default, 2 s, is the longest
+    same-provider backoff the step already accepts (`retry.backoff_max_s`): a wait short
+    next to an LLM answer, worth it to keep the ranked-first model, while minute-long
+    windows (a per-minute limit spent) fail over. 0 never waits while another provider is left."""
+
+    wait_max_s: float = Field(2.0, ge=0)
+
+
 class AgreeSpec(_Spec):
     """Quorum: `min` matching answers out of `of` providers asked."""
 
@@ -193,6 +206,7 @@ class StepSpec(_Spec):
     description: str | None = None
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
+    rate_limited: RateLimitedSpec = Field(default_factory=RateLimitedSpec)
 
 
 class EmbargoSpec(_Spec):

@@ -3,8 +3,9 @@ failure means, when to stop, and the error the caller gets when nothing answered
 
 Shared by the non-streaming and streaming paths so both obey the same rules: at most
 `max_attempts`, one overall deadline, same-provider retries only for classes that
-warrant them (and only from the retry budget), one panic attempt, never a hard-excluded
-provider. A hedge (router/hedge.py) is one more attempt under the same rules: counted in
+warrant them (only from the retry budget, and none once every provider of the step is
+down), a short Retry-After waited out on the provider asked first, at most one panic
+attempt (paid from the retry budget), never a hard-excluded provider. A hedge (router/hedge.py) is one more attempt under the same rules: counted in
 `max_attempts`, paid from the retry budget, never to a provider already in flight.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from crosswalk.policies.actions import action_for, backoff_s
 from crosswalk.policies.config import StepConf
 from crosswalk.policies.latency import hedge_delay_s
+from crosswalk.policies.outage import waits_out
 from crosswalk.policies.selection import Choice, retry_after_s
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.caller_text import CallerText
@@ -53,8 +55,9 @@ class StepRun:
         self.record = DecisionRecord(step=step.name)
         self._skip: set[str] = set()
         self._retry_on: str | None = None
-        self._wait_s = 0.0
+        self._resume_at = 0.0  # no attempt before this (a backoff, a Retry-After waited out)
         self._same_retries: dict[str, int] = {}
+        self._waited = False  # a Retry-After was waited out (once per request)
         self._panicked = False
         self._cooled: list[str] = []
         self._stop: CrosswalkError | None = None
@@ -72,11 +75,10 @@ class StepRun:
             raise self._stop
         if len(self.record.attempts) >= self.step.max_attempts:
             raise self._final_error()
-        if self._wait_s > 0:
-            if self._wait_s >= self.remaining():
+        if self._resume_at > self.clock.now():
+            if self._resume_at >= self.deadline:
                 raise self._deadline_error()
-            await self.clock.sleep(self._wait_s)
-            self._wait_s = 0.0
+            await self._sleep_until(self._resume_at)
         if self.remaining() <= 0:
             raise self._deadline_error()
         if not self.record.attempts:
@@ -90,6 +92,9 @@ class StepRun:
                 self._skip.add(name)
         if choice is None:
             choice = self.state.choose(self.step, skip=self._skip, allow_panic=not self._panicked)
+        if choice is not None and choice.panic and not self.state.spend_retry():
+            # A panic call goes to a provider known to be down: extra load, paid like a retry.
+            choice = None
         if choice is None:
             choice = await self._wait_for_cooldown()
         if choice is None:
@@ -108,8 +113,13 @@ class StepRun:
         if wait >= self.remaining() or not self.state.spend_retry():
             return None
         self._cooled.remove(best)
-        await self.clock.sleep(max(0.0, wait))
+        await self._sleep_until(self.state.cooldown_until(best))
         return Choice(best) if self.state.admit(best) else None
+
+    async def _sleep_until(self, at: float) -> None:
+        # A loop may wake a timer a hair early: never call a provider inside its Retry-After.
+        while (left := at - self.clock.now()) > 0:
+            await self.clock.sleep(left)
 
     def succeeded(self, choice: Choice, started: float, *, hedge: bool = False) -> DecisionRecord:
         """Record the answering attempt; returns the finished decision record. A non-streamed
@@ -191,6 +201,8 @@ class StepRun:
             return cls
         if action.retry_same and not racing and self._same_retry(choice.provider):
             return cls
+        if action.cooldown and not racing and self._wait_out(choice.provider, outcome.retry_after_s):
+            return cls
         self._skip.add(choice.provider)
         if action.skip_same_model:
             self._skip_same_model(choice.provider)
@@ -211,12 +223,34 @@ class StepRun:
         used = self._same_retries.get(provider, 0)
         if used >= self.step.retry.same_provider or not self.state.available(provider):
             return False
+        if len(self.record.attempts) >= self.step.max_attempts:
+            return False  # no attempt left to retry with: keep the budget's token
+        if self.state.step_down(self.step, failed=provider):
+            return False  # total outage: one call per provider per request, no more
         if not self.state.spend_retry():
             return False
         self._same_retries[provider] = used + 1
         self._retry_on = provider
         retry = self.step.retry
-        self._wait_s = backoff_s(used + 1, base_s=retry.backoff_base_s, max_s=retry.backoff_max_s, rng=self.state.rng)
+        self._resume_at = self.clock.now() + backoff_s(used + 1, base_s=retry.backoff_base_s, max_s=retry.backoff_max_s, rng=self.state.rng)
+        return True
+
+    def _wait_out(self, provider: str, retry_after_s: float | None) -> bool:
+        """Rate limited by the provider this request was sent to first: wait until its
+        cooldown ends and ask it again, if the Retry-After is short enough
+        (`rate_limited.wait_max_s`), ends before the deadline, an attempt is left and the
+        retry budget pays. Otherwise the provider stays cooled down and the run fails over."""
+        if self._waited or self.record.attempts[0].provider != provider or len(self.record.attempts) >= self.step.max_attempts:
+            return False
+        until = self.state.cooldown_until(provider)  # from now: never shorter than this Retry-After
+        wait = until - self.clock.now()
+        if not waits_out(retry_after_s, wait_s=wait, wait_max_s=self.step.rate_limited.wait_max_s, remaining_s=self.remaining()):
+            return False
+        if not self.state.spend_retry():
+            return False
+        self._waited = True
+        self._retry_on = provider
+        self._resume_at = until
         return True
 
     def _skip_same_model(self, provider: str) -> None:

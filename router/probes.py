@@ -1,6 +1,8 @@
-"""Active probes: ejected providers are tried in the background with a minimal request,
-so recovery is found without spending user requests; regulatory exclusions are re-probed
-only on their long interval, and only when `health.reprobe_excluded` allows it.
+"""Active probes: ejected and half-open providers are tried in the background with a
+minimal request, so recovery is found without spending user requests (the first answer
+ends an ejection: live requests then take the provider's other half-open trial slots);
+regulatory exclusions are re-probed only on their long interval, and only when
+`health.reprobe_excluded` allows it.
 
 A probe never goes through the failover chain: it is one call to one provider, and its
 outcome touches only that provider's health (or exclusion), through
@@ -63,7 +65,7 @@ class Prober:
                     log.exception("crosswalk: probe round failed")
 
     def due(self) -> list[str]:
-        """Providers to probe now: ejected ones, and regulatory exclusions about to lapse."""
+        """Providers to probe now: ejected and half-open ones, and regulatory exclusions about to lapse."""
         return self._state().due_for_probe()
 
     async def probe_due(self) -> None:

@@ -23,6 +23,7 @@ from crosswalk.policies.corroboration import Sighting, SightingBook
 from crosswalk.policies.exclusions import Exclusion, ExclusionBook
 from crosswalk.policies.health import HealthBook, State
 from crosswalk.policies.latency import LatencyBook, LatencyRing
+from crosswalk.policies.outage import step_down
 from crosswalk.policies.selection import Choice, Row, choose, explain
 from crosswalk.providers.classify import Classification, FailureClass, classify
 from crosswalk.providers.errors import ProviderError
@@ -119,6 +120,11 @@ class RouterState:
         names.sort(key=lambda n: not self.health[n].available(now))  # stable: healthy first, rank kept
         return names
 
+    def step_down(self, step: StepConf, *, failed: str) -> bool:
+        """Is every provider of the step down now, right after `failed` failed (a total
+        outage: no same-provider retry)?"""
+        return step_down(step, self.verdicts(step), self.health, self.exclusions, self.clock.now(), failed=failed)
+
     def available(self, provider: str) -> bool:
         """May an attempt be sent to `provider` now (without taking a half-open probe slot)?"""
         return self.health[provider].available(self.clock.now())
@@ -137,8 +143,10 @@ class RouterState:
         return self.budget.snapshot(self.clock.now())
 
     def due_for_probe(self) -> list[str]:
-        """Providers a background probe should try now: ejected ones, and regulatory
-        exclusions about to lapse (only when `health.reprobe_excluded` allows it)."""
+        """Providers a background probe should try now: ejected and half-open ones (a
+        half-open provider closes on probe answers even with no live traffic, so a fallback
+        is not left with few trial slots), and regulatory exclusions about to lapse (only
+        when `health.reprobe_excluded` allows it)."""
         spec = self.config.health
         now = self.clock.now()
         names = []
@@ -148,7 +156,7 @@ class RouterState:
                 lapsing = exclusion.until is not None and exclusion.until - now <= spec.probe_interval_s
                 if exclusion.failure_class == FailureClass.REGULATORY.value and spec.reprobe_excluded and lapsing:
                     names.append(name)
-            elif health.state is State.EJECTED:  # as recorded: an ejection that ran out unobserved is probed too
+            elif health.state is not State.HEALTHY:  # as recorded: an ejection that ran out unobserved is probed too
                 names.append(name)
         return names
 
@@ -210,9 +218,11 @@ class RouterState:
     def probe_result(self, provider: str, error: ProviderError | None = None) -> str:
         """Apply a background probe's outcome (`error` None: it answered) and remember it;
         returns the result as the probe history and the metrics name it: "ok" or the
-        failure class. An answer closes an ejection early (after `half_open_probes` of
-        them) and lifts a lapsing exclusion; a hard failure renews the exclusion from now
-        with the new evidence; any other failure leaves the ejection as long as it was."""
+        failure class. An answer ends an ejection at once (half-open; `half_open_probes`
+        trial answers, live or probed, close it) and lifts a lapsing exclusion; a hard
+        failure renews the exclusion from now with the new evidence; a failed trial of a
+        half-open provider ejects it again; any other failure leaves the ejection as long
+        as it was."""
         if error is None:
             now = self.clock.now()
             if self.exclusions.active(provider, now) is not None:
@@ -224,11 +234,15 @@ class RouterState:
             outcome = classify(error)
             action = action_for(outcome.failure_class)
             result = outcome.failure_class.value
+            health = self.health[provider]
+            health.available(self.clock.now())  # an ejection that ran out is half-open now
             if action.exclude:
                 self.exclusions.clear(provider)  # renewed below, from now
                 self.record_failure(provider, action, outcome, error)
-            else:
-                self.health[provider].probe_failed()
+            elif action.health and health.state is State.HALF_OPEN:
+                self.record_failure(provider, action, outcome, error)  # a failed trial: ejected again
+            # Any other failure: an ejection stands, no longer than it was (probing never
+            # lengthens an outage).
         self.probes[provider].append((self.clock.wall().isoformat(timespec="seconds"), result))
         return result
 
