@@ -245,12 +245,14 @@ def rate_limited(retry_after: float | None = None) -> Behaviour:
 @dataclass
 class Call:
     """One request the vendor received. `cancelled`: the client closed the connection
-    while the vendor was still working on it (its handler was cancelled)."""
+    while the vendor was still working on it (its handler was cancelled). `at`: when it
+    arrived, on the monotonic clock (how far apart two calls were, never how fast)."""
 
     path: str
     headers: dict[str, str]
     body: Any
     cancelled: bool = False
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the router's clock: monotonic too)
 
     @property
     def stream(self) -> bool:

@@ -27,6 +27,7 @@ providers:
 steps:
   draft: {providers: [primary, secondary]}
 """
+HEDGED = CONFIG.replace("draft: {providers: [primary, secondary]}", "draft: {providers: [primary, secondary], hedge: {after_ms: 10}}")
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,13 @@ class OutageCost:
 
     requests: int
     calls: dict[str, int]  # provider -> calls that reached it (user requests only)
-    most_in_one_request: dict[str, int]  # provider -> the most calls one request made to it
+    per_request: dict[str, list[int]]  # provider -> calls each request made to it, in order
     panic_attempts: int
     errors: int
+
+    def most_in_one_request(self, *, skip: int = 0) -> dict[str, int]:
+        """Provider -> the most calls one request made to it (the first `skip` left out)."""
+        return {n: max(counts[skip:], default=0) for n, counts in self.per_request.items()}
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def total_outage(requests: int = 10, *, gap_s: float = 1.0, config: str = CONFIG
     finally:
         loop.close()
     return OutageCost(requests, {n: p.calls for n, p in providers.items()},
-                      {n: max(p.per_request.values(), default=0) for n, p in providers.items()}, panic, errors)
+                      {n: [p.per_request.get(i, 0) for i in range(requests)] for n, p in providers.items()}, panic, errors)
 
 
 def flap_recovery(*, down_s: float = 3.0, gap_s: float = 0.5, horizon_s: float = 120.0, config: str = CONFIG) -> Recovery:
@@ -152,9 +157,11 @@ async def _ask(router: Router) -> str | None:
 
 
 if __name__ == "__main__":
-    cost = total_outage()
-    print(f"total outage, {cost.requests} requests: calls {cost.calls}, most calls in one request "
-          f"{cost.most_in_one_request}, panic attempts {cost.panic_attempts}, errors {cost.errors}")
+    for label, config in (("", CONFIG), (" (hedged step)", HEDGED)):
+        cost = total_outage(config=config)
+        print(f"total outage{label}, {cost.requests} requests: calls {cost.calls}, most calls in one request "
+              f"{cost.most_in_one_request()} (after the first: {cost.most_in_one_request(skip=1)}), "
+              f"panic attempts {cost.panic_attempts}, errors {cost.errors}")
     rec = flap_recovery()
     print(f"flap: primary recovered at t={rec.recovered_at:.2f}s, back on it at "
           f"{'never' if rec.back_at is None else f't={rec.back_at:.2f}s'}: "

@@ -349,6 +349,24 @@ ERRORS = [
         """,
         "providers.a.model: ", "at least 1 character", id="empty-model",
     ),
+    pytest.param(
+        """
+        providers:
+          a: {kind: simulated, model: m}
+        steps:
+          draft: {providers: [a], rate_limited: {wait_max_s: -1}}
+        """,
+        "steps.draft.rate_limited.wait_max_s: ", "greater than or equal to 0", id="negative-rate-limit-wait",
+    ),
+    pytest.param(
+        """
+        providers:
+          a: {kind: simulated, model: m}
+        steps:
+          draft: {providers: [a], rate_limited: {wait_max: 1}}
+        """,
+        "steps.draft.rate_limited.wait_max: unknown key 'wait_max'", "check its spelling", id="unknown-key-in-rate-limited",
+    ),
 ]
 
 

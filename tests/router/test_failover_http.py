@@ -24,6 +24,7 @@ from crosswalk import (
     AllProvidersFailed,
     CrosswalkError,
     DeadlineExceeded,
+    NoEligibleProvider,
     RateLimited,
     Router,
     StreamInterrupted,
@@ -51,6 +52,7 @@ steps:
   lenient: {{providers: [primary, twin, secondary], failover_on_content_filter: true, timeouts: {timeouts}}}
   solo:    {{providers: [primary], timeouts: {timeouts}}}
   tight:   {{providers: [primary, secondary], timeouts: {{per_try_s: 0.5, ttft_s: 0.5, idle_s: 0.5, total_s: 0.8}}}}
+  hasty:   {{providers: [primary, secondary], rate_limited: {{wait_max_s: 0}}, timeouts: {timeouts}}}
 health:
   rate_limit_default_s: 20
 """
@@ -67,9 +69,9 @@ STATUS_FAULTS = {
 BOTH = pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 
 
-def make_config(v: Vendors) -> Any:
+def make_config(v: Vendors, extra: str = "") -> Any:
     text = CONFIG.format(primary=v.primary.base_url, twin=v.twin.base_url, secondary=v.secondary.base_url, key=PRIMARY_KEY, timeouts=TIMEOUTS)
-    return parse_config(text, env={})
+    return parse_config(text + extra, env={})
 
 
 @pytest.fixture
@@ -382,6 +384,93 @@ async def test_every_provider_rate_limited_is_rate_limited(router, vendors):
     assert out.attempts == [("primary", "rate_limited"), ("secondary", "rate_limited")]
     assert out.error.retry_after_s is not None and 0 < out.error.retry_after_s <= 10
     assert (vendors.primary.count, vendors.secondary.count) == (1, 1)
+
+
+@BOTH
+async def test_short_retry_after_on_the_first_provider_is_waited_out(router, vendors, stream):
+    vendors.primary.script(fv.rate_limited(0.3))
+    out = await ask(router, stream=stream)
+    answered_by(out, vendors.primary, "primary")
+    assert out.attempts == [("primary", "rate_limited"), ("primary", None)]
+    assert (vendors.primary.count, vendors.secondary.count) == (2, 0)
+    first, second = vendors.primary.calls
+    assert second.at - first.at >= 0.3  # never asked again within its Retry-After
+
+
+@BOTH
+async def test_retry_after_longer_than_wait_max_fails_over_at_once(router, vendors, stream):
+    vendors.primary.script(fv.rate_limited(2.5))  # fits the 3 s deadline, not wait_max_s (2 s by default)
+    out = await ask(router, stream=stream)
+    answered_by(out, vendors.secondary, "secondary")
+    assert out.attempts == [("primary", "rate_limited"), ("secondary", None)]
+    assert (vendors.primary.count, vendors.secondary.count) == (1, 1)
+    row = {r.provider: r for r in router.status("draft")}["primary"]
+    assert row.status == "cooling_down"
+
+
+async def test_retry_after_past_the_deadline_fails_over_at_once(router, vendors):
+    vendors.primary.script(fv.rate_limited(1))  # under wait_max_s, but step "tight" has 0.8 s in all
+    out = await ask(router, "tight")
+    answered_by(out, vendors.secondary, "secondary")
+    assert out.attempts == [("primary", "rate_limited"), ("secondary", None)]
+
+
+async def test_wait_max_s_zero_never_waits_while_another_provider_is_left(router, vendors):
+    vendors.primary.script(fv.rate_limited(0.2))
+    out = await ask(router, "hasty")
+    answered_by(out, vendors.secondary, "secondary")
+    assert out.attempts == [("primary", "rate_limited"), ("secondary", None)]
+
+
+async def test_retry_after_wait_is_paid_from_the_retry_budget(vendors):
+    async with Router(make_config(vendors, "retry_budget: {ratio: 0, min: 0}\n"), rng=random.Random(0)) as r:
+        vendors.primary.script(fv.rate_limited(0.2))
+        out = await ask(r)
+        answered_by(out, vendors.secondary, "secondary")
+        assert out.attempts == [("primary", "rate_limited"), ("secondary", None)]
+        assert r.state.budget.denied == 1
+
+
+async def test_only_the_provider_asked_first_is_waited_for(router, vendors):
+    vendors.primary.always(fv.error(403, fv.REGION_403))
+    vendors.twin.script(fv.rate_limited(0.2))
+    out = await ask(router, "three")
+    answered_by(out, vendors.secondary, "secondary")
+    assert out.attempts == [("primary", "regulatory"), ("twin", "rate_limited"), ("secondary", None)]
+    assert vendors.twin.count == 1
+
+
+async def test_a_retry_after_is_waited_out_once_per_request(router, vendors):
+    vendors.primary.script(fv.rate_limited(0.2), fv.rate_limited(0.2))
+    out = await ask(router)
+    answered_by(out, vendors.secondary, "secondary")
+    assert out.attempts == [("primary", "rate_limited"), ("primary", "rate_limited"), ("secondary", None)]
+    first, second = vendors.primary.calls
+    assert second.at - first.at >= 0.2
+
+
+# --- total outage: at most one call per provider per request ----------------------------
+
+
+async def test_total_outage_costs_each_provider_one_call_per_request(router, vendors):
+    vendors.primary.always(fv.error(503, fv.OVERLOADED_503))
+    vendors.secondary.always(fv.error(500, fv.SERVER_ERROR_500))
+    counts = []
+    outcomes = []
+    for _ in range(10):
+        before = (vendors.primary.count, vendors.secondary.count)
+        outcomes.append(await ask(router))
+        counts.append((vendors.primary.count - before[0], vendors.secondary.count - before[1]))
+    # The first request cannot know the outage is total yet: one same-provider retry.
+    assert outcomes[0].attempts == [("primary", "transient"), ("primary", "transient"), ("secondary", "transient")]
+    assert all(p <= 1 and s <= 1 for p, s in counts[1:]), counts
+    panics = sum(1 for out in outcomes for a in (out.error.attempts if out.error else ()) if a.panic)
+    assert panics <= router.config.retry_budget.min  # panic calls come out of the retry budget
+    assert (vendors.primary.count, vendors.secondary.count) == tuple(map(sum, zip(*counts)))
+    # Once the budget is spent and both are ejected, a request costs no call: a retryable 503.
+    last = outcomes[-1].error
+    assert isinstance(last, NoEligibleProvider) and last.status_code == 503 and last.retry_after_s is not None
+    assert sum(p + s for p, s in counts) <= 10 + 3  # firsts + what the retry budget allows
 
 
 # --- hard exclusions: regulatory, auth, quota -------------------------------------------

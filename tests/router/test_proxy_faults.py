@@ -242,3 +242,41 @@ health: {{probe_interval_s: 0}}
         await asyncio.to_thread(proxy.stop)
     log = proxy.log()
     assert "Traceback" not in log and "Error handling request" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("stream_it", [False, True])
+async def test_short_retry_after_is_waited_out_on_the_primary(stack, stream_it):
+    proxy, client, primary, secondary = stack
+    primary.script(fv.rate_limited(retry_after=0.3))
+    text, header = await _text(client, stream_it)
+    assert text == "from primary: one two three four five six"
+    assert header == "primary:rate_limited,primary:ok"
+    assert (primary.count, secondary.count) == (2, 0)
+    assert primary.calls[1].at - primary.calls[0].at >= 0.3  # never asked again within its Retry-After
+
+
+async def test_long_retry_after_fails_over_at_once(stack):
+    proxy, client, primary, secondary = stack
+    primary.always(fv.rate_limited(retry_after=10))
+    text, header = await _text(client, False)
+    assert text == "from secondary: the refund is 42.99"
+    assert header == "primary:rate_limited,secondary:ok"
+    text, header = await _text(client, False)  # cooled down: not asked again within its Retry-After
+    assert header == "secondary:ok" and primary.count == 1
+
+
+async def test_total_outage_costs_each_vendor_one_call_per_request(stack):
+    proxy, client, primary, secondary = stack
+    primary.always(fv.error(503, fv.OVERLOADED_503))
+    secondary.always(fv.error(500, fv.SERVER_ERROR_500))
+    counts, statuses = [], []
+    for _ in range(10):
+        before = (primary.count, secondary.count)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client.chat.completions.create(model="draft", messages=MSG)
+        statuses.append(info.value.status_code)
+        counts.append((primary.count - before[0], secondary.count - before[1]))
+    assert counts[0] == (2, 1)  # the first request cannot know yet that the outage is total
+    assert all(p <= 1 and s <= 1 for p, s in counts[1:]), counts
+    assert statuses[0] == 502 and statuses[-1] == 503  # at the end: both ejected, panic budget spent
+    assert "retry-after" in info.value.response.headers
