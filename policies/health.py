@@ -176,6 +176,17 @@ class ProviderHealth:
         self.probes_in_flight = self.probe_successes = 0
         return True
 
+    def reopen(self, now: float, since: float) -> bool:
+        """Another replica's probe got an answer at `since`: end an ejection that began no
+        later (half-open; its trials are this replica's own). Returns whether it applied."""
+        self._tick(now)
+        if self.state is not State.EJECTED or self.ejected_at > since:
+            return False  # nothing to end, or an ejection on newer evidence
+        self.state = State.HALF_OPEN
+        self.ejected_until = now
+        self.probes_in_flight = self.probe_successes = 0
+        return True
+
     def cool_down(self, now: float, seconds: float, reason: str) -> None:
         """Rate limited: keep away for `seconds`; never shortens a longer cooldown."""
         until = now + seconds

@@ -57,7 +57,8 @@ class RouterState:
         self.probes: dict[str, deque[tuple[str, str]]] = {n: deque(maxlen=RECENT_PROBES) for n in config.providers}
 
     def listen(self, listener: Callable[[Event], None]) -> None:
-        """Have `listener` hear of this process's own ejections, exclusions, cooldowns and lifts."""
+        """Have `listener` hear of this process's own ejections, reopenings, exclusions,
+        cooldowns and lifts."""
         self.listeners.append(listener)
 
     def unlisten(self, listener: Callable[[Event], None]) -> None:
@@ -228,7 +229,12 @@ class RouterState:
             if self.exclusions.active(provider, now) is not None:
                 self.exclusions.clear(provider)
                 log.warning("crosswalk: provider %s answered a re-probe; its exclusion is lifted", provider)
-            self.health[provider].probe_succeeded(now)
+            health = self.health[provider]
+            health.available(now)  # an ejection that ran out is half-open now: nothing to reopen
+            until = health.ejected_until if health.state is State.EJECTED else None
+            health.probe_succeeded(now)
+            if until is not None:  # the other replicas end their ejection of it too
+                self._emit(Event("reopened", provider, "a probe got an answer", until, since=now))
             result = "ok"
         else:
             outcome = classify(error)
@@ -308,6 +314,8 @@ class RouterState:
         health = self.health[event.provider]
         if event.kind == "ejected":
             return health.eject_until(now, event.until, event.reason)
+        if event.kind == "reopened":
+            return health.reopen(now, now if event.since is None else event.since)
         if event.kind == "cooled" and event.until > health.cooldown_until:
             health.cool_down(now, event.until - now, event.reason)
             return True

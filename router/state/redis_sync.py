@@ -8,7 +8,8 @@ background task per router keeps a connection. While it is up, the task
 - publishes queued events: SET `{prefix}:standing:{kind}:{provider}` expiring when the
   standing ends, and PUBLISH on `{prefix}:events`; an operator's lift DELetes the
   provider's "excluded" key and stands in its place (kind "lifted"), so the lift reaches
-  every replica, also one that reconnects later;
+  every replica, also one that reconnects later; likewise a probe's answer, which ends an
+  ejection early, DELetes the "ejected" key and stands in its place (kind "reopened");
 - applies the other replicas' messages through `RouterState.apply_remote`, which tells no
   listener, so nothing learned from Redis is ever published again (no echo);
 - exchanges retry-budget counts every `sync_interval_s` (`redis_budget.py`), which is

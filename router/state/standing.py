@@ -51,9 +51,11 @@ class Standing:
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that changed a provider's standing: kind is ejected | excluded | cooled |
-    lifted (an operator lifted its exclusion). `until` is when it ends (monotonic; None:
-    until the config changes); an exclusion carries its `Exclusion`, evidence included
-    (what a shared-state sync publishes); a lift carries when it happened in `since`."""
+    lifted (an operator lifted its exclusion) | reopened (a probe got an answer: the
+    ejection ended early, half-open). `until` is when it ends (monotonic; None: until the
+    config changes; a reopening: when the ejection would have ended); an exclusion carries
+    its `Exclusion`, evidence included (what a shared-state sync publishes); a lift or a
+    reopening carries when it happened in `since`."""
 
     kind: str
     provider: str

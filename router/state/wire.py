@@ -20,7 +20,10 @@ VERSION = 1
 # "lifted": an operator lifted the provider's exclusion; its key stands in for the deleted
 # "excluded" key, so a replica that missed the message still drops the exclusion on resync
 # (and does not push it back).
-KINDS = ("ejected", "excluded", "cooled", "lifted")
+# "reopened": a probe got an answer and ended the ejection early; it displaces the
+# "ejected" key, and stands until the ejection would have ended, so a replica that missed
+# the message ends its own ejection on resync (and does not push it back).
+KINDS = ("ejected", "excluded", "cooled", "lifted", "reopened")
 LIFT_MEMORY_S = 86400.0  # how long a replica re-announces its own lifts after a reconnect
 
 
@@ -68,8 +71,9 @@ class Update:
 
     def displaces(self) -> str | None:
         """The kind whose standing key this update deletes: a lift ends an exclusion, and
-        a new exclusion ends what a lift said."""
-        return {"lifted": "excluded", "excluded": "lifted"}.get(self.kind)
+        a new exclusion ends what a lift said; a reopening ends an ejection, and a new
+        ejection ends what a reopening said."""
+        return {"lifted": "excluded", "excluded": "lifted", "reopened": "ejected", "ejected": "reopened"}.get(self.kind)
 
     def key(self, prefix: str) -> str:
         """The Redis key holding this standing."""
@@ -81,7 +85,7 @@ class Update:
                                "until": self.until, "reason": self.reason, "origin": self.origin}
         if self.kind == "excluded":
             out.update(failure_class=self.failure_class, evidence=self.evidence, at=self.at, basis=self.basis or "structured")
-        elif self.kind == "lifted":
+        elif self.kind in ("lifted", "reopened"):
             out.update(since=self.since)
         return json.dumps(out, separators=(",", ":")).encode()
 
@@ -102,7 +106,7 @@ class Update:
                 return None
             basis = d.get("basis") if isinstance(d.get("basis"), str) else None
             since = d.get("since")
-            if d["kind"] == "lifted" and not isinstance(since, (int, float)):
+            if d["kind"] in ("lifted", "reopened") and not isinstance(since, (int, float)):
                 return None
         except (ValueError, KeyError, TypeError):
             return None
@@ -140,8 +144,9 @@ def to_event(update: Update, conf: ProviderConf | None, *, now: float, wall: flo
         exclusion = Exclusion(update.provider, update.failure_class, update.evidence, update.at, now, until,
                               update.basis or "structured")
     elif until is None:
-        return None  # ejections and cooldowns always end
-    return Event(update.kind, update.provider, update.reason, until, exclusion)
+        return None  # ejections, reopenings and cooldowns always end
+    since = to_local(update.since, now=now, wall=wall) if update.kind == "reopened" else None
+    return Event(update.kind, update.provider, update.reason, until, exclusion, since)
 
 
 def snapshot(state: RouterState, *, origin: str) -> list[Update]:

@@ -431,6 +431,45 @@ async def test_two_processes_share_exclusions_cooldowns_and_the_retry_budget(red
     assert a.budget.fleet == (0, 0)
 
 
+def test_a_probe_answer_on_one_replica_ends_the_ejection_on_the_others() -> None:
+    config = _config()
+    clock = ManualClock(50.0, wall=dt.datetime.fromtimestamp(1_000.0, dt.timezone.utc))
+    state = RouterState(config, clock, rng=random.Random(0))
+    sync = RedisSync(lambda: state, config.state)
+    conf = config.providers["primary"]
+    ejected = Update("ejected", "primary", identity(conf), 1_030.0, "5 consecutive failures", origin="replica-a")
+    assert sync.receive(ejected.encode()) and state.health["primary"].state.value == "ejected"
+    reopened = Update("reopened", "primary", identity(conf), 1_030.0, "a probe got an answer", origin="replica-a", since=1_004.0)
+    assert Update.decode(reopened.encode()) == reopened and reopened.displaces() == "ejected"
+    clock.advance(5)
+    assert sync.receive(reopened.encode())
+    assert state.health["primary"].state.value == "half_open" and state.available("primary")
+    # An ejection this replica began after that probe rests on newer evidence: it stands.
+    clock.advance(1)
+    _fail(state, "primary", 503, {}, FailureClass.TRANSIENT)  # the half-open trial fails: ejected again
+    assert not sync.receive(reopened.encode()) and state.health["primary"].state.value == "ejected"
+
+
+async def test_a_probe_answer_is_shared_and_replaces_the_ejection_in_redis(redis_server: RedisServer) -> None:
+    import redis.asyncio as redis_asyncio
+
+    a, b, sa, sb = await _synced_pair(redis_server, "cw-reopen")
+    client = redis_asyncio.Redis.from_url(redis_server.url)
+    try:
+        _fail(a, "primary", 503, {}, FailureClass.TRANSIENT)  # consecutive_failures: 1
+        await eventually(lambda: b.health["primary"].state.value == "ejected", within=2, what="ejection shared")
+        assert a.probe_result("primary") == "ok"
+        assert a.health["primary"].state.value in ("half_open", "healthy")
+        await eventually(lambda: b.health["primary"].state.value == "half_open", within=2, what="B reopens it too")
+        assert sb.applied["reopened"] == 1
+        assert await client.get("cw-reopen:standing:ejected:primary") is None  # a reconnecting replica is not re-ejected
+        assert await client.get("cw-reopen:standing:reopened:primary") is not None
+    finally:
+        await client.aclose()
+        await sa.stop()
+        await sb.stop()
+
+
 SDK_CONFIG = """
 providers:
   a: {kind: simulated, model: a-1, vendor: va, simulate: {latency_ms: 1, jitter_ms: 0}}
