@@ -5,8 +5,9 @@ Shared by the non-streaming and streaming paths so both obey the same rules: at 
 `max_attempts`, one overall deadline, same-provider retries only for classes that
 warrant them (only from the retry budget, and none once every provider of the step is
 down), a short Retry-After waited out on the provider asked first, at most one panic
-attempt (paid from the retry budget), never a hard-excluded provider. A hedge (router/hedge.py) is one more attempt under the same rules: counted in
-`max_attempts`, paid from the retry budget, never to a provider already in flight.
+attempt (paid from the retry budget), never a hard-excluded provider. A hedge
+(router/hedge.py) is one more attempt under the same rules: counted in `max_attempts`,
+paid from the retry budget, never to a provider already in flight.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class StepRun:
         self.record = DecisionRecord(step=step.name)
         self._skip: set[str] = set()
         self._retry_on: str | None = None
-        self._resume_at = 0.0  # no attempt before this (a backoff, a Retry-After waited out)
+        self._resume_at = 0.0  # the next attempt waits until then (a backoff, a Retry-After); 0: no wait
         self._same_retries: dict[str, int] = {}
         self._waited = False  # a Retry-After was waited out (once per request)
         self._panicked = False
@@ -75,10 +76,11 @@ class StepRun:
             raise self._stop
         if len(self.record.attempts) >= self.step.max_attempts:
             raise self._final_error()
-        if self._resume_at > self.clock.now():
-            if self._resume_at >= self.deadline:
+        if self._resume_at:
+            at, self._resume_at = self._resume_at, 0.0
+            if at >= self.deadline:
                 raise self._deadline_error()
-            await self._sleep_until(self._resume_at)
+            await self._sleep_until(at)
         if self.remaining() <= 0:
             raise self._deadline_error()
         if not self.record.attempts:
