@@ -1,6 +1,7 @@
 """Outage scenarios in virtual time, measured by counting calls at the providers: what a
-total outage costs each provider per request, and how long callers stay on the fallback
-after the ranked-first provider recovers from a flap.
+total outage costs each provider per request, how long callers stay on the fallback
+after the ranked-first provider recovers from a flap, and what one 429 with a Retry-After
+does to a request (plain and hedged steps).
 
 Real parts: the SDK `Router` with its background prober, simulated vendors that raise the
 same errors real ones cause, on a virtual-time loop (tests/virtual_time.py), so seconds
@@ -55,22 +56,75 @@ class Recovery:
     probes_to_primary: int  # background probe calls to the primary after it recovered
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """One request whose first provider answered 429 with a Retry-After."""
+
+    provider: str | None  # who answered in the end (None: an error)
+    attempts: list[tuple[str, str | None]]
+    call_times: dict[str, list[float]]  # provider -> when each call reached it (virtual seconds)
+
+
 class _Counting(SimulatedProvider):
-    """A simulated vendor that also notes which request each call belonged to."""
+    """A simulated vendor that also notes which request each call belonged to, and when
+    each call came; `once` holds faults for the next calls only."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.request = 0
         self.per_request: dict[int, int] = {}
+        self.times: list[float] = []
+        self.once: list[Fault] = []
+        self._now = lambda: 0.0
 
-    async def complete(self, request):
+    async def _before_answer(self):
         self.per_request[self.request] = self.per_request.get(self.request, 0) + 1
-        return await super().complete(request)
+        self.times.append(self._now())
+        if self.once:
+            self.set_fault(self.once.pop(0))
+            try:
+                return await super()._before_answer()
+            finally:
+                self.set_fault(None)
+        return await super()._before_answer()
 
 
 def _providers(clock: LoopClock) -> dict[str, _Counting]:
-    return {name: _Counting(name=name, model=f"{name[0]}-1", latency_ms=20, jitter_ms=0, sleep=clock.sleep)
-            for name in ("primary", "secondary")}
+    providers = {name: _Counting(name=name, model=f"{name[0]}-1", latency_ms=20, jitter_ms=0, sleep=clock.sleep)
+                 for name in ("primary", "secondary")}
+    for p in providers.values():
+        p._now = clock.now
+    return providers
+
+
+def rate_limited_once(retry_after_s: float, *, stream: bool = False, config: str = CONFIG) -> RateLimit:
+    """One request whose first call (to the primary) is a 429 with `retry_after_s`."""
+    loop = VirtualTimeLoop()
+    clock = LoopClock(loop)
+    providers = _providers(clock)
+    providers["primary"].once.append(Fault.http(429, "Rate limit reached", "rate_limit_exceeded", retry_after_s=retry_after_s))
+    router = Router(parse_config(config, env={}), clock=clock, providers=providers, rng=random.Random(0))
+
+    async def run() -> RateLimit:
+        try:
+            if stream:
+                s = await router.acompletion(step="draft", messages=MSG, stream=True)
+                models = {chunk.model async for chunk in s}
+                record, provider = s.crosswalk, models.pop()
+            else:
+                resp = await router.acompletion(step="draft", messages=MSG)
+                record, provider = resp.crosswalk, resp.model
+            attempts = record.attempts
+        except CrosswalkError as exc:
+            attempts, provider = exc.attempts, None
+        await router.aclose()
+        return RateLimit(provider, [(a.provider, a.failure_class) for a in attempts],
+                         {n: list(p.times) for n, p in providers.items()})
+
+    try:
+        return loop.run(run())
+    finally:
+        loop.close()
 
 
 def total_outage(requests: int = 10, *, gap_s: float = 1.0, config: str = CONFIG) -> OutageCost:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from crosswalk.policies.parse import parse_config
-from tests.outage_scenarios import CONFIG, HEDGED, flap_recovery, total_outage
+from tests.outage_scenarios import CONFIG, HEDGED, flap_recovery, rate_limited_once, total_outage
 
 
 @pytest.mark.parametrize("config", [CONFIG, HEDGED], ids=["plain", "hedged"])
@@ -33,3 +33,26 @@ def test_after_a_flap_the_primary_takes_traffic_back_within_a_probe_interval():
     # Back on the next request after the first probe that finds it answering.
     assert rec.on_fallback_s <= interval + 0.5
     assert rec.probes_to_primary == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+@pytest.mark.parametrize("config", [CONFIG, HEDGED], ids=["plain", "hedged"])
+def test_a_short_retry_after_is_waited_out_also_on_a_hedged_step(config, stream):
+    out = rate_limited_once(1.5, stream=stream, config=config)
+    assert out.provider == "primary"
+    assert out.attempts[0] == ("primary", "rate_limited") and ("primary", None) in out.attempts
+    first, second = out.call_times["primary"]
+    assert second - first >= 1.5  # never called within its Retry-After (virtual seconds)
+    # Nothing is hedged during the wait (no attempt in flight); a hedge of the retry may
+    # race it and lose.
+    assert all(t >= second for t in out.call_times["secondary"])
+    if config == CONFIG:
+        assert out.attempts == [("primary", "rate_limited"), ("primary", None)]
+
+
+@pytest.mark.parametrize("config", [CONFIG, HEDGED], ids=["plain", "hedged"])
+def test_a_retry_after_past_wait_max_fails_over_at_once(config):
+    out = rate_limited_once(2.5, config=config)
+    assert out.provider == "secondary"
+    assert out.attempts == [("primary", "rate_limited"), ("secondary", None)]
+    assert len(out.call_times["primary"]) == 1
