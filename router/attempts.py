@@ -59,6 +59,7 @@ class StepRun:
         self._resume_at = 0.0  # the next attempt waits until then (a backoff, a Retry-After); 0: no wait
         self._same_retries: dict[str, int] = {}
         self._waited = False  # a Retry-After was waited out (once per request)
+        self._first: str | None = None  # the provider the request was sent to first
         self._panicked = False
         self._cooled: list[str] = []
         self._stop: CrosswalkError | None = None
@@ -102,6 +103,8 @@ class StepRun:
         if choice is None:
             raise self._final_error()
         self._panicked = self._panicked or choice.panic
+        if self._first is None:
+            self._first = choice.provider
         return choice
 
     async def _wait_for_cooldown(self) -> Choice | None:
@@ -242,7 +245,7 @@ class StepRun:
         cooldown ends and ask it again, if the Retry-After is short enough
         (`rate_limited.wait_max_s`), ends before the deadline, an attempt is left and the
         retry budget pays. Otherwise the provider stays cooled down and the run fails over."""
-        if self._waited or self.record.attempts[0].provider != provider or len(self.record.attempts) >= self.step.max_attempts:
+        if self._waited or provider != self._first or len(self.record.attempts) >= self.step.max_attempts:
             return False
         until = self.state.cooldown_until(provider)  # from now: never shorter than this Retry-After
         wait = until - self.clock.now()
