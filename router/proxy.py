@@ -28,6 +28,7 @@ from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_b
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
+from crosswalk.router import validation
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -75,6 +76,8 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
     }
     if record.agreement is not None:
         headers["x-crosswalk-agreement"] = record.agreement.header()
+    if record.validation:
+        headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
     return headers
 
 
@@ -101,6 +104,9 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
     if record is not None and record.agreement is not None:  # a failed verification shows its panel
         headers["x-crosswalk-agreement"] = record.agreement.header()
         extra["agreement"] = dataclasses.asdict(record.agreement)
+    if record is not None and record.validation:  # invalid answers: which rule, whose
+        headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
+        extra["validation"] = validation.as_json(record)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
     return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else None,
@@ -182,6 +188,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return _crosswalk_error(err)
     if record.agreement is not None:
         result["crosswalk"] = _agreement_json(record)
+    if record.validation:
+        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
