@@ -77,8 +77,12 @@ class OutputRejected(ProviderError):
     names them; `message` says how (it quotes the model's answer, never the request)."""
 
     def __init__(self, message: str, *, provider: str = "", rules: tuple[str, ...] = ()) -> None:
-        super().__init__(message, provider=provider, code="invalid_output")
+        super().__init__(message, provider=provider)
         self.rules = rules
+
+    def evidence(self) -> str:
+        """The rules broken and how (`premium-band: 'premium' is 84000, above max 5000`)."""
+        return self.message[:300]
 
 
 class StreamBroken(ProviderError):

@@ -59,7 +59,7 @@ def screen(run: StepRun, provider: str, text: str, observer: Any = None) -> list
     if action == "fail":
         run.stop(InvalidOutput(f"step '{step}': the answer from {provider} broke the step's validators: {how}",
                                step=step, record=run.record))
-    raise OutputRejected(f"{provider}: {how}", provider=provider, rules=tuple(v.rule for v in broken))
+    raise OutputRejected(how, provider=provider, rules=tuple(v.rule for v in broken))
 
 
 async def screened(run: StepRun, provider: str, attempt: Awaitable[T], text_of: Callable[[T], str],
