@@ -4,6 +4,7 @@ reads, and every config mistake reported with its path and the fix."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -192,3 +193,25 @@ def test_a_step_compiles_its_rules_in_order_with_safe_defaults():
 ])
 def test_each_mistake_names_its_path_and_the_fix(step_yaml, problem):
     assert _problems(_indent(step_yaml)) == [problem]
+
+
+def test_the_readme_example_loads_and_judges_as_documented():
+    import yaml
+
+    from crosswalk.router.configfile import load_config
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("### Output validators"):]
+    example = yaml.safe_load(section[section.index("```yaml") + 7:section.index("```", section.index("```yaml") + 7)])
+    default = load_config(None)  # the embedded config names the example's providers
+    spec = dedent("""
+        providers:
+          alpha-mini: {kind: simulated, model: m-a}
+          beta-pro: {kind: simulated, model: m-b}
+          gamma-open: {kind: simulated, model: m-c}
+    """) + yaml.safe_dump({"steps": example["steps"]})
+    assert set(example["steps"]["quote-premium"]["providers"]) <= set(default.providers)
+    rules = parse_config(spec, env={}, source="README.md").steps["quote-premium"].validate
+    assert rules is not None and rules.names == ["schema", "premium-band", "bare-json", "max_chars"]
+    assert rules.check('{"premium": 840, "currency": "USD"}') == []
+    assert [v.rule for v in rules.check('The quote: {"premium": 84000, "currency": "GBP"}')] == ["schema", "premium-band", "bare-json"]
