@@ -28,7 +28,6 @@ from typing import Any, Iterable, Mapping
 from crosswalk.policies.compare_json import extract_json
 from crosswalk.policies.numbers import read_numbers
 
-KINDS = ("schema", "number", "regex", "max_chars")
 _PATH_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _WHOLE_PATH_RE = re.compile(r"[^.\[\]]+(?:\.[^.\[\]]+|\[\d+\])*")
 
@@ -71,7 +70,7 @@ class SchemaRule:
 
     name: str
     schema: Mapping[str, Any]
-    _validator: Any = field(default=None, compare=False, repr=False)
+    _validator: Any = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         from jsonschema.validators import validator_for
@@ -166,7 +165,7 @@ class RegexRule:
 
     name: str
     pattern: str
-    _compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _compiled: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_compiled", compile_regex(self.pattern))
@@ -183,11 +182,8 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        return _raise(f"not a valid regular expression ({exc.msg} at position {exc.pos}); fix it, or escape special characters with \\")
-
-
-def _raise(message: str) -> Any:
-    raise ValueError(message)
+        raise ValueError(f"not a valid regular expression ({exc.msg} at position {exc.pos}); "
+                         "fix it, or escape special characters with \\") from None
 
 
 @dataclass(frozen=True, slots=True)
