@@ -22,13 +22,13 @@ from urllib.parse import quote
 from aiohttp import web
 
 from crosswalk.providers.jsonwire import dumps
+from crosswalk.router import validation
 from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
-from crosswalk.router import validation
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
