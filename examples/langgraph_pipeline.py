@@ -5,15 +5,17 @@
 
 Each node is one Crosswalk step (examples/langgraph_pipeline.yaml) called through
 `ChatCrosswalk`, so every call gets failover and timeouts. The verify step asks three
-independent vendors and returns their agreement on the reply's message metadata; the
-verify node reads it and, on disagreement, loops back to draft with the panel's votes as
-feedback. With the scripted vendors the first draft states $4299, one vendor repeats it,
-the panel splits, the second draft states $42.99 and the panel agrees.
+independent vendors, each answer first checked by the step's output validator (the refund
+must lie in a plausible band: an answer out of it is a failed member, not a vote), and
+returns their agreement and the validator's findings in the reply's message metadata; the
+verify node reads both and, unless the panel agreed, loops back to draft with the votes and
+the broken rules as feedback. With the scripted vendors the first draft states $4299, one
+vendor repeats it and breaks the band, the panel cannot agree, the second draft states
+$42.99 and the panel agrees.
 
-Agreement is only half of a check: the panel can agree on an amount the draft does not
-state. So the node also runs a plain check (the agreed amount appears in the draft). That
-check is written by hand here; Crosswalk's output validators (a step's JSON Schema, number
-band or regex, failing over on an invalid answer) come later and will take its place.
+Agreement and a band are still not the whole check: the panel can agree on an amount the
+draft does not state, and no rule on the panel's answers can see the draft. So the node
+also runs one plain check by hand (the agreed amount appears in the draft).
 
 It prints a short trace, one line per node, and exits 0 when the reply ended agreed.
 """
@@ -49,7 +51,7 @@ class State(TypedDict, total=False):
     draft: str
     feedback: str
     drafts: int
-    verdict: str  # agreed | disagreed | unchecked
+    verdict: str  # agreed | disagreed | inconclusive (the panel's decision) | unchecked
     trace: Annotated[list[str], operator.add]
 
 
@@ -101,11 +103,15 @@ def build_graph(router: Router) -> Any:
             return {"verdict": "unchecked", "trace": [f"verify #{n}  no agreement signal (step has no verify:)"]}
         votes = ", ".join(f"{v['provider']}: {v['answer']!r}" for v in agreement["agreeing"] + agreement["dissenting"])
         head = f"verify #{n}  {agreement['decision']} score={agreement['score']:.2f} ({votes})"
+        # The step's validator judged each member's answer first: an invalid one did not vote.
+        invalid = "; ".join(f"{v['provider']} broke {v['rule']} ({v['message']})" for v in reply.response_metadata["validation"])
+        if invalid:
+            head += f"; invalid: {invalid}"
         if agreement["decision"] != "agreed":
-            feedback = (f"the verify panel disagreed on the refund amount ({votes}); "
+            feedback = (f"the verify panel did not agree on the refund amount ({votes}{'; ' + invalid if invalid else ''}); "
                         "state the amount from the research notes.")
-            return {"verdict": "disagreed", "feedback": feedback, "trace": [f"{head} -> back to draft"]}
-        # The plain check (output validators come later): the agreed amount is in the draft.
+            return {"verdict": agreement["decision"], "feedback": feedback, "trace": [f"{head} -> back to draft"]}
+        # The plain check no rule on the panel's answers can make: the agreed amount is in the draft.
         agreed = amounts(agreement["agreeing"][0]["answer"]) if agreement["agreeing"] else set()
         if not agreed or not agreed & amounts(state["draft"]):
             feedback = f"the panel agreed on {reply.content!r} but the draft does not state that amount."
@@ -113,7 +119,7 @@ def build_graph(router: Router) -> Any:
         return {"verdict": "agreed", "feedback": "", "trace": [f"{head}; check ok: the draft states {min(agreed)} -> done"]}
 
     def after_verify(state: State) -> str:
-        if state["verdict"] == "disagreed" and state["drafts"] < MAX_DRAFTS:
+        if state["verdict"] in ("disagreed", "inconclusive") and state["drafts"] < MAX_DRAFTS:
             return "draft"
         return END
 

@@ -39,6 +39,9 @@ ACTIONS: dict[FailureClass, Action] = {
     FailureClass.CONTEXT_LENGTH: Action(skip_same_model=True),
     FailureClass.CONTENT_FILTER: Action(failover=False, skip_same_model=True),  # unless the step allows it
     FailureClass.CLIENT: Action(failover=False),
+    # A wrong answer is the model's, not an outage: fail over, never eject or exclude (the
+    # provider answered, so it counts as a finished call in its failure-rate window).
+    FailureClass.INVALID_OUTPUT: Action(),
 }
 
 

@@ -5,7 +5,7 @@ of every repr."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.schema import (
@@ -21,6 +21,9 @@ from crosswalk.policies.schema import (
     VerifySpec,
 )
 from crosswalk.providers.redaction import redact_url
+
+if TYPE_CHECKING:  # the rules (and the number and JSON readers) load only for a step that has some
+    from crosswalk.policies.validators import Validators
 
 # ConfigError's home is policies.errors (the base of the error tree); it is named here too
 # because the config and its error have always been imported together from this module.
@@ -52,7 +55,9 @@ class ProviderConf:
 
 @dataclass(frozen=True, slots=True)
 class StepConf:
-    """A step: ranked providers, attempts, timeouts, retry, the regions it may use."""
+    """A step: ranked providers, attempts, timeouts, retry, the regions it may use.
+    `validate` holds its compiled output validators (None: none) and `on_invalid` what an
+    answer that breaks one does: failover, flag or fail."""
 
     name: str
     providers: tuple[str, ...]
@@ -65,6 +70,8 @@ class StepConf:
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
     rate_limited: RateLimitedSpec = field(default_factory=RateLimitedSpec)
+    validate: Validators | None = None
+    on_invalid: str = "failover"
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,8 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
         for name, p in spec.providers.items()
     }
     global_regions = spec.compliance.allowed_regions
+    if any(s.validators for s in spec.steps.values()):
+        from crosswalk.policies.validators import validators_of
     steps = {}
     for name, s in spec.steps.items():
         regions = s.allowed_regions if s.allowed_regions is not None else global_regions
@@ -204,6 +206,8 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             verify=s.verify,
             hedge=s.hedge,
             rate_limited=s.rate_limited,
+            validate=validators_of(s.validators) if s.validators else None,
+            on_invalid=s.on_invalid,
         )
     return RouterConfig(
         providers=providers,

@@ -6,6 +6,7 @@ Key names here are the user-facing contract; add keys freely, never rename these
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -194,6 +195,68 @@ class HedgeSpec(_Spec):
         return int(self.after[1:]) / 100.0 if self.after else 0.0
 
 
+class NumberRuleSpec(_Spec):
+    """`number: {min, max, field}`: one number of the answer must lie in [min, max] (see
+    policies/validators.py for which number; none found is a violation)."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+    field: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> "NumberRuleSpec":
+        from crosswalk.policies.validators import path_problem
+
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both (the band the number must lie in)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max}); swap them")
+        if self.field is not None and (problem := path_problem(self.field)) is not None:
+            raise ValueError(problem)
+        return self
+
+
+class ValidatorSpec(_Spec):
+    """One output validator: exactly one of `schema`, `number`, `regex`, `max_chars`, and an
+    optional `name` (default: the kind) that headers, metrics and errors show."""
+
+    name: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    number: NumberRuleSpec | None = None
+    regex: str | None = None
+    max_chars: int | None = Field(None, ge=1)
+
+    @property
+    def kind(self) -> str:
+        """Which rule this is: schema, number, regex or max_chars."""
+        return next(k for k in ("json_schema", "number", "regex", "max_chars") if getattr(self, k) is not None).replace("json_", "")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ValidatorSpec":
+        given = [k for k in ("json_schema", "number", "regex", "max_chars") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of schema, number, regex or max_chars (one rule per list item)")
+        return self
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from crosswalk.policies.validators import schema_problem
+
+        if value is not None and (problem := schema_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        from crosswalk.policies.validators import compile_regex
+
+        if value is not None:
+            compile_regex(value)
+        return value
+
+
 class StepSpec(_Spec):
     """A pipeline step: a ranked provider list and how hard to try."""
 
@@ -207,6 +270,20 @@ class StepSpec(_Spec):
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
     rate_limited: RateLimitedSpec = Field(default_factory=RateLimitedSpec)
+    validators: list[ValidatorSpec] = Field(default_factory=list, alias="validate")
+    on_invalid: Literal["failover", "flag", "fail"] = "failover"
+
+    @model_validator(mode="after")
+    def _validators(self) -> "StepSpec":
+        if "on_invalid" in self.model_fields_set and not self.validators:
+            raise ValueError("on_invalid applies to a step's validate rules, and this step has none; add 'validate' or remove 'on_invalid'")
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(self.validators):
+            name = rule.name or rule.kind
+            if name in seen:
+                raise ValueError(f"validate[{i}] and validate[{seen[name]}] are both named '{name}'; give one of them its own 'name'")
+            seen[name] = i
+        return self
 
 
 class EmbargoSpec(_Spec):

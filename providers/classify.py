@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from crosswalk.providers.caller_text import CallerText
 from crosswalk.providers.errors import (
     MalformedResponse,
+    OutputRejected,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeout,
@@ -43,6 +44,7 @@ class FailureClass(enum.StrEnum):
     CONTENT_FILTER = "content_filter"
     CLIENT = "client"
     STREAM_BROKEN = "stream_broken"
+    INVALID_OUTPUT = "invalid_output"  # an answer that broke the step's validators
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ def classify(error: ProviderError, *, caller: CallerText | None = None) -> Class
         return Classification(FailureClass.TIMEOUT)
     if isinstance(error, StreamBroken):
         return Classification(FailureClass.STREAM_BROKEN)
+    if isinstance(error, OutputRejected):
+        return Classification(FailureClass.INVALID_OUTPUT)
     if isinstance(error, (ProviderConnectionError, MalformedResponse)):
         return Classification(FailureClass.TRANSIENT)
     fields = " ".join(filter(None, (error.code, error.error_type, error.reason)))

@@ -72,6 +72,19 @@ class MalformedResponse(ProviderError):
     """A success status with a body that is not a chat completion."""
 
 
+class OutputRejected(ProviderError):
+    """The provider answered, but the answer broke the step's output validators. `rules`
+    names them; `message` says how (it quotes the model's answer, never the request)."""
+
+    def __init__(self, message: str, *, provider: str = "", rules: tuple[str, ...] = ()) -> None:
+        super().__init__(message, provider=provider)
+        self.rules = rules
+
+    def evidence(self) -> str:
+        """The rules broken and how (`premium-band: 'premium' is 84000, above max 5000`)."""
+        return self.message[:300]
+
+
 class StreamBroken(ProviderError):
     """A stream was cut, sent a malformed chunk or an error event after it had started."""
 

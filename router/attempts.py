@@ -20,11 +20,12 @@ from crosswalk.policies.selection import Choice, retry_after_s
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.caller_text import CallerText
 from crosswalk.providers.classify import FailureClass, classify
-from crosswalk.providers.errors import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
+from crosswalk.providers.errors import MalformedResponse, OutputRejected, ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router.errors import (
     AllProvidersFailed,
     CrosswalkError,
     DeadlineExceeded,
+    InvalidOutput,
     NoEligibleProvider,
     RateLimited,
     UpstreamRejected,
@@ -35,7 +36,7 @@ from crosswalk.router.state import RouterState
 
 
 _REQUEST_CAUSED = frozenset({FailureClass.CONTEXT_LENGTH, FailureClass.CONTENT_FILTER})
-_NO_TEXT = (ProviderTimeout, StreamBroken, ProviderConnectionError, MalformedResponse)  # classified by type alone
+_NO_TEXT = (ProviderTimeout, StreamBroken, ProviderConnectionError, MalformedResponse, OutputRejected)  # classified by type alone
 
 
 class StepRun:
@@ -224,6 +225,11 @@ class StepRun:
             self._caller = CallerText.of(self.request.body)
         return self._caller
 
+    def stop(self, error: CrosswalkError) -> None:
+        """End the request with `error` at the next `next()` (which fills in the attempts),
+        whatever the failure class of the last attempt would have allowed."""
+        self._stop = error
+
     def _same_retry(self, provider: str) -> bool:
         used = self._same_retries.get(provider, 0)
         if used >= self.step.retry.same_provider or not self.state.available(provider):
@@ -301,6 +307,9 @@ class StepRun:
                 f"step '{name}': {error.message} (tried: {attempts_text(attempts)})", step=name, attempts=attempts,
                 status=error.status, failure_class=last.failure_class or "", code=error.code,
             )
+        if all(a.failure_class == FailureClass.INVALID_OUTPUT for a in attempts):
+            return InvalidOutput(f"step '{name}': no answer passed the step's validators: {attempts_text(attempts)}",
+                                 step=name, attempts=attempts, record=self.record)
         if all(a.failure_class == FailureClass.RATE_LIMITED for a in attempts):
             rows = self.state.explain(self.step)
             return RateLimited(

@@ -32,6 +32,7 @@ from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInte
 from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.state import RouterState
+from crosswalk.router.validation import answer_text, screen, screened, stream_text
 
 log = logging.getLogger("crosswalk")
 T = TypeVar("T")
@@ -91,6 +92,8 @@ class FailoverChain:
             budget = min(per_try, run.remaining())
             try:
                 result = await _within(provider.complete(request), budget)
+                if run.step.validate is not None:  # an invalid answer fails over as OutputRejected
+                    run.record.validation += screen(run, choice.provider, answer_text(result), self.observer)
             except TimeoutError:
                 run.failed(choice, _timeout(choice.provider, "total", budget), started)
                 continue
@@ -118,12 +121,18 @@ class FailoverChain:
                                                 record_winner=lambda w: run.succeeded(w.choice, w.started, hedge=w.hedge))
         finally:
             await race.close()
+        if run.step.validate is not None:
+            result, flagged = result
+            run.record.validation += flagged
         result["model"] = winner.choice.provider
         return result
 
     def _ask(self, request: ChatRequest, race: Race, choice: Choice, hedge: bool) -> None:
         budget = min(race.run.step.timeouts.per_try_s, race.run.remaining())
-        race.start(choice, _answer(self.providers[choice.provider], request, choice.provider, budget), hedge=hedge)
+        attempt: Awaitable[Any] = _answer(self.providers[choice.provider], request, choice.provider, budget)
+        if race.run.step.validate is not None:  # each racer checks its own answer
+            attempt = screened(race.run, choice.provider, attempt, answer_text, self.observer)
+        race.start(choice, attempt, hedge=hedge)
 
     async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request for `step`, yielding chunk dicts. The decision record is
@@ -154,9 +163,12 @@ class FailoverChain:
             choice = await run.next()
             started = run.clock.now()
             upstream = self.providers[choice.provider].stream(request)
+            hold = run.step.validate is not None  # validators judge a whole answer: commit at its end
             try:
                 # Before the commit point: nothing has reached the caller, so fail over freely.
-                held = await _to_commit(run, upstream, choice.provider, started + timeouts.ttft_s)
+                held = await _to_commit(run, upstream, choice.provider, started + timeouts.ttft_s, hold=hold)
+                if hold:
+                    run.record.validation += screen(run, choice.provider, stream_text(held), self.observer)
             except ProviderError as error:
                 run.failed(choice, error, started)
                 await _close(upstream)
@@ -178,6 +190,9 @@ class FailoverChain:
             winner, held = await first_answer(race, partial(self._open, request))
         finally:
             await race.close()
+        if run.step.validate is not None:
+            held, flagged = held
+            run.record.validation += flagged
         assert winner.upstream is not None
         run.committed(winner.choice, winner.started)
         async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
@@ -188,7 +203,11 @@ class FailoverChain:
         run = race.run
         upstream = self.providers[choice.provider].stream(request)
         ttft_deadline = run.clock.now() + run.step.timeouts.ttft_s
-        race.start(choice, _to_commit(run, upstream, choice.provider, ttft_deadline), hedge=hedge, upstream=upstream)
+        hold = run.step.validate is not None
+        attempt: Awaitable[Any] = _to_commit(run, upstream, choice.provider, ttft_deadline, hold=hold)
+        if hold:
+            attempt = screened(run, choice.provider, attempt, stream_text, self.observer)
+        race.start(choice, attempt, hedge=hedge, upstream=upstream)
 
     async def _after_commit(self, run: StepRun, choice: Choice, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float, *, hedge: bool = False) -> AsyncIterator[dict[str, Any]]:
         name = choice.provider
@@ -239,14 +258,22 @@ async def _answer(provider: Provider, request: ChatRequest, name: str, budget: f
         raise _adapter_error(name, exc) from None
 
 
-async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float) -> list[dict[str, Any]]:
+async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float,
+                     *, hold: bool = False) -> list[dict[str, Any]]:
     """Read a stream up to its first committing chunk (or its clean end, with nothing to
-    say: then what there is gets delivered), within the TTFT and step deadlines."""
+    say: then what there is gets delivered), within the TTFT and step deadlines.
+    `hold`: commit only at the end: read the whole stream (each chunk after the first
+    committing one within the idle timeout), so it can be judged before any is delivered."""
     held: list[dict[str, Any]] = []
+    started = False  # a committing chunk has come: later ones are under the idle timeout
     try:
-        while not held or not chunk_commits(held[-1]):
-            wait = min(ttft_deadline, run.deadline) - run.clock.now()
-            held.append(await _next_chunk(upstream, wait, provider, "first_token"))
+        while hold or not started:
+            if started:
+                wait, phase = min(run.step.timeouts.idle_s, run.remaining()), "idle"
+            else:
+                wait, phase = min(ttft_deadline, run.deadline) - run.clock.now(), "first_token"
+            held.append(await _next_chunk(upstream, wait, provider, phase))
+            started = started or chunk_commits(held[-1])
     except StopAsyncIteration:
         pass
     return held

@@ -85,6 +85,8 @@ def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
                 f"  verify: {v.agree.min} of {v.agree.of} must agree ({v.compare}); panel differs in "
                 f"{' and '.join(v.diverse)}; on disagreement: {v.on_disagree}; sample {v.sample:g}"
             )
+        if step.validate is not None:
+            lines.append(f"  validate: {', '.join(step.validate.names)}; on invalid: {step.on_invalid}")
         for rank, name in enumerate(step.providers, 1):
             p = config.providers[name]
             v = verdict(config, step, p, today)  # type: ignore[operator]
@@ -142,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no crosswalk_requests_total samples in {args.metrics}", file=sys.stderr)
             return 1
         print(report_mod.render(rows, args.pipeline.split(",") if args.pipeline else None))
+        invalid = report_mod.render_invalid(report_mod.invalid_outputs(text), rows)
+        if invalid:
+            print("\n" + invalid)
         return 0
     if args.command == "serve":
         from crosswalk.router import serve as serve_mod

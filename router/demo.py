@@ -1,6 +1,7 @@
 """`crosswalk demo`: a scripted outage story on the simulated vendors, in under a minute.
 
-1. steady traffic; 2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
+1. steady traffic (then a verified step whose panel disagrees, and a validated step whose
+first answer is out of band and fails over); 2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
 fails); 3. beta's model becomes region-blocked (called once, excluded with its reason);
 4. alpha recovers (probed, traffic returns). Ends with a table per provider and the
 end-to-end success rate with and without failover.
@@ -27,6 +28,7 @@ PROMPTS = {
     "draft": "Draft a short apology for the late delivery of order 1182.",
     "extract-refund": "The customer paid $42.99 and wants the full amount back. What is the refund?",
     "summarize-eu": "Summarize the ticket history for the EU account team.",
+    "quote-premium": "Quote the yearly premium for home policy P-77 ($300,000 cover). Answer 'Premium: $<amount> per year'.",
 }
 
 
@@ -85,6 +87,8 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
 
     if "refund-amount" in runtime.config.steps:
         await _verified_phase(router, out)
+    if "quote-premium" in runtime.config.steps:
+        await _validator_phase(router, out)
 
     print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
     for name in _vendor(router, "alpha"):
@@ -129,6 +133,20 @@ async def _verified_phase(router: Router, out: TextIO) -> None:
     for vote in agreement.dissenting:
         print(f"    DISSENTS:  {vote.provider:<12} {vote.answer!r}", file=out)
     print(f"  ({agreement.evidence})", file=out)
+
+
+async def _validator_phase(router: Router, out: TextIO) -> None:
+    """A step with output validators: the first answer is out of band and fails over."""
+    step = router.runtime.config.steps["quote-premium"]
+    rules = ", ".join(step.validate.names) if step.validate else "-"
+    print(f"\n1c. Validated step 'quote-premium': every answer is checked ({rules}) before it is returned", file=out)
+    resp = await router.acompletion(step="quote-premium", messages=[{"role": "user", "content": PROMPTS["quote-premium"]}])
+    record = resp.crosswalk
+    for bad in record.validation:
+        print(f"  INVALID:   {bad.provider:<12} broke {bad.rule}: {bad.message} -> {bad.action}", file=out)
+    print(f"  attempts:  {','.join(a.short() for a in record.attempts)}", file=out)
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.model})", file=out)
+    print("  (an invalid answer is the model's mistake, not an outage: it fails over but never ejects the provider)", file=out)
 
 
 def _vendor(router: Router, vendor: str) -> list[str]:

@@ -13,6 +13,8 @@ caller-facing error tree. Import every error from here (or from `crosswalk`).
     +-- UpstreamRejected           4xx  the vendor refused the request itself (its status)
     +-- StreamInterrupted          502  a stream failed after its first token was delivered
     +-- VerificationFailed         409  the panel disagreed and the step fails on that (record)
+    +-- InvalidOutput              422  answers broke the step's validators (on_invalid: fail, or
+                                        every provider's answer under failover; record)
 
 `CrosswalkError` and `ConfigError` are defined in `crosswalk.policies.errors`, because the
 pure config parser raises `ConfigError` and `policies` may not import `router`; they are
@@ -42,6 +44,7 @@ __all__ = [
     "UpstreamRejected",
     "StreamInterrupted",
     "VerificationFailed",
+    "InvalidOutput",
     "attempts_text",
 ]
 
@@ -134,6 +137,20 @@ class VerificationFailed(CrosswalkError):
 
     def __init__(self, message: str, *, step: str, record: DecisionRecord) -> None:
         super().__init__(message, step=step, attempts=record.attempts)
+        self.record = record
+
+
+class InvalidOutput(CrosswalkError):
+    """An answer broke the step's output validators and the step fails on that
+    (`on_invalid: fail`), or every provider's answer did (`failover`). The message names
+    each rule broken and by whom; `record.validation` lists them."""
+
+    status_code = 422
+    error_type = "invalid_output"
+    code = "invalid_output"
+
+    def __init__(self, message: str, *, step: str, attempts: Sequence[Attempt] = (), record: DecisionRecord | None = None) -> None:
+        super().__init__(message, step=step, attempts=attempts)
         self.record = record
 
 

@@ -29,6 +29,8 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from crosswalk.router import validation
+
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -46,7 +48,9 @@ class ChatCrosswalk(BaseChatModel):
     Each reply's `response_metadata` carries `provider` (the provider that answered),
     `model_name` (its vendor model), `step`, `attempts` (`provider:result` per attempt),
     `failovers`, and `agreement`: for a verified step a dict with `decision` (agreed,
-    disagreed, inconclusive), `score`, `agreeing` and `dissenting` votes; None otherwise.
+    disagreed, inconclusive), `score`, `agreeing` and `dissenting` votes; None otherwise;
+    and `validation`: each answer that broke one of the step's validators (provider, rule,
+    message, action), [] when none did.
     `usage_metadata` comes from the completion's usage."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
@@ -175,6 +179,7 @@ def decision_metadata(record: DecisionRecord | None, router: Router) -> dict[str
         "attempts": [a.short() for a in record.attempts],
         "failovers": record.failovers,
         "agreement": None,
+        "validation": validation.as_json(record),
     }
     agreement = record.agreement
     if agreement is not None:

@@ -54,6 +54,7 @@ class Metrics:
         self.first_try: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.hedges: defaultdict[tuple[str, str], int] = defaultdict(int)  # (step, sent | won)
         self.probes: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -97,6 +98,10 @@ class Metrics:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
         self.agreements[(step, comparator, decision, mode)] += 1
 
+    def invalid_output(self, step: str, provider: str, rule: str) -> None:
+        """An answer broke one of the step's validators (each rule broken counts once)."""
+        self.invalid[(step, provider, rule)] += 1
+
     def probe(self, provider: str, result: str) -> None:
         """An active probe's outcome (ok or the failure class)."""
         self.probes[(provider, result)] += 1
@@ -127,6 +132,8 @@ class _Collector:
                        ["provider", "result"], m.probes)
         yield _counter(CounterMetricFamily, "crosswalk_hedges", "Hedged requests sent (result=sent) and those that answered first (result=won).",
                        ["step", "result"], m.hedges)
+        yield _counter(CounterMetricFamily, "crosswalk_invalid_outputs", "Answers that broke a step's output validators, by step, provider and rule.",
+                       ["step", "provider", "rule"], m.invalid)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from crosswalk.providers.jsonwire import dumps
+from crosswalk.router import validation
 from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
@@ -75,6 +76,8 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
     }
     if record.agreement is not None:
         headers["x-crosswalk-agreement"] = record.agreement.header()
+    if record.validation:
+        headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
     return headers
 
 
@@ -101,6 +104,9 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
     if record is not None and record.agreement is not None:  # a failed verification shows its panel
         headers["x-crosswalk-agreement"] = record.agreement.header()
         extra["agreement"] = dataclasses.asdict(record.agreement)
+    if record is not None and record.validation:  # invalid answers: which rule, whose
+        headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
+        extra["validation"] = validation.as_json(record)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
     return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else None,
@@ -182,6 +188,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return _crosswalk_error(err)
     if record.agreement is not None:
         result["crosswalk"] = _agreement_json(record)
+    if record.validation:
+        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 

@@ -44,6 +44,21 @@ class Vote:
     answer: str
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidAnswer:
+    """An answer that broke one of the step's validators: whose, which rule, how, and what
+    was done about it (`action`: failover, flag or fail, the step's on_invalid)."""
+
+    provider: str
+    rule: str
+    message: str
+    action: str
+
+    def short(self) -> str:
+        """`provider:rule:action`, as in the x-crosswalk-validation header."""
+        return f"{self.provider}:{self.rule}:{self.action}"
+
+
 @dataclass(slots=True)
 class AgreementRecord:
     """The verification signal of a verified step.
@@ -76,7 +91,8 @@ class AgreementRecord:
 @dataclass(slots=True)
 class DecisionRecord:
     """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
-    A verified step also carries `agreement` and its panel members' own records."""
+    A verified step also carries `agreement` and its panel members' own records; a step
+    with validators lists each answer that broke one in `validation`."""
 
     step: str
     provider: str | None = None
@@ -84,6 +100,12 @@ class DecisionRecord:
     latency_s: float = 0.0
     agreement: AgreementRecord | None = None
     members: list["DecisionRecord"] = field(default_factory=list)
+    validation: list[InvalidAnswer] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> list[InvalidAnswer]:
+        """The violations of the answer returned (on_invalid: flag); [] when it passed."""
+        return [v for v in self.validation if v.action == "flag" and v.provider == self.provider]
 
     @property
     def failovers(self) -> int:

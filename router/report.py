@@ -1,6 +1,7 @@
 """`crosswalk report`: the reliability of each step, and of the pipeline, from what was
 observed: requests, served after failover, failover rate, verified share, disagreement
-rate, and the compounded end-to-end figure before and after failover."""
+rate, and the compounded end-to-end figure before and after failover; then which
+provider's answers broke which of a step's validators, how often."""
 
 from __future__ import annotations
 
@@ -86,6 +87,36 @@ def render(rows: Sequence[StepReliability], pipeline: Iterable[str] | None = Non
                      "(product of the steps' observed success rates)")
     lines.append("served: answered after failover; no failover: answered by the first attempt; "
                  "disagree: share of verified requests whose panel disagreed (strong evidence of an error).")
+    return "\n".join(lines)
+
+
+def invalid_outputs(text: str) -> dict[tuple[str, str, str], int]:
+    """(step, provider, rule) -> how many answers broke the rule, from exposition text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for family in text_string_to_metric_families(text):
+        if family.name != "crosswalk_invalid_outputs":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                labels = sample.labels
+                counts[(labels.get("step", ""), labels.get("provider", ""), labels.get("rule", ""))] += int(sample.value)
+    return dict(counts)
+
+
+def render_invalid(counts: dict[tuple[str, str, str], int], rows: Sequence[StepReliability] = ()) -> str:
+    """Which provider broke which rule of each step, how often ("" when none did); with
+    `rows`, also as a share of the step's requests."""
+    if not counts:
+        return ""
+    requests = {r.step: r.requests for r in rows}
+    lines = [f"{'invalid outputs':<18} {'provider':<16} {'rule':<16} {'count':>6} {'of step':>8}"]
+    for (step, provider, rule), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1], kv[0][2])):
+        share = f"{n / requests[step]:>8.1%}" if requests.get(step) else f"{'-':>8}"
+        lines.append(f"{step:<18} {provider:<16} {rule:<16} {n:>6} {share}")
+    lines.append("invalid outputs: answers that broke a step's validators (each failed over, was flagged or failed the request, "
+                 "as the step's on_invalid says); of step: per request of the step.")
     return "\n".join(lines)
 
 

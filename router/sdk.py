@@ -160,9 +160,12 @@ class Router:
             raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
         from prometheus_client import generate_latest
 
-        from crosswalk.router.report import from_exposition, render
+        from crosswalk.router.report import from_exposition, invalid_outputs, render, render_invalid
 
-        return render(from_exposition(generate_latest(metrics.registry).decode()), pipeline)
+        text = generate_latest(metrics.registry).decode()
+        rows = from_exposition(text)
+        invalid = render_invalid(invalid_outputs(text), rows)
+        return render(rows, pipeline) + (f"\n\n{invalid}" if invalid else "")
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""

@@ -168,8 +168,9 @@ class Verifier:
         sub = dataclasses.replace(step, providers=chain, verify=None, max_attempts=min(step.max_attempts, max(1, len(chain) + 1)))
         try:
             return await self.chain.complete(sub, body, observe=False)
-        except CrosswalkError as err:
-            return None, DecisionRecord(step=step.name, attempts=list(err.attempts))
+        except CrosswalkError as err:  # a failed member; answers that broke validators say which rules
+            validation = list(err.record.validation) if isinstance(err.record, DecisionRecord) else []
+            return None, DecisionRecord(step=step.name, attempts=list(err.attempts), validation=validation)
 
     async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int]) -> None:
         pending = set(tasks)
@@ -193,7 +194,8 @@ class Verifier:
 
     def _record(self, step: StepConf, spec: VerifySpec, panel: _Panel, started: float, *, mode: str) -> DecisionRecord:
         attempts: list[Attempt] = [a for r in panel.records for a in r.attempts]
-        record = DecisionRecord(step=step.name, attempts=attempts, latency_s=self.clock.now() - started, members=panel.records)
+        record = DecisionRecord(step=step.name, attempts=attempts, latency_s=self.clock.now() - started, members=panel.records,
+                                validation=[v for r in panel.records for v in r.validation])
         if not panel.answers:
             return record
         tally = panel.tally(0)

@@ -22,9 +22,10 @@ def test_pipeline_config_checks():
     out = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(PIPELINE_CONFIG)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "step verify:" in out.stdout and "3 of 3 must agree (numeric)" in out.stdout
+    assert "  validate: refund-band; on invalid: failover" in out.stdout
 
 
-def test_langgraph_pipeline_loops_back_on_disagreement_and_ends_agreed():
+def test_langgraph_pipeline_loops_back_on_an_invalid_member_and_ends_agreed():
     out = _run()
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
@@ -32,7 +33,9 @@ def test_langgraph_pipeline_loops_back_on_disagreement_and_ends_agreed():
     assert nodes == ["research", "draft #1", "verify #1", "draft #2", "verify #2"]
     first_draft, first_verify, second_draft, second_verify = lines[1], lines[2], lines[3], lines[4]
     assert "$4299" in first_draft  # the scripted slip
-    assert "disagreed" in first_verify and "gamma-checker: 'Refund amount: 4299'" in first_verify
+    # The step's validator judged gamma's answer out of band: a failed member, not a vote.
+    assert first_verify.startswith("verify #1  inconclusive") and "gamma-checker:" not in first_verify.split("; invalid:")[0]
+    assert "invalid: gamma-checker broke refund-band (the answer's number is 4299, above max 1000)" in first_verify
     assert first_verify.endswith("-> back to draft")
     assert "$42.99" in second_draft
     assert " agreed score=1.00" in second_verify and "check ok" in second_verify and second_verify.endswith("-> done")
@@ -48,5 +51,5 @@ def test_langgraph_pipeline_loop_is_bounded_when_the_panel_never_agrees(tmp_path
     out = _run("--config", str(path))
     assert out.returncode == 1, out.stdout + out.stderr
     verdicts = [line for line in out.stdout.splitlines() if line.startswith("verify #")]
-    assert len(verdicts) == 3 and all("disagreed" in line for line in verdicts)
-    assert "result: disagreed after 3 draft(s), 2 revision(s)" in out.stdout
+    assert len(verdicts) == 3 and all("inconclusive" in line and "broke refund-band" in line for line in verdicts)
+    assert "result: inconclusive after 3 draft(s), 2 revision(s)" in out.stdout

@@ -23,6 +23,7 @@ from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.classify import HARD, Classification, FailureClass, classify, parse_retry_after
 from crosswalk.providers.errors import (
     MalformedResponse,
+    OutputRejected,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -307,7 +308,15 @@ async def test_vendor_error_payload_gets_its_failure_class(upstream, monkeypatch
 
 
 def test_the_table_covers_every_failure_class_the_wire_can_produce():
-    assert {c.expected for c in CASES} >= set(FailureClass) - {F.STREAM_BROKEN}
+    # stream_broken comes from a stream's shape, invalid_output from the step's validators.
+    assert {c.expected for c in CASES} >= set(FailureClass) - {F.STREAM_BROKEN, F.INVALID_OUTPUT}
+
+
+def test_a_rejected_answer_is_invalid_output_whatever_its_text_says():
+    # The message quotes the model's answer: words in it are never evidence of anything else.
+    error = OutputRejected("alpha: regex: Country, region, or territory not supported (insufficient_quota)",
+                           provider="alpha", rules=("regex",))
+    assert classify(error) == Classification(F.INVALID_OUTPUT)
 
 
 # --- what the wire adapter extracts from a body -----------------------------------------

@@ -69,6 +69,25 @@ def test_demo_tells_the_outage_story_and_exits_zero(tmp_path, capsys):
     recovered = next(l for l in out.splitlines() if l.strip().startswith("alpha recovered"))
     assert "alpha-large" in recovered  # traffic returned to the recovered vendor
     assert "End to end:" in out and "(100.0%)" in out
+    _validator_fails_over(out)
+
+
+def _validator_fails_over(out: str) -> None:
+    """The demo's validator scene: the out-of-band premium fails over to the next vendor."""
+    lines = out.splitlines()
+    start = lines.index(next(l for l in lines if l.startswith("1c. Validated step 'quote-premium'")))
+    scene = lines[start:start + 5]
+    assert "premium-band, max_chars" in scene[0]
+    assert scene[1].split() == ["INVALID:", "alpha-mini", "broke", "premium-band:", "'premium'", "is", "84000,", "above",
+                                "max", "5000", "->", "failover"]
+    assert scene[2].split() == ["attempts:", "alpha-mini:invalid_output,beta-pro:ok"]
+    assert "'Premium: $840 per year for policy P-77.' (from beta-pro)" in scene[3]
+
+
+def test_check_shows_a_steps_validators(capsys):
+    assert main(["check", str(ROOT / "config" / "default.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "step quote-premium:" in out and "  validate: premium-band, max_chars; on invalid: failover" in out
 
 
 def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
@@ -81,4 +100,4 @@ def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "OK (4 providers, 4 steps" in proc.stdout
+    assert "OK (4 providers, 5 steps" in proc.stdout

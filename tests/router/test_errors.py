@@ -15,6 +15,7 @@ from crosswalk.router.errors import (
     ConfigError,
     CrosswalkError,
     DeadlineExceeded,
+    InvalidOutput,
     InvalidRequest,
     NoEligibleProvider,
     RateLimited,
@@ -24,7 +25,7 @@ from crosswalk.router.errors import (
     VerificationFailed,
 )
 from crosswalk.router.proxy import _crosswalk_error
-from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, Vote
+from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, InvalidAnswer, Vote
 
 ATTEMPT = Attempt("a", "transient", 0.01, 503)
 
@@ -47,6 +48,7 @@ CASES = [
     (UpstreamRejected("too long", step="s", attempts=[ATTEMPT], status=422, failure_class="context_length", code="context_length_exceeded"), 422),
     (StreamInterrupted("cut", step="s", attempts=[ATTEMPT]), 502),
     (VerificationFailed("disagreed", step="s", record=_disagreement()), 409),
+    (InvalidOutput("broke premium-band", step="s", attempts=[Attempt("a", "invalid_output", 0.01)]), 422),
 ]
 
 
@@ -118,3 +120,15 @@ def test_a_failed_verification_shows_its_panel():
     resp = _crosswalk_error(VerificationFailed("x", step="s", record=_disagreement()))
     assert resp.headers["x-crosswalk-agreement"].startswith("disagreed; score=0.50")
     assert json.loads(resp.body)["crosswalk"]["agreement"]["dissenting"] == [{"provider": "b", "answer": "2"}]
+
+
+def test_an_invalid_output_names_the_rule_and_the_provider():
+    record = DecisionRecord(step="s", attempts=[Attempt("a", "invalid_output", 0.01)],
+                            validation=[InvalidAnswer("a", "premium-band", "'premium' is 84000, above max 5000", "fail")])
+    resp = _crosswalk_error(InvalidOutput("step 's': the answer from a broke premium-band", step="s", attempts=record.attempts, record=record))
+    body = json.loads(resp.body)
+    assert resp.status == 422 and body["error"]["code"] == "invalid_output"
+    assert resp.headers["x-crosswalk-validation"] == "a:premium-band:fail"
+    assert resp.headers["x-crosswalk-attempts"] == "a:invalid_output"
+    assert body["crosswalk"]["validation"] == [
+        {"provider": "a", "rule": "premium-band", "message": "'premium' is 84000, above max 5000", "action": "fail"}]
