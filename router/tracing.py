@@ -120,21 +120,23 @@ class RequestScope(_Scope):
             from crosswalk.router.records import DecisionRecord
 
             record = DecisionRecord(step=error.step or "", attempts=list(error.attempts))
+        attributes: dict[str, Any] = {}
         if record is not None:
-            _record_attributes(span, record)
+            attributes = _record_attributes(record)
             conf = providers.get(record.provider) if record.provider else None
             if conf is not None:
-                span.set_attributes({"gen_ai.provider.name": conf.vendor, "gen_ai.response.model": conf.model})
+                attributes["gen_ai.provider.name"], attributes["gen_ai.response.model"] = conf.vendor, conf.model
             if error is None and (conf is None or (record.attempts and record.attempts[-1].failure_class is not None)):
                 span.set_status(Status(StatusCode.ERROR, "no whole answer (see crosswalk.attempts.trail)"))
         usage = (result or {}).get("usage")
         if isinstance(usage, Mapping):
             for key, name in (("prompt_tokens", "gen_ai.usage.input_tokens"), ("completion_tokens", "gen_ai.usage.output_tokens")):
                 if isinstance(usage.get(key), int):
-                    span.set_attribute(name, usage[key])
+                    attributes[name] = usage[key]
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, error.error_type))
-            span.set_attributes({"error.type": error.error_type, "http.response.status_code": error.status_code})
+            attributes["error.type"], attributes["http.response.status_code"] = error.error_type, error.status_code
+        span.set_attributes(attributes)
 
 
 def request_span(step: str, headers: Mapping[str, str]) -> RequestScope | _Off:
@@ -151,9 +153,9 @@ def request_span(step: str, headers: Mapping[str, str]) -> RequestScope | _Off:
     return RequestScope(span, parent)
 
 
-def _record_attributes(span: trace.Span, record: "DecisionRecord") -> None:
+def _record_attributes(record: "DecisionRecord") -> dict[str, Any]:
+    """A decision record as span attributes (lists only where there is an agreement)."""
     attributes: dict[str, Any] = {
-        "crosswalk.step": record.step,
         "crosswalk.attempts": len(record.attempts),
         "crosswalk.failovers": record.failovers,
         "crosswalk.attempts.trail": ",".join(a.short() for a in record.attempts),
@@ -171,31 +173,36 @@ def _record_attributes(span: trace.Span, record: "DecisionRecord") -> None:
             "crosswalk.agreement.agreeing": [v.provider for v in agreement.agreeing],
             "crosswalk.agreement.dissenting": [v.provider for v in agreement.dissenting],
         })
-    span.set_attributes(attributes)
+    return attributes
 
 
 def attempt_span(step: str, attempt: "Attempt", conf: "ProviderConf", *, index: int, retry: bool) -> None:
     """One finished attempt as a CLIENT span under the current span, ending now and as long
     as the attempt took. `retry`: the same provider as the attempt before it. Call only
-    when `ON` (the attempt loop checks, so tracing off costs nothing more)."""
+    when `ON` (the attempt loop checks, so tracing off costs nothing more). Under a request
+    the sampler dropped, nothing is built (the SDK's default samplers follow the parent)."""
+    if not trace.get_current_span().is_recording():
+        return
     end = time.time_ns()
-    kind = getattr(attempt, "kind", None) or _attempt_kind(attempt, index=index, retry=retry)
+    # Few attributes, and the kind in one of them: the SDK checks every attribute value,
+    # and that is most of a span's cost.
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat", "gen_ai.provider.name": conf.vendor, "gen_ai.request.model": conf.model,
         "crosswalk.step": step, "crosswalk.provider": attempt.provider, "crosswalk.attempt.index": index,
-        "crosswalk.attempt.kind": kind, "crosswalk.attempt.result": attempt.result,
-        "crosswalk.attempt.latency_ms": round(attempt.latency_s * 1000, 3),
-        "crosswalk.attempt.hedge": attempt.hedge, "crosswalk.attempt.retry": retry, "crosswalk.attempt.panic": attempt.panic,
+        "crosswalk.attempt.kind": getattr(attempt, "kind", None) or _attempt_kind(attempt, index=index, retry=retry),
+        "crosswalk.attempt.result": str(attempt.result),
     }
     if attempt.status is not None:
         attributes["http.response.status_code"] = attempt.status
-    if attempt.failure_class is None and not attempt.cancelled:
+    failure = attempt.failure_class
+    if failure is not None:
+        attributes["crosswalk.failure_class"] = attributes["error.type"] = str(failure)
+    elif not attempt.cancelled:
         attributes["gen_ai.response.model"] = conf.model
     span = _tracer.start_span(f"chat {conf.model}", kind=SpanKind.CLIENT, attributes=attributes,
                               start_time=end - int(attempt.latency_s * 1e9))
-    if attempt.failure_class is not None:
-        span.set_attributes({"crosswalk.failure_class": str(attempt.failure_class), "error.type": str(attempt.failure_class)})
-        span.set_status(Status(StatusCode.ERROR, attempt.detail[:200] or str(attempt.failure_class)))
+    if failure is not None:
+        span.set_status(Status(StatusCode.ERROR, attempt.detail[:200] or str(failure)))
     span.end(end_time=end)
 
 
@@ -217,8 +224,7 @@ class MemberScope(_Scope):
     def done(self, record: "DecisionRecord", answered: bool) -> None:
         """What the member did: who answered (if anyone), after which attempts."""
         if self.span.is_recording():
-            _record_attributes(self.span, record)
-            self.span.set_attribute("crosswalk.verify.answered", answered)
+            self.span.set_attributes({**_record_attributes(record), "crosswalk.verify.answered": answered})
             if not answered:
                 self.span.set_status(Status(StatusCode.ERROR, "no answer"))
 
