@@ -31,11 +31,12 @@ def wanted(env: Mapping[str, str]) -> bool:
     return bool(exporter or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
-def setup(env: Mapping[str, str] | None = None) -> Callable[[], None] | None:
-    """Start exporting spans if the environment asks for it; returns the shutdown (which
-    flushes what is still buffered), or None when tracing stays off. A missing SDK is a
-    warning, not a failure: the process serves untraced."""
-    env = os.environ if env is None else env
+def setup() -> Callable[[], None] | None:
+    """Start exporting spans if this process's environment asks for it (the SDK reads
+    os.environ itself); returns the shutdown (which flushes what is still buffered), or
+    None when tracing stays off. A missing SDK is a warning, not a failure: the process
+    serves untraced."""
+    env = os.environ
     if not wanted(env):
         return None
     try:

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 import tests.fakevendor as fv
-from crosswalk.router import otel
+from crosswalk.router import otel, tracing
 from tests.eventually import eventually
 from tests.otlp_receiver import OTLPReceiver
 from tests.router.proxy_harness import ProxyProcess
@@ -23,7 +23,7 @@ CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 
-def _config(tmp_path, primary, secondary, a, b):
+def _config(tmp_path, primary, secondary, a, b, judge):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"""
 providers:
@@ -31,9 +31,11 @@ providers:
   secondary: {{kind: openai, model: mistral-large, base_url: "{secondary.base_url}", vendor: mistral, region: eu}}
   a: {{kind: openai, model: m-a, base_url: "{a.base_url}", vendor: va, family: fa}}
   b: {{kind: openai, model: m-b, base_url: "{b.base_url}", vendor: vb, family: fb}}
+  j: {{kind: openai, model: m-judge, base_url: "{judge.base_url}", vendor: vj, family: fj}}
 steps:
   draft: {{providers: [primary, secondary], timeouts: {{per_try_s: 2, ttft_s: 2, idle_s: 2, total_s: 5}}}}
   refund: {{providers: [a, b], timeouts: {{per_try_s: 5, total_s: 8}}, verify: {{agree: {{min: 2, of: 2}}, compare: numeric}}}}
+  judged: {{providers: [a, b], timeouts: {{per_try_s: 5, total_s: 8}}, verify: {{agree: {{min: 2, of: 2}}, compare: judge, judge: j}}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0}}
 """)
@@ -44,7 +46,8 @@ health: {{probe_interval_s: 0}}
 async def traced(fake_vendor, tmp_path):
     receiver = await OTLPReceiver().start()
     vendors = [await fake_vendor("primary"), await fake_vendor("secondary", answer="from secondary: the refund is 42.99"),
-               await fake_vendor("a", answer="The refund is $42.99."), await fake_vendor("b", answer="Refund: 42.990 USD")]
+               await fake_vendor("a", answer="The refund is $42.99."), await fake_vendor("b", answer="Refund: 42.990 USD"),
+               await fake_vendor("j", answer='{"verdict": "same"}')]
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_SERVICE_NAME": "crosswalk-test"}
     proxy = await asyncio.to_thread(lambda: ProxyProcess(_config(tmp_path, *vendors), env=env).wait_ready())
     client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10,
@@ -67,7 +70,7 @@ async def _request_span(receiver, step, count=1):
 
 @pytest.mark.parametrize("stream_it", [False, True])
 async def test_request_and_attempt_spans_continue_the_callers_trace(traced, stream_it):
-    proxy, client, receiver, (primary, secondary, _, _) = traced
+    proxy, client, receiver, (primary, secondary, *_) = traced
     primary.always(fv.error(503, fv.OVERLOADED_503))
     if stream_it:
         stream = await client.chat.completions.create(model="draft", messages=MSG, stream=True)
@@ -109,7 +112,7 @@ async def test_request_and_attempt_spans_continue_the_callers_trace(traced, stre
 
 
 async def test_a_verified_step_has_a_span_per_panel_member(traced):
-    proxy, client, receiver, (_, _, a, b) = traced
+    proxy, client, receiver, (_, _, a, b, _) = traced
     resp = await client.chat.completions.create(model="refund", messages=MSG)
     assert resp.choices[0].message.content == "The refund is $42.99."
     request = await _request_span(receiver, "refund")
@@ -129,8 +132,52 @@ async def test_a_verified_step_has_a_span_per_panel_member(traced):
         assert vendor.calls[0].headers["traceparent"].split("-")[1:3] == [CALLER_TRACE, member.span_id]
 
 
+async def test_the_judge_has_its_own_span_and_its_call_carries_it(traced):
+    proxy, client, receiver, (_, _, _, _, judge) = traced
+    resp = await client.chat.completions.create(model="judged", messages=MSG)
+    assert resp.choices[0].message.content == "The refund is $42.99."
+    request = await _request_span(receiver, "judged")
+    (span,) = await eventually(lambda: [s for s in _children(receiver, request) if s.name == "crosswalk.judge j"],
+                               what="the judge span under the request")
+    assert span.attributes["crosswalk.judge.verdict"] == "same" and span.kind == "client"
+    assert judge.calls[0].headers["traceparent"].split("-")[1:3] == [CALLER_TRACE, span.span_id]
+    assert request.attributes["crosswalk.agreement.decision"] == "agreed"
+
+
+async def test_a_validator_check_is_a_span_under_the_current_one(receiver):
+    """`tracing.validator_span`, for the validators' code, exported by the real SDK set up
+    in this process from OTEL_* values, to the real receiver."""
+    shutdown = otel.setup()
+    assert shutdown is not None and tracing.ON
+    try:
+        with tracing.request_span("extract", {"traceparent": TRACEPARENT}) as scope:
+            tracing.validator_span("extract", "json_schema", True, provider="a", latency_s=0.002)
+            tracing.validator_span("extract", "number.min", False, provider="a", reason="amount -3 is below 0")
+            scope.done(None)
+    finally:
+        await asyncio.to_thread(shutdown)  # flushes; off the loop, which serves the receiver
+    assert not tracing.ON
+    request = await _request_span(receiver, "extract")
+    ok, bad = await eventually(lambda: len(_children(receiver, request)) == 2 and _children(receiver, request),
+                               what="two validator spans")
+    assert (ok.name, ok.status, ok.attributes["crosswalk.validator.ok"]) == ("crosswalk.validate json_schema", "unset", True)
+    assert (bad.name, bad.status, bad.status_message) == ("crosswalk.validate number.min", "error", "amount -3 is below 0")
+    assert bad.attributes["crosswalk.failure_class"] == "invalid_output" and bad.attributes["crosswalk.provider"] == "a"
+    assert ok.end_ns - ok.start_ns == 2_000_000
+
+
+@pytest.fixture
+async def receiver(monkeypatch):
+    """A receiver, and this process's OTEL_* environment pointing at it."""
+    receiver = await OTLPReceiver().start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "crosswalk-in-process")
+    yield receiver
+    await receiver.stop()
+
+
 async def test_a_failed_request_span_says_why(traced):
-    proxy, client, receiver, (primary, secondary, _, _) = traced
+    proxy, client, receiver, (primary, secondary, *_) = traced
     primary.always(fv.error(503, fv.OVERLOADED_503))
     secondary.always(fv.error(503, fv.OVERLOADED_503))
     with pytest.raises(openai.APIStatusError) as info:
@@ -143,7 +190,7 @@ async def test_a_failed_request_span_says_why(traced):
 
 
 async def test_tracing_off_still_passes_the_callers_traceparent_to_vendors(fake_vendor, tmp_path):
-    vendors = [await fake_vendor(n) for n in ("primary", "secondary", "a", "b")]
+    vendors = [await fake_vendor(n) for n in ("primary", "secondary", "a", "b", "j")]
     proxy = await asyncio.to_thread(lambda: ProxyProcess(_config(tmp_path, *vendors)).wait_ready())
     try:
         async with openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10) as client:
