@@ -40,7 +40,10 @@ _W3C = TraceContextTextMapPropagator()
 
 
 def enable(provider: trace.TracerProvider) -> None:
-    """Record spans through `provider` (an SDK TracerProvider) from now on."""
+    """Record spans through `provider` (an SDK TracerProvider) from now on. `crosswalk
+    serve` calls it from the OTEL_* environment (router/otel.py); an application that runs
+    its own OpenTelemetry SDK calls `enable(trace.get_tracer_provider())` once to trace its
+    SDK calls (`Router`) under its own spans."""
     global ON, _tracer
     _tracer = provider.get_tracer("crosswalk")
     ON = True
@@ -139,10 +142,16 @@ class RequestScope(_Scope):
         span.set_attributes(attributes)
 
 
-def request_span(step: str, headers: Mapping[str, str]) -> RequestScope | _Off:
+def request_span(step: str, headers: Mapping[str, str] | None) -> RequestScope | _Off:
     """`with request_span(step, request.headers) as scope: ...; scope.done(record, ...)`:
-    the request's span, continuing the caller's `traceparent`/`tracestate`. Off, and with
-    no traceparent to pass on, a shared do-nothing scope."""
+    the request's span, continuing the caller's `traceparent`/`tracestate` (`headers`
+    None: an SDK call, under the caller's current span). Off, and with no traceparent to
+    pass on, a shared do-nothing scope."""
+    if headers is None:
+        if not ON:
+            return _OFF
+        return RequestScope(_tracer.start_span(f"chat {step}", kind=SpanKind.INTERNAL, attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": step, "crosswalk.step": step}))
     if not ON and "traceparent" not in headers:
         return _OFF
     parent = _W3C.extract(headers)

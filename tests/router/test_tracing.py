@@ -213,3 +213,37 @@ async def test_tracing_off_still_passes_the_callers_traceparent_to_vendors(fake_
 ])
 def test_export_is_on_only_when_the_environment_asks(env, wanted):
     assert otel.wanted(env) is wanted
+
+
+async def test_sdk_calls_are_traced_under_the_applications_span(receiver, fake_vendor):
+    """An application running its own OpenTelemetry SDK enables Crosswalk's spans once; a
+    Router call is then a `chat {step}` span under the application's current span, and
+    the vendor gets that trace."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from crosswalk import Router
+    from crosswalk.policies.parse import parse_config
+
+    vendor = await fake_vendor("solo")
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=receiver.endpoint + "/v1/traces")))
+    tracing.enable(provider)
+    router = Router(parse_config(f'providers:\n  solo: {{kind: openai, model: m-solo, base_url: "{vendor.base_url}", vendor: vs}}\n'
+                                 "steps:\n  draft: {providers: [solo]}\n", env={}))
+    try:
+        with provider.get_tracer("app").start_as_current_span("app handler") as app_span:
+            resp = await router.acompletion(step="draft", messages=MSG)
+    finally:
+        tracing.disable()
+        await router.aclose()
+        await asyncio.to_thread(provider.shutdown)
+    assert resp.model == "solo"
+    app_trace, app_id = format(app_span.get_span_context().trace_id, "032x"), format(app_span.get_span_context().span_id, "016x")
+    request = await _request_span(receiver, "draft")
+    assert (request.trace_id, request.parent_id, request.kind) == (app_trace, app_id, "internal")
+    assert request.attributes["gen_ai.response.model"] == "m-solo" and request.attributes["gen_ai.usage.input_tokens"] == 19
+    (attempt,) = _children(receiver, request)
+    assert attempt.name == "chat m-solo" and attempt.attributes["gen_ai.provider.name"] == "vs"
+    assert vendor.calls[0].headers["traceparent"].split("-")[1:3] == [app_trace, request.span_id]
