@@ -16,6 +16,7 @@ they run under (the request's, or a panel member's).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
@@ -80,9 +81,13 @@ class _Scope:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         trace_headers.restore(self._headers_token)
         otel_context.detach(self._token)
-        if exc is not None and not isinstance(exc, GeneratorExit) and self.span.is_recording():
-            self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            self.span.set_attribute("error.type", type(exc).__name__)
+        if exc is not None and self.span.is_recording():
+            if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+                # Cancelled (a panel member once the quorum was decided, a caller who hung up): no error of its own.
+                self.span.set_attribute("crosswalk.cancelled", True)
+            else:
+                self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                self.span.set_attribute("error.type", type(exc).__name__)
         self.span.end()
 
 

@@ -35,6 +35,7 @@ providers:
 steps:
   draft: {{providers: [primary, secondary], timeouts: {{per_try_s: 2, ttft_s: 2, idle_s: 2, total_s: 5}}}}
   refund: {{providers: [a, b], timeouts: {{per_try_s: 5, total_s: 8}}, verify: {{agree: {{min: 2, of: 2}}, compare: numeric}}}}
+  quorum: {{providers: [a, b, j], timeouts: {{per_try_s: 5, total_s: 8}}, verify: {{agree: {{min: 2, of: 3}}, compare: numeric}}}}
   judged: {{providers: [a, b], timeouts: {{per_try_s: 5, total_s: 8}}, verify: {{agree: {{min: 2, of: 2}}, compare: judge, judge: j}}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0}}
@@ -130,6 +131,19 @@ async def test_a_verified_step_has_a_span_per_panel_member(traced):
         # the member's vendor call carried the member span as its parent
         vendor = {"a": a, "b": b}[provider]
         assert vendor.calls[0].headers["traceparent"].split("-")[1:3] == [CALLER_TRACE, member.span_id]
+
+
+async def test_a_member_cancelled_once_the_quorum_is_decided_is_not_an_error(traced):
+    proxy, client, receiver, (_, _, _, _, slow) = traced
+    slow.always(fv.ok(delay_s=5.0))
+    resp = await client.chat.completions.create(model="quorum", messages=MSG)
+    assert resp.choices[0].message.content == "The refund is $42.99."
+    request = await _request_span(receiver, "quorum")
+    members = await eventually(lambda: len(_children(receiver, request)) == 3 and _children(receiver, request),
+                               what="three member spans, the cancelled one included")
+    (cancelled,) = [m for m in members if m.attributes["crosswalk.verify.provider"] == "j"]
+    assert cancelled.attributes["crosswalk.cancelled"] is True and cancelled.status == "unset"
+    assert all(m.attributes.get("crosswalk.verify.answered") for m in members if m is not cancelled)
 
 
 async def test_the_judge_has_its_own_span_and_its_call_carries_it(traced):
