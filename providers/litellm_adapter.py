@@ -21,6 +21,7 @@ from crosswalk.providers.errors import (
     redact,
 )
 from crosswalk.providers.redaction import url_secrets
+from crosswalk.providers import trace_headers
 
 OPENAI_CHAT_PARAMS = frozenset({
     "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
@@ -63,8 +64,9 @@ class LiteLLMProvider:
             kwargs["api_key"] = self._api_key
         if self._base_url:
             kwargs["api_base"] = self._base_url
-        if self._headers:
-            kwargs["extra_headers"] = self._headers
+        traced = trace_headers.current()
+        if self._headers or traced:
+            kwargs["extra_headers"] = {**(self._headers or {}), **(traced or {})}
         return kwargs
 
     async def complete(self, request: Any) -> dict[str, Any]:

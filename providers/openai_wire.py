@@ -27,6 +27,7 @@ from crosswalk.providers.jsonwire import dumps, loads
 from crosswalk.providers.loop_pools import LoopPools
 from crosswalk.providers.redaction import redact_url, url_secrets
 from crosswalk.providers.sse import DONE, iter_sse_data
+from crosswalk.providers.trace_headers import encoded as with_trace
 
 _MAX_ERROR_BODY = 64 * 1024
 
@@ -70,7 +71,7 @@ class OpenAIWireProvider:
 
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request and return the vendor's chat.completion JSON."""
-        raw = await self._post(self._chat_head, self._payload(request))
+        raw = await self._post(with_trace(self._chat_head), self._payload(request))
         try:
             body = loads(raw)
         except ValueError:
@@ -84,7 +85,7 @@ class OpenAIWireProvider:
         [DONE] and without a finish reason is a cut, never a short success."""
         finished = False
         try:
-            resp = await self._pool().request(self._chat_head, self._payload(request))
+            resp = await self._pool().request(with_trace(self._chat_head), self._payload(request))
         except TransportError as exc:
             raise self._connection_error(exc) from None
         try:
@@ -115,7 +116,7 @@ class OpenAIWireProvider:
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """POST {base_url}/embeddings; one vector per text, in order."""
-        raw = await self._post(self._embed_head, dumps({"model": self.model, "input": texts}))
+        raw = await self._post(with_trace(self._embed_head), dumps({"model": self.model, "input": texts}))
         try:
             data = sorted(loads(raw)["data"], key=lambda d: d.get("index", 0))
             return [list(map(float, d["embedding"])) for d in data]

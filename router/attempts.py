@@ -32,6 +32,7 @@ from crosswalk.router.errors import (
     attempts_text,
 )
 from crosswalk.router.records import Attempt, DecisionRecord
+from crosswalk.router import tracing
 from crosswalk.router.state import RouterState
 
 
@@ -134,10 +135,19 @@ class StepRun:
         self.state.record_success(choice.provider)
         if self.kind == "complete":
             self.state.observe_latency(choice.provider, "complete", now - started)
-        self.record.attempts.append(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge))
+        self._add(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge))
         self.record.provider = choice.provider
         self.record.latency_s = now - self.started
         return self.record
+
+    def _add(self, attempt: Attempt) -> None:
+        """Record a finished attempt (and, when tracing, its span under the request's)."""
+        attempts = self.record.attempts
+        if tracing.ON:
+            retry = bool(attempts) and attempts[-1].provider == attempt.provider
+            tracing.attempt_span(self.step.name, attempt, self.state.config.providers[attempt.provider],
+                                 index=len(attempts), retry=retry)
+        attempts.append(attempt)
 
     def committed(self, choice: Choice, started: float) -> None:
         """A stream reached its commit point: this provider is answering, and its time to
@@ -158,7 +168,7 @@ class StepRun:
         retry budget caps what extra hedging that causes.)"""
         now = self.clock.now()
         self.state.release(choice.provider)
-        self.record.attempts.append(Attempt(
+        self._add(Attempt(
             choice.provider, None, now - started, detail=f"cancelled (hedge lost to {winner})",
             panic=choice.panic, hedge=hedge, cancelled=True,
         ))
@@ -192,9 +202,7 @@ class StepRun:
         cls = outcome.failure_class
         action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
         self.state.record_failure(choice.provider, action, outcome, error, fingerprint=caller.fingerprint if caller else None)
-        self.record.attempts.append(
-            Attempt(choice.provider, cls, now - started, error.status, error.evidence()[:200], choice.panic, hedge)
-        )
+        self._add(Attempt(choice.provider, cls, now - started, error.status, error.evidence()[:200], choice.panic, hedge))
         self.record.latency_s = now - self.started
         self._last_error = error
         if not may_fail_over:

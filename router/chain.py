@@ -27,6 +27,7 @@ from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
 from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
+from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
 from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
 from crosswalk.router.hedge import Race, first_answer
@@ -57,8 +58,7 @@ class FailoverChain:
     def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         if self.observer is not None:
             self.observer.request_done(record, error)
-        if log.isEnabledFor(logging.INFO):
-            log.info("crosswalk decision %s%s", record.summary(), f" error={error.error_type}" if error else "")
+        logs.decision(record, error)
 
     def candidates(self, step: StepConf) -> list[ProviderConf]:
         """The providers `step` may use now, best first (what a verification panel is drawn from)."""

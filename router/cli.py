@@ -111,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
+                       help="Crosswalk's log level (default warning; info adds one decision line per request)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines as text or one JSON object each (default text)")
     report = sub.add_parser("report", help="per-step reliability and the pipeline figure from a /metrics page or file")
     report.add_argument("--metrics", required=True, help="URL of a /metrics endpoint, or a file holding its text")
     report.add_argument("--pipeline", default=None, help="comma-separated steps forming the pipeline (default: all)")
@@ -151,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from crosswalk.router import serve as serve_mod
 
-        return serve_mod.main(args.config, args.host, args.port, args.workers)
+        return serve_mod.main(args.config, args.host, args.port, args.workers, log_level=args.log_level, log_format=args.log_format)
     if args.command == "demo":
         from crosswalk.router import demo as demo_mod
 

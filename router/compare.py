@@ -15,6 +15,7 @@ from crosswalk.policies.normalize import exact_equal, normalized_equal
 from crosswalk.policies.schema import VerifySpec
 from crosswalk.providers.base import ChatRequest, Embedder
 from crosswalk.providers.errors import ProviderError
+from crosswalk.router import tracing
 
 log = logging.getLogger("crosswalk")
 
@@ -94,12 +95,15 @@ class _Judge:
 
     async def same(self, a: str, b: str) -> bool:
         body = {"messages": cmp.judge_messages(self.question, a, b), "temperature": 0}
-        try:
-            result = await self.judge.complete(ChatRequest(body))
-        except ProviderError as exc:
-            log.warning("crosswalk: judge call failed: %s", exc.evidence())
-            return False
-        verdict = cmp.parse_judge_verdict(answer_text(result))
+        with tracing.judge_span(getattr(self.judge, "name", "judge")) as span:
+            try:
+                result = await self.judge.complete(ChatRequest(body))
+            except ProviderError as exc:
+                log.warning("crosswalk: judge call failed: %s", exc.evidence())
+                tracing.judged(span, None, error=type(exc).__name__)
+                return False
+            verdict = cmp.parse_judge_verdict(answer_text(result))
+            tracing.judged(span, verdict)
         return verdict is True
 
     def differences(self, a: str, b: str) -> list[str]:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from crosswalk.providers.jsonwire import dumps
-from crosswalk.router import validation
+from crosswalk.router import logs, tracing, validation
 from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
@@ -180,12 +180,19 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = parse_chat_body(await _read_body(request, proxy))
     step = body.pop("model")
     runtime = proxy.runtime
-    if body.get("stream"):
-        return await _stream(request, runtime, step, body)
-    try:
-        result, record = await runtime.complete(step, body)
-    except CrosswalkError as err:
-        return _crosswalk_error(err)
+    logs.bind_request(request.headers)
+    with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
+        if body.get("stream"):
+            records: list[DecisionRecord] = []
+            response = await _stream(request, runtime, step, body, records)
+            span.done(records[0] if records else None, providers=runtime.config.providers)
+            return response
+        try:
+            result, record = await runtime.complete(step, body)
+        except CrosswalkError as err:
+            span.done(err.record, err, providers=runtime.config.providers)
+            return _crosswalk_error(err)
+        span.done(record, result=result, providers=runtime.config.providers)
     if record.agreement is not None:
         result["crosswalk"] = _agreement_json(record)
     if record.validation:
@@ -193,8 +200,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
-async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any]) -> web.StreamResponse:
-    records: list[DecisionRecord] = []
+async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
+                  records: list[DecisionRecord]) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.

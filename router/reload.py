@@ -14,6 +14,7 @@ import logging
 import signal
 from pathlib import Path
 
+from crosswalk.router import logs
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.background import cancel_and_wait
 from crosswalk.router.configfile import feed_path, load_config
@@ -100,11 +101,13 @@ class ConfigWatcher:
         self.proxy.keys = keys
         self.proxy.reload_error = None
         self.proxy.reloaded_at = self.proxy.runtime.clock.wall().isoformat(timespec="seconds")
-        log.info("crosswalk: config reloaded from %s (%d providers, %d steps)", self.path, len(config.providers), len(config.steps))
+        logs.event(log, logging.INFO, "reload", None, "crosswalk: config reloaded from %s (%d providers, %d steps)", self.path,
+                   len(config.providers), len(config.steps), path=str(self.path), ok=True)
         return True
 
     def _reject(self, reason: str) -> bool:
         """Keep the old config (and its keys) serving; say why where operators look."""
         self.proxy.reload_error = reason
-        log.warning("crosswalk: config reload rejected, still serving the previous config: %s", reason)
+        logs.event(log, logging.WARNING, "reload", None, "crosswalk: config reload rejected, still serving the previous config: %s",
+                   reason, path=str(self.path), ok=False, reason=reason)
         return False

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Coroutine, Iter
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.selection import Row
 from crosswalk.providers.base import Provider
+from crosswalk.router import tracing
 from crosswalk.router.clock import Clock
 from crosswalk.router.configfile import load_config
 from crosswalk.router.convert import to_chunk, to_completion
+from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
@@ -117,7 +119,13 @@ class Router:
         runtime = self.runtime
         runtime.keep_sync()  # SDK processes share state without having to call astart()
         if not stream:
-            result, record = await runtime.complete(step, body)
+            with tracing.request_span(step, None) as span:  # under the caller's span, when tracing is enabled
+                try:
+                    result, record = await runtime.complete(step, body)
+                except CrosswalkError as err:
+                    span.done(err.record, err, providers=runtime.config.providers)
+                    raise
+                span.done(record, result=result, providers=runtime.config.providers)
             return to_completion(result, record)
         records: list[DecisionRecord] = []
         chunks = runtime.stream(step, body, records)

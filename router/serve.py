@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from crosswalk.router import logs
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.configfile import load_config, resolve_path
 from crosswalk.router.errors import ConfigError
@@ -39,6 +40,9 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
             f"refusing to listen on {host} without API keys: set proxy.api_keys in {config_path} "
             "or CROSSWALK_API_KEYS, or bind to 127.0.0.1"
         )
+    from crosswalk.router import otel
+
+    stop_tracing = otel.setup()  # from the OTEL_* environment; None: tracing off
     runtime = Runtime(config, metrics=Metrics())
     await runtime.astart()
     proxy = ProxyState(runtime=runtime, keys=keys, host=host)
@@ -68,23 +72,25 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
         await watcher.stop()
         await runner.cleanup()
         await runtime.aclose()
+        if stop_tracing is not None:
+            await asyncio.to_thread(stop_tracing)  # flushes spans still buffered
 
 
-def _worker(config_path: str, host: str, port: int) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _worker(config_path: str, host: str, port: int, log_level: str, log_format: str) -> None:
+    logs.setup(level=log_level, fmt=log_format)
     asyncio.run(serve(Path(config_path), host, port, reuse_port=True))
 
 
-def main(config: str | None, host: str, port: int, workers: int) -> int:
+def main(config: str | None, host: str, port: int, workers: int, *, log_level: str = "warning", log_format: str = "text") -> int:
     """CLI entry: validate, then run 1 process or `workers` processes on one port."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(level=log_level, fmt=log_format)
     path = resolve_path(config)
     try:
         load_config(path)  # fail fast, in the foreground, with the path-naming errors
         if workers <= 1:
             asyncio.run(serve(path, host, port))
             return 0
-        return _run_workers(path, host, port, workers)
+        return _run_workers(path, host, port, workers, (log_level, log_format))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -96,14 +102,14 @@ def main(config: str | None, host: str, port: int, workers: int) -> int:
         return 1
 
 
-def _run_workers(path: Path, host: str, port: int, workers: int) -> int:
+def _run_workers(path: Path, host: str, port: int, workers: int, log_opts: tuple[str, str]) -> int:
     """N processes share the port (SO_REUSEPORT); each has its own health state until a
     shared state backend is configured."""
     keys = keys_from(load_config(path).proxy.api_keys)
     if not keys and not is_loopback(host):
         raise StartupError(f"refusing to listen on {host} without API keys: set proxy.api_keys or CROSSWALK_API_KEYS, or bind to 127.0.0.1")
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(str(path), host, port), daemon=True) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(str(path), host, port, *log_opts), daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
 

@@ -24,6 +24,7 @@ from crosswalk.policies.agreement import Decision, Tally, pick_diverse
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.schema import VerifySpec
 from crosswalk.providers.base import Provider
+from crosswalk.router import logs, tracing
 from crosswalk.router.background import cancel_and_wait
 from crosswalk.router.clock import Clock
 from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligibleProvider, VerificationFailed, attempts_text
@@ -166,11 +167,16 @@ class Verifier:
 
     async def _member(self, step: StepConf, body: dict[str, Any], chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, DecisionRecord]:
         sub = dataclasses.replace(step, providers=chain, verify=None, max_attempts=min(step.max_attempts, max(1, len(chain) + 1)))
-        try:
-            return await self.chain.complete(sub, body, observe=False)
-        except CrosswalkError as err:  # a failed member; answers that broke validators say which rules
-            validation = list(err.record.validation) if isinstance(err.record, DecisionRecord) else []
-            return None, DecisionRecord(step=step.name, attempts=list(err.attempts), validation=validation)
+        with tracing.member_span(step.name, chain[0]) as span:  # this task's own: its attempts are the span's children
+            try:
+                result, record = await self.chain.complete(sub, body, observe=False)
+            except CrosswalkError as err:  # a failed member; answers that broke validators say which rules
+                validation = list(err.record.validation) if isinstance(err.record, DecisionRecord) else []
+                record = DecisionRecord(step=step.name, attempts=list(err.attempts), validation=validation)
+                span.done(record, answered=False)
+                return None, record
+            span.done(record, answered=True)
+            return result, record
 
     async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int]) -> None:
         pending = set(tasks)
@@ -237,10 +243,13 @@ class Verifier:
                  *, whole_request: bool = True) -> None:
         observer = self.observer
         agreement = record.agreement
-        if observer is not None and whole_request:
-            observer.request_done(record, error)
+        if whole_request:
+            logs.decision(record, error)  # the agreement is in the decision line
+            if observer is not None:
+                observer.request_done(record, error)
         if agreement is not None:
-            log.info("crosswalk verification step=%s %s", step.name, agreement.header())
+            if not whole_request:  # a shadow verdict, after the request's own line
+                log.info("crosswalk verification step=%s %s", step.name, agreement.header())
             if observer is not None:
                 observer.agreement(step.name, spec.compare, agreement.decision, agreement.mode)
 

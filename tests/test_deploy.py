@@ -66,7 +66,7 @@ def _probe_port(container: dict[str, Any], probe: dict[str, Any]) -> int:
 def _serve_args(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     """What `crosswalk serve` would be started with, parsed by the real CLI."""
     seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(serve_mod, "main", lambda *args: seen.append(args) or 0)
+    monkeypatch.setattr(serve_mod, "main", lambda *args, **options: seen.append(args) or 0)  # options: the log flags
     assert argv[0] == "crosswalk"
     assert cli_main(argv[1:]) == 0
     (args,) = seen

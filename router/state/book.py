@@ -27,6 +27,7 @@ from crosswalk.policies.outage import step_down
 from crosswalk.policies.selection import Choice, Row, choose, explain
 from crosswalk.providers.classify import Classification, FailureClass, classify
 from crosswalk.providers.errors import ProviderError
+from crosswalk.router import logs
 from crosswalk.router.clock import Clock
 from crosswalk.router.state.standing import Event, Lift, Standing
 
@@ -186,7 +187,14 @@ class RouterState:
 
     def record_success(self, provider: str) -> None:
         """An attempt succeeded."""
-        self.health[provider].record_success(self.clock.now())
+        health = self.health[provider]
+        was = health.state
+        health.record_success(self.clock.now())
+        if was is not State.HEALTHY and health.state is State.HEALTHY:
+            self._recovered(provider, "half-open calls answered")
+
+    def _recovered(self, provider: str, how: str) -> None:
+        logs.event(log, logging.WARNING, "recovered", provider, "crosswalk: provider %s recovered (%s); back in rotation", provider, how, how=how)
 
     def release(self, provider: str) -> None:
         """An admitted attempt ended without saying anything about the provider's health."""
@@ -201,7 +209,10 @@ class RouterState:
         self.recent[provider].append((self.clock.wall().isoformat(timespec="seconds"), outcome.failure_class.value))
         if action.health:
             for name in self.health.record_failure(provider, now, error.evidence()):
-                self._emit(Event("ejected", name, self.health[name].reason, self.health[name].ejected_until))
+                health = self.health[name]
+                logs.event(log, logging.WARNING, "ejected", name, "crosswalk: provider %s ejected for %.1fs: %s", name,
+                           health.ejected_until - now, health.reason, for_s=round(health.ejected_until - now, 3), reason=health.reason)
+                self._emit(Event("ejected", name, health.reason, health.ejected_until))
             return
         # The provider answered, and what it said is no sign of it being down: a finished
         # call in the failure-rate window, not a failure.
@@ -232,9 +243,12 @@ class RouterState:
             health = self.health[provider]
             health.available(now)  # an ejection that ran out is half-open now: nothing to reopen
             until = health.ejected_until if health.state is State.EJECTED else None
+            was = health.state
             health.probe_succeeded(now)
             if until is not None:  # the other replicas end their ejection of it too
                 self._emit(Event("reopened", provider, "a probe got an answer", until, since=now))
+            if was is not State.HEALTHY and health.state is State.HEALTHY:
+                self._recovered(provider, "background probes answered")
             result = "ok"
         else:
             outcome = classify(error)
@@ -272,7 +286,8 @@ class RouterState:
             until = None  # AUTH: until the config (the key) changes
         exclusion = Exclusion(provider, cls.value, error.evidence(), self.clock.wall().isoformat(timespec="seconds"), now, until, basis)
         self.exclusions.add(exclusion)
-        log.warning("crosswalk: provider %s hard-excluded: %s", provider, exclusion.describe())
+        logs.event(log, logging.WARNING, "excluded", provider, "crosswalk: provider %s hard-excluded: %s", provider, exclusion.describe(),
+                   failure_class=cls.value, evidence=exclusion.evidence, basis=basis, until_s=None if until is None else round(until - now, 1))
         self._emit(Event("excluded", provider, f"{cls.value}: {exclusion.evidence}", until, exclusion))
 
     def lift(self, provider: str, *, by: str) -> Lift:
@@ -286,7 +301,8 @@ class RouterState:
         self.sightings.clear(provider)
         self.lifted[provider] = now
         was = exclusion.describe() if exclusion is not None else "no exclusion in force here"
-        log.warning("crosswalk: provider %s: exclusion lifted by %s (was: %s; %d pending sightings dropped)", provider, by, was, sightings)
+        logs.event(log, logging.WARNING, "lifted", provider, "crosswalk: provider %s: exclusion lifted by %s (was: %s; %d pending sightings dropped)",
+                   provider, by, was, sightings, by=by)
         self._emit(Event("lifted", provider, f"lifted by {by}", None, since=now))
         return Lift(exclusion, sightings)
 

@@ -21,50 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.perf.conftest import free_port, pinned, report
+from tests.perf.wrk import CONNECTIONS, DURATION_S
+from tests.perf.wrk import wait_http as _wait_http
+from tests.perf.wrk import wrk as _wrk
 
 HERE = Path(__file__).parent
-DURATION_S = 6
-CONNECTIONS = 16
 LITELLM_PROXY_REQ_S = 35.0  # ANCHORS.md: LiteLLM proxy 1.108, 1 worker, this machine class
 LITELLM_BIN = Path(os.environ.get("CROSSWALK_BENCH_LITELLM", HERE.parents[1] / ".bench" / "litellm" / "bin" / "litellm"))
 LITELLM_KEY = "sk-bench-master-key-0123456789"
-
-LUA = """
-wrk.method = "POST"
-wrk.body = '{"model": "%s", "messages": [{"role": "user", "content": "What is the refund for order 1182?"}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
-"""
-
-
-def _wait_http(url: str, timeout: float = 20.0) -> float:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        try:
-            with urllib.request.urlopen(url, timeout=0.5):
-                return time.perf_counter() - t0
-        except OSError as exc:
-            if getattr(exc, "code", None):  # an HTTP error status means it is up
-                return time.perf_counter() - t0
-            time.sleep(0.01)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def _wrk(url: str, model: str, tmp: Path, key: str = "bench-key") -> dict[str, float]:
-    script = tmp / f"{model}-{key}.lua"
-    script.write_text(LUA % (model, key))
-    out = subprocess.run(
-        pinned(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency", "-s", str(script), url + "/v1/chat/completions"], 0),
-        capture_output=True, text=True, check=True,
-    ).stdout
-    assert "Non-2xx" not in out, out
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = {}
-    for pct in ("50", "99"):
-        m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
-        value, unit = float(m.group(1)), m.group(2)
-        lat[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    return {"rps": rps, "p50_ms": lat["50"], "p99_ms": lat["99"]}
 
 
 def _rss_mb(pid: int) -> float:
