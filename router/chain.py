@@ -30,7 +30,7 @@ from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBro
 from crosswalk.router.attempts import StepRun
 from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
 from crosswalk.router.hedge import Race, first_answer
-from crosswalk.router.records import DecisionRecord
+from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.state import RouterState
 
 log = logging.getLogger("crosswalk")
@@ -107,6 +107,7 @@ class FailoverChain:
                 run.abandoned(choice)
                 raise
             run.succeeded(choice, started)
+            run.record.usage = usage_of(result)
             result["model"] = choice.provider
             return result
 
@@ -118,6 +119,7 @@ class FailoverChain:
                                                 record_winner=lambda w: run.succeeded(w.choice, w.started, hedge=w.hedge))
         finally:
             await race.close()
+        run.record.usage = usage_of(result)
         result["model"] = winner.choice.provider
         return result
 
@@ -198,6 +200,8 @@ class FailoverChain:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
             for chunk in held:
                 chunk["model"] = name
+                if "usage" in chunk:
+                    run.record.usage = usage_of(chunk)
                 yield chunk
             while True:
                 wait = min(idle, run.remaining())
@@ -206,6 +210,8 @@ class FailoverChain:
                 except StopAsyncIteration:
                     break
                 chunk["model"] = name
+                if "usage" in chunk:  # the last chunk, when the caller asked for include_usage
+                    run.record.usage = usage_of(chunk)
                 yield chunk
         except ProviderError as error:
             cls = run.failed(choice, error, started, may_fail_over=False, hedge=hedge)

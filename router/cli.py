@@ -141,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not rows:
             print(f"error: no crosswalk_requests_total samples in {args.metrics}", file=sys.stderr)
             return 1
-        print(report_mod.render(rows, args.pipeline.split(",") if args.pipeline else None))
+        try:
+            print(report_mod.render(rows, [s.strip() for s in args.pipeline.split(",")] if args.pipeline else None))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "serve":
         from crosswalk.router import serve as serve_mod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: importing the records stays free of pydantic
     from crosswalk.policies.agreement import Decision
@@ -76,7 +76,9 @@ class AgreementRecord:
 @dataclass(slots=True)
 class DecisionRecord:
     """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
-    A verified step also carries `agreement` and its panel members' own records."""
+    A verified step also carries `agreement` and its panel members' own records. `usage`
+    is the answering vendor's `usage` object (a stream's: its last chunk's, when the caller
+    asked for it with `stream_options.include_usage`)."""
 
     step: str
     provider: str | None = None
@@ -84,6 +86,7 @@ class DecisionRecord:
     latency_s: float = 0.0
     agreement: AgreementRecord | None = None
     members: list["DecisionRecord"] = field(default_factory=list)
+    usage: dict[str, int] | None = None  # the answer's token counts, as the vendor reported them
 
     @property
     def failovers(self) -> int:
@@ -98,3 +101,13 @@ class DecisionRecord:
         """One log line: step, answering provider, attempts."""
         trail = ",".join(a.short() for a in self.attempts)
         return f"step={self.step} provider={self.provider or '-'} attempts={trail} latency_ms={self.latency_s * 1000:.1f}"
+
+
+def usage_of(answer: dict[str, Any]) -> dict[str, int] | None:
+    """The integer token counts of an answer's (or chunk's) `usage`, or None. A vendor's
+    usage is not trusted to be well-formed: anything but non-negative ints is left out."""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    counts = {k: v for k, v in usage.items() if type(v) is int and v >= 0}
+    return counts or None
