@@ -60,11 +60,28 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
         except OSError:
             return None  # parse_config names the field and the fix
 
-    config = parse_config(text, source=str(p), env=os.environ if env is None else env, read_feed=read_feed)
-    missing = missing_extras(config)
+    environ = os.environ if env is None else env
+    config = parse_config(text, source=str(p), env=environ, read_feed=read_feed)
+    missing = missing_extras(config) + upstream_problems(config, environ)
     if missing:
         raise ConfigError(missing, source=str(p))
     return config
+
+
+def upstream_problems(config: RouterConfig, env: Mapping[str, str]) -> list[str]:
+    """Proxy variables and CA bundles that cannot be used (a bundle that cannot be read, a
+    proxy URL that is not http://), each naming the provider and the setting, found now
+    rather than at the first call."""
+    from crosswalk.providers.upstream import upstream_for
+
+    problems = []
+    for name, p in config.providers.items():
+        if p.kind == "openai" and p.base_url:
+            try:
+                upstream_for(p.base_url, ca_bundle=p.ca_bundle, env=env)
+            except ValueError as exc:
+                problems.append(f"providers.{name}.{exc}" if p.ca_bundle and str(exc).startswith("ca_bundle") else f"providers.{name}: {exc}")
+    return problems
 
 
 def missing_extras(config: RouterConfig) -> list[str]:

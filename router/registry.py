@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from typing import Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf, RouterConfig
 from crosswalk.providers.base import Provider
 
 
-def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None) -> Provider:
-    """The adapter for one provider entry. `sleep` drives simulated latency."""
+def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None,
+                   env: Mapping[str, str] | None = None) -> Provider:
+    """The adapter for one provider entry. `sleep` drives simulated latency; `env` (default:
+    the process environment) gives the upstream proxy and CA variables."""
     if conf.kind == "openai":
         from crosswalk.providers.openai_wire import OpenAIWireProvider
+        from crosswalk.providers.upstream import upstream_for
 
         assert conf.base_url is not None  # the schema requires it for this kind
-        return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key, headers=dict(conf.headers))
+        upstream = upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=os.environ if env is None else env)
+        return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
+                                  headers=dict(conf.headers), upstream=upstream)
     if conf.kind == "litellm":
         from crosswalk.providers.litellm_adapter import LiteLLMProvider
 
