@@ -7,18 +7,20 @@ from typing import Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf, RouterConfig
 from crosswalk.providers.base import Provider
+from crosswalk.providers.upstream import Contexts
 
 
 def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None,
-                   env: Mapping[str, str] | None = None) -> Provider:
+                   env: Mapping[str, str] | None = None, contexts: Contexts | None = None) -> Provider:
     """The adapter for one provider entry. `sleep` drives simulated latency; `env` (default:
-    the process environment) gives the upstream proxy and CA variables."""
+    the process environment) gives the upstream proxy and CA variables; `contexts` shares
+    TLS contexts between the providers of one build."""
     if conf.kind == "openai":
         from crosswalk.providers.openai_wire import OpenAIWireProvider
         from crosswalk.providers.upstream import upstream_for
 
         assert conf.base_url is not None  # the schema requires it for this kind
-        upstream = upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=os.environ if env is None else env)
+        upstream = upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=os.environ if env is None else env, contexts=contexts)
         return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
                                   headers=dict(conf.headers), upstream=upstream)
     if conf.kind == "litellm":
@@ -42,4 +44,5 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
 def build_providers(config: RouterConfig, overrides: Mapping[str, Provider] | None = None) -> dict[str, Provider]:
     """Every provider of the config; `overrides` supplies ready-made instances by name."""
     overrides = overrides or {}
-    return {name: overrides.get(name) or build_provider(conf) for name, conf in config.providers.items()}
+    contexts: Contexts = {}
+    return {name: overrides.get(name) or build_provider(conf, contexts=contexts) for name, conf in config.providers.items()}
