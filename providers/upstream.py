@@ -188,5 +188,7 @@ def upstream_for(base_url: str, *, ca_bundle: str | None, env: Mapping[str, str]
     """The proxy and TLS settings for `base_url` from `ca_bundle` and the environment
     (`contexts`: see `tls_context`). Raises ValueError naming the setting at fault."""
     proxy = proxy_for(base_url, env)
-    context, trust = tls_context(ca_bundle, env, cache=contexts)  # checked for http origins too: a bad path is always an error
+    if not base_url.startswith("https://") and not ca_bundle:
+        return Upstream(proxy)  # no TLS, so no CA store to load (~0.1 s a bundle) for SSL_CERT_FILE
+    context, trust = tls_context(ca_bundle, env, cache=contexts)  # a configured bundle is checked even for http
     return Upstream(proxy, context, trust)

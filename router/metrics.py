@@ -112,10 +112,10 @@ class Metrics:
             if usage and answered.provider:
                 self._count_tokens(step, answered.provider, usage)
 
-    def _count_tokens(self, step: str, provider: str, usage: dict[str, int]) -> None:
+    def _count_tokens(self, step: str, provider: str, usage: dict[str, Any]) -> None:
         for kind in ("prompt", "completion"):
             count = usage.get(f"{kind}_tokens")
-            if count:
+            if type(count) is int and count > 0:  # a vendor's usage is not trusted to be well-formed
                 self.tokens[(step, provider, kind)] += count
 
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None:

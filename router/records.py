@@ -86,7 +86,7 @@ class DecisionRecord:
     latency_s: float = 0.0
     agreement: AgreementRecord | None = None
     members: list["DecisionRecord"] = field(default_factory=list)
-    usage: dict[str, int] | None = None  # the answer's token counts, as the vendor reported them
+    usage: dict[str, Any] | None = None  # the answer's usage object, as the vendor reported it
 
     @property
     def failovers(self) -> int:
@@ -103,11 +103,9 @@ class DecisionRecord:
         return f"step={self.step} provider={self.provider or '-'} attempts={trail} latency_ms={self.latency_s * 1000:.1f}"
 
 
-def usage_of(answer: dict[str, Any]) -> dict[str, int] | None:
-    """The integer token counts of an answer's (or chunk's) `usage`, or None. A vendor's
-    usage is not trusted to be well-formed: anything but non-negative ints is left out."""
+def usage_of(answer: dict[str, Any]) -> dict[str, Any] | None:
+    """An answer's (or chunk's) `usage` object as the vendor sent it, or None. Kept whole
+    (cheap on the hot path); whoever reads it checks the types (`Metrics` counts only
+    non-negative integer token counts)."""
     usage = answer.get("usage")
-    if not isinstance(usage, dict):
-        return None
-    counts = {k: v for k, v in usage.items() if type(v) is int and v >= 0}
-    return counts or None
+    return usage if isinstance(usage, dict) and usage else None

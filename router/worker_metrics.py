@@ -10,8 +10,9 @@ exposition text and merges them with its own. A request costs nothing extra; a s
 costs one local round trip per worker.
 
 Merging: counters, histograms and summaries are summed per label set (a `_created`
-sample keeps the earliest); gauges and info get a `worker` label, since a provider's
-standing or a process's memory is one worker's. `crosswalk_metrics_workers` says how
+sample, which OpenMetrics keeps in the family, keeps the earliest); gauges, info and
+untyped samples (the text format's `_created` gauges among them) get a `worker` label,
+since a provider's standing or a process's memory is one worker's. `crosswalk_metrics_workers` says how
 many workers' figures the page holds, against how many there are: a worker that did not
 answer in time is left out and shows there, never silently.
 """
