@@ -56,7 +56,8 @@ class OpenAIWireProvider:
         if api_key:
             head_headers["authorization"] = f"Bearer {api_key}"
         # The base URL's credentials too: a vendor may quote the URL it was called on.
-        self._secrets = tuple(v for v in (api_key, *(headers or {}).values(), *url_secrets(base_url)) if v)
+        self._secrets = tuple(v for v in (api_key, *(headers or {}).values(), *url_secrets(base_url),
+                                          upstream.proxy and upstream.proxy.authorization) if v)
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
         origin = self._origin

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.errors import ConfigError
@@ -72,16 +72,16 @@ def upstream_problems(config: RouterConfig, env: Mapping[str, str]) -> list[str]
     """Proxy variables and CA bundles that cannot be used (a bundle that cannot be read, a
     proxy URL that is not http://), each naming the provider and the setting, found now
     rather than at the first call."""
-    from crosswalk.providers.upstream import Contexts, upstream_for
+    from crosswalk.router.registry import upstream_of
 
     problems = []
-    contexts: Contexts = {}  # one load per bundle file, however many providers trust it
-    for name, p in config.providers.items():
+    contexts: dict[str, Any] = {}  # one load per bundle file, however many providers trust it
+    for p in config.providers.values():
         if p.kind == "openai" and p.base_url:
             try:
-                upstream_for(p.base_url, ca_bundle=p.ca_bundle, env=env, contexts=contexts)
-            except ValueError as exc:
-                problems.append(f"providers.{name}.{exc}" if p.ca_bundle and str(exc).startswith("ca_bundle") else f"providers.{name}: {exc}")
+                upstream_of(p, env=env, contexts=contexts)
+            except ConfigError as exc:
+                problems += exc.problems
     return problems
 
 

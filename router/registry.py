@@ -7,7 +7,8 @@ from typing import Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf, RouterConfig
 from crosswalk.providers.base import Provider
-from crosswalk.providers.upstream import Contexts
+from crosswalk.policies.errors import ConfigError
+from crosswalk.providers.upstream import Contexts, Upstream, upstream_for
 
 
 def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -17,10 +18,9 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
     TLS contexts between the providers of one build."""
     if conf.kind == "openai":
         from crosswalk.providers.openai_wire import OpenAIWireProvider
-        from crosswalk.providers.upstream import upstream_for
 
         assert conf.base_url is not None  # the schema requires it for this kind
-        upstream = upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=os.environ if env is None else env, contexts=contexts)
+        upstream = upstream_of(conf, env=os.environ if env is None else env, contexts=contexts)
         return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
                                   headers=dict(conf.headers), upstream=upstream)
     if conf.kind == "litellm":
@@ -39,6 +39,17 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
             seed=sim.seed, **extra,
         )
     raise ValueError(f"providers.{conf.name}.kind: unknown kind '{conf.kind}'")
+
+
+def upstream_of(conf: ProviderConf, *, env: Mapping[str, str], contexts: Contexts | None = None) -> Upstream:
+    """The proxy and CA settings of an openai-kind provider; a `ConfigError` naming the
+    provider and the setting (`providers.x.ca_bundle: no such file ...`) when unusable."""
+    assert conf.base_url is not None
+    try:
+        return upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=env, contexts=contexts)
+    except ValueError as exc:
+        where = f"providers.{conf.name}." if str(exc).startswith("ca_bundle:") else f"providers.{conf.name}: "
+        raise ConfigError([where + str(exc)]) from None
 
 
 def build_providers(config: RouterConfig, overrides: Mapping[str, Provider] | None = None) -> dict[str, Provider]:

@@ -102,3 +102,13 @@ def test_check_names_a_bad_ca_bundle_and_a_bad_proxy_variable(tmp_path):
     cfg.write_text("providers:\n  s: {kind: simulated, model: m, ca_bundle: /ca.pem}\nsteps:\n  draft: {providers: [s]}\n")
     out = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(cfg)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "providers.s: 'ca_bundle' is for kind 'openai'" in out.stderr
+
+
+def test_the_sdk_names_a_bad_ca_bundle_too(tmp_path):
+    from crosswalk import Router
+    from crosswalk.policies.errors import ConfigError
+    from crosswalk.policies.parse import parse_config
+
+    cfg = parse_config(_config(tmp_path, "https://api.vendor.example/v1", str(tmp_path / "gone.pem")).read_text(), env={})
+    with pytest.raises(ConfigError, match=r"providers\.v\.ca_bundle: no such file '.*gone.pem'"):
+        Router(cfg)
