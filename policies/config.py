@@ -45,6 +45,7 @@ class ProviderConf:
     api_key: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     simulate: SimulateSpec | None = None
+    ca_bundle: str | None = None  # the CAs to trust for an https base_url (None: SSL_CERT_FILE, else the system's)
 
     def __repr__(self) -> str:
         # The dataclass repr, with the base URL's credentials (userinfo, ?api-key=) masked.

@@ -185,6 +185,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             api_key=p.api_key.get_secret_value() if p.api_key else None,
             headers=dict(p.headers),
             simulate=p.simulate or (SimulateSpec() if p.kind == "simulated" else None),
+            ca_bundle=p.ca_bundle,
         )
         for name, p in spec.providers.items()
     }

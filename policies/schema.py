@@ -43,6 +43,7 @@ class ProviderSpec(_Spec):
     family: str | None = None
     context_window: int | None = Field(None, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    ca_bundle: str | None = Field(None, min_length=1)  # PEM file of the CAs to trust for this vendor (kind openai)
     simulate: SimulateSpec | None = None
 
     @model_validator(mode="after")
@@ -54,6 +55,8 @@ class ProviderSpec(_Spec):
         if self.kind == "openai" and self.base_url:
             origin_parts(self.base_url)  # a host and a valid port, or a ValueError saying so
         check_headers(self.headers)  # no CR/LF: a header value must not inject another
+        if self.ca_bundle is not None and self.kind != "openai":
+            raise ValueError("'ca_bundle' is for kind 'openai'; litellm's client reads SSL_CERT_FILE from the environment")
         if self.simulate is not None and self.kind != "simulated":
             raise ValueError("'simulate' is only for kind 'simulated'")
         return self

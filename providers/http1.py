@@ -9,6 +9,8 @@ needs and leaves the parsing to llhttp (Node's parser, through `httptools`):
 
 - one origin per `Pool` (scheme, host, port from the provider's base URL), TLS through
   the standard `ssl` module, connections kept alive and reused most-recent first;
+- optionally through an HTTP proxy (`upstream.py` picks it): a CONNECT tunnel with TLS
+  inside for https origins (`tunnel.py`), absolute-form requests for plain http ones;
 - requests with a fixed header block built once per provider (`encode_headers`, which
   refuses CR/LF so a configured header can never inject another);
 - responses framed by Content-Length, chunked encoding or the connection's end, decoded
@@ -31,6 +33,8 @@ from typing import AsyncIterator
 
 import httptools
 
+from crosswalk.providers.tunnel import open_tunnel
+from crosswalk.providers.upstream import ProxyURL
 from crosswalk.providers.wire_checks import check_headers, origin_parts
 
 _PAUSE_AT = 256 * 1024  # buffered body bytes at which reading pauses until the caller catches up
@@ -315,9 +319,9 @@ class Origin:
     """Where a provider's requests go: scheme, host and port, plus the base URL's path
     (prefixed to each request's path) and query (appended to it)."""
 
-    __slots__ = ("tls", "host", "port", "name", "host_header", "base_path", "query")
+    __slots__ = ("tls", "host", "port", "name", "host_header", "base_path", "query", "proxy")
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, proxy: ProxyURL | None = None) -> None:
         parts = origin_parts(base_url)  # a ValueError unless http(s) with a host and a valid port
         self.tls = parts.scheme == "https"
         self.host = parts.host
@@ -329,12 +333,17 @@ class Origin:
         self.host_header = authority.encode("idna")
         self.base_path = parts.path.rstrip("/")
         self.query = parts.query
+        self.proxy = proxy  # https: tunnelled with CONNECT; http: absolute-form requests to the proxy
 
     def head(self, method: str, path: str, headers: dict[str, str]) -> bytes:
         """The request line and headers for `method` on `path`, for `Pool.request`: built
         once per kind of call, not per call."""
         target = self.base_path + path + (f"?{self.query}" if self.query else "")
-        return b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (method.encode(), target.encode(), self.host_header, encode_headers(headers))
+        via = b""
+        if self.proxy is not None and not self.tls:  # a plain-http origin: the proxy forwards the absolute URL
+            target = self.name + target
+            via = self.proxy.header()
+        return b"%s %s HTTP/1.1\r\nHost: %s\r\n%s%s" % (method.encode(), target.encode(), self.host_header, via, encode_headers(headers))
 
 
 class Pool:
@@ -342,9 +351,10 @@ class Pool:
     connections; at most `_MAX_IDLE` kept, each for `idle_s`."""
 
     def __init__(self, origin: Origin, *, ssl_context: ssl.SSLContext | None = None,
-                 connect_timeout_s: float = 10.0, idle_s: float = 15.0) -> None:
+                 connect_timeout_s: float = 10.0, idle_s: float = 15.0, trust: str = "the system's CA store") -> None:
         self.origin = origin
         self._ssl = ssl_context
+        self._trust = trust  # what `ssl_context` trusts, in words, for a certificate that fails the check
         self._connect_timeout_s = connect_timeout_s
         self._idle_s = idle_s
         self._idle: list[_Connection] = []
@@ -378,19 +388,29 @@ class Pool:
         if self.closed:
             raise TransportError(f"connection pool for {self.origin.name} is closed", responded=False)
         loop = asyncio.get_running_loop()
+        origin, proxy = self.origin, self.origin.proxy
         context = None
-        if self.origin.tls:
+        if origin.tls:
             context = self._ssl = self._ssl or ssl.create_default_context()
+        where = origin.name + (f" through the proxy {proxy.name}" if proxy is not None else "")
         try:
             async with asyncio.timeout(self._connect_timeout_s):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(self, loop), self.origin.host, self.origin.port, ssl=context,
-                    server_hostname=self.origin.host if context is not None else None,
-                )
+                if proxy is not None and context is not None:
+                    _, conn = await open_tunnel(proxy, origin.host, origin.port, lambda: _Connection(self, loop), context)
+                else:
+                    host, port = (proxy.host, proxy.port) if proxy is not None else (origin.host, origin.port)
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(self, loop), host, port, ssl=context,
+                        server_hostname=origin.host if context is not None else None,
+                    )
         except TimeoutError:
-            raise TransportError(f"cannot connect to {self.origin.name}: no connection within {self._connect_timeout_s:g}s", responded=False) from None
+            raise TransportError(f"cannot connect to {where}: no connection within {self._connect_timeout_s:g}s", responded=False) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise TransportError(f"cannot connect to {where}: its TLS certificate is not trusted ({exc.verify_message}); "
+                                 f"trusted: {self._trust}. Set the provider's ca_bundle (or SSL_CERT_FILE) to the CA that signed it",
+                                 responded=False) from None
         except OSError as exc:  # ssl.SSLError is an OSError
-            raise TransportError(f"cannot connect to {self.origin.name}: {type(exc).__name__}: {exc}", responded=False) from None
+            raise TransportError(f"cannot connect to {where}: {type(exc).__name__}: {exc}", responded=False) from None
         self._live.add(conn)
         return conn
 

@@ -3,6 +3,10 @@
 litellm is imported on first call, never at `import crosswalk` (it takes seconds), and with
 LITELLM_LOCAL_MODEL_COST_MAP set so it never reaches for the network. Its exceptions are
 mapped onto the project's tree here; none leaves this module.
+
+Upstream proxies and CAs: litellm's own HTTP clients read HTTPS_PROXY / NO_PROXY (aiohttp
+and httpx with trust_env) and SSL_CERT_FILE from the environment themselves, so nothing
+is passed here (and `ca_bundle` is for kind openai only).
 """
 
 from __future__ import annotations

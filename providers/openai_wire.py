@@ -28,6 +28,7 @@ from crosswalk.providers.loop_pools import LoopPools
 from crosswalk.providers.redaction import redact_url, url_secrets
 from crosswalk.providers.sse import DONE, iter_sse_data
 from crosswalk.providers.trace_headers import encoded as with_trace
+from crosswalk.providers.upstream import Upstream
 
 _MAX_ERROR_BODY = 64 * 1024
 
@@ -43,22 +44,25 @@ class OpenAIWireProvider:
         base_url: str,
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         self.name = name
         self.model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._origin = Origin(base_url)
+        upstream = upstream or Upstream()  # `upstream_for` reads the proxy and CA settings
+        self._origin = Origin(base_url, proxy=upstream.proxy)
         # Names in lower case, so a configured header replaces a default whatever its case.
         head_headers = {"user-agent": "crosswalk", "accept": "application/json", "accept-encoding": "gzip, deflate",
                         "content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
         if api_key:
             head_headers["authorization"] = f"Bearer {api_key}"
         # The base URL's credentials too: a vendor may quote the URL it was called on.
-        self._secrets = tuple(v for v in (api_key, *(headers or {}).values(), *url_secrets(base_url)) if v)
+        self._secrets = tuple(v for v in (api_key, *(headers or {}).values(), *url_secrets(base_url),
+                                          upstream.proxy and upstream.proxy.authorization) if v)
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
         origin = self._origin
-        self._pools = LoopPools(lambda: Pool(origin))
+        self._pools = LoopPools(lambda: Pool(origin, ssl_context=upstream.ssl_context, trust=upstream.trust))
         self._pool: Callable[[], Pool] = self._pools.get  # the running loop's pool; bound once, it is per call
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
 from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
 from crosswalk.router.hedge import Race, first_answer
-from crosswalk.router.records import DecisionRecord
+from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.state import RouterState
 from crosswalk.router.validation import answer_text, screen, screened, stream_text
 
@@ -110,6 +110,7 @@ class FailoverChain:
                 run.abandoned(choice)
                 raise
             run.succeeded(choice, started)
+            run.record.usage = usage_of(result)
             result["model"] = choice.provider
             return result
 
@@ -124,6 +125,7 @@ class FailoverChain:
         if run.step.validate is not None:
             result, flagged = result
             run.record.validation += flagged
+        run.record.usage = usage_of(result)
         result["model"] = winner.choice.provider
         return result
 
@@ -217,6 +219,8 @@ class FailoverChain:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
             for chunk in held:
                 chunk["model"] = name
+                if "usage" in chunk:
+                    run.record.usage = usage_of(chunk)
                 yield chunk
             while True:
                 wait = min(idle, run.remaining())
@@ -225,6 +229,8 @@ class FailoverChain:
                 except StopAsyncIteration:
                     break
                 chunk["model"] = name
+                if "usage" in chunk:  # the last chunk, when the caller asked for include_usage
+                    run.record.usage = usage_of(chunk)
                 yield chunk
         except ProviderError as error:
             cls = run.failed(choice, error, started, may_fail_over=False, hedge=hedge)

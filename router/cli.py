@@ -146,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not rows:
             print(f"error: no crosswalk_requests_total samples in {args.metrics}", file=sys.stderr)
             return 1
-        print(report_mod.render(rows, args.pipeline.split(",") if args.pipeline else None))
+        try:
+            print(report_mod.render(rows, [s.strip() for s in args.pipeline.split(",")] if args.pipeline else None))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         invalid = report_mod.render_invalid(report_mod.invalid_outputs(text), rows)
         if invalid:
             print("\n" + invalid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.errors import ConfigError
@@ -60,11 +60,29 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
         except OSError:
             return None  # parse_config names the field and the fix
 
-    config = parse_config(text, source=str(p), env=os.environ if env is None else env, read_feed=read_feed)
-    missing = missing_extras(config)
+    environ = os.environ if env is None else env
+    config = parse_config(text, source=str(p), env=environ, read_feed=read_feed)
+    missing = missing_extras(config) + upstream_problems(config, environ)
     if missing:
         raise ConfigError(missing, source=str(p))
     return config
+
+
+def upstream_problems(config: RouterConfig, env: Mapping[str, str]) -> list[str]:
+    """Proxy variables and CA bundles that cannot be used (a bundle that cannot be read, a
+    proxy URL that is not http://), each naming the provider and the setting, found now
+    rather than at the first call."""
+    from crosswalk.router.registry import upstream_of
+
+    problems = []
+    contexts: dict[str, Any] = {}  # one load per bundle file, however many providers trust it
+    for p in config.providers.values():
+        if p.kind == "openai" and p.base_url:
+            try:
+                upstream_of(p, env=env, contexts=contexts)
+            except ConfigError as exc:
+                problems += exc.problems
+    return problems
 
 
 def missing_extras(config: RouterConfig) -> list[str]:

@@ -42,10 +42,15 @@ class Metrics:
     mixing the blocking and async SDK faces on one router from two threads may rarely
     lose an increment, never corrupt one."""
 
-    def __init__(self, registry: Any = None) -> None:
+    def __init__(self, registry: Any = None, *, process: bool = False) -> None:
         from prometheus_client import CollectorRegistry
 
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        if process:  # the proxy's own process: CPU, memory, file descriptors, GC, Python version
+            from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+
+            for collector in (ProcessCollector, PlatformCollector, GCCollector):
+                collector(registry=self.registry)
         self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.attempts: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self.failovers: defaultdict[str, int] = defaultdict(int)
@@ -55,17 +60,27 @@ class Metrics:
         self.hedges: defaultdict[tuple[str, str], int] = defaultdict(int)  # (step, sent | won)
         self.probes: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
+        self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
         self._state: Callable[[], RouterState] | None = None
         self.state_backend: Any = None  # a shared-state sync (router.state.redis_sync.RedisSync), when configured
+        self.workers: Any = None  # router.worker_metrics.WorkerMetrics under `serve --workers N`
         self.registry.register(_Collector(self))
 
     def watch(self, state: Callable[[], RouterState]) -> None:
         """Export provider state and retry budget from whatever `state()` returns at scrape
         time (a callable, so a config reload is followed)."""
         self._state = state
+
+    async def exposition(self) -> bytes:
+        """The text exposition: this registry's, or under `serve --workers N` every worker's, merged."""
+        if self.workers is not None:
+            return await self.workers.exposition()
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
 
     def on_event(self, event: Event) -> None:
         """Listener for `RouterState` events (ejected, excluded, cooled)."""
@@ -93,6 +108,16 @@ class Metrics:
             if previous is not None and previous != attempt.provider:
                 self.failovers[step] += 1
             previous = attempt.provider
+        for answered in record.members or (record,):  # a panel's tokens are each member's
+            usage = answered.usage
+            if usage and answered.provider:
+                self._count_tokens(step, answered.provider, usage)
+
+    def _count_tokens(self, step: str, provider: str, usage: dict[str, Any]) -> None:
+        for kind in ("prompt", "completion"):
+            count = usage.get(f"{kind}_tokens")
+            if type(count) is int and count > 0:  # a vendor's usage is not trusted to be well-formed
+                self.tokens[(step, provider, kind)] += count
 
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
@@ -134,6 +159,9 @@ class _Collector:
                        ["step", "result"], m.hedges)
         yield _counter(CounterMetricFamily, "crosswalk_invalid_outputs", "Answers that broke a step's output validators, by step, provider and rule.",
                        ["step", "provider", "rule"], m.invalid)
+        yield _counter(CounterMetricFamily, "crosswalk_tokens", "Tokens by step, answering provider and kind (prompt or completion), "
+                       "as the vendors' usage reported them (streams: when the caller asked for stream_options.include_usage).",
+                       ["step", "provider", "kind"], m.tokens)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

@@ -328,10 +328,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST
 
-    registry = request.app["proxy"].runtime.metrics.registry
-    return web.Response(body=generate_latest(registry), headers={"content-type": CONTENT_TYPE_LATEST})
+    body = await request.app["proxy"].runtime.metrics.exposition()  # every worker's under --workers N
+    return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
 
 
 def build_app(proxy: ProxyState) -> web.Application:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: importing the records stays free of pydantic
     from crosswalk.policies.agreement import Decision
@@ -92,7 +92,9 @@ class AgreementRecord:
 class DecisionRecord:
     """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
     A verified step also carries `agreement` and its panel members' own records; a step
-    with validators lists each answer that broke one in `validation`."""
+    with validators lists each answer that broke one in `validation`. `usage` is the
+    answering vendor's `usage` object (a stream's: its last chunk's, when the caller asked
+    for it with `stream_options.include_usage`)."""
 
     step: str
     provider: str | None = None
@@ -101,6 +103,7 @@ class DecisionRecord:
     agreement: AgreementRecord | None = None
     members: list["DecisionRecord"] = field(default_factory=list)
     validation: list[InvalidAnswer] = field(default_factory=list)
+    usage: dict[str, Any] | None = None  # the answer's usage object, as the vendor reported it
 
     @property
     def flagged(self) -> list[InvalidAnswer]:
@@ -120,3 +123,11 @@ class DecisionRecord:
         """One log line: step, answering provider, attempts."""
         trail = ",".join(a.short() for a in self.attempts)
         return f"step={self.step} provider={self.provider or '-'} attempts={trail} latency_ms={self.latency_s * 1000:.1f}"
+
+
+def usage_of(answer: dict[str, Any]) -> dict[str, Any] | None:
+    """An answer's (or chunk's) `usage` object as the vendor sent it, or None. Kept whole
+    (cheap on the hot path); whoever reads it checks the types (`Metrics` counts only
+    non-negative integer token counts)."""
+    usage = answer.get("usage")
+    return usage if isinstance(usage, dict) and usage else None

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from typing import Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf, RouterConfig
 from crosswalk.providers.base import Provider
+from crosswalk.policies.errors import ConfigError
+from crosswalk.providers.upstream import Contexts, Upstream, upstream_for
 
 
-def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None) -> Provider:
-    """The adapter for one provider entry. `sleep` drives simulated latency."""
+def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[None]] | None = None,
+                   env: Mapping[str, str] | None = None, contexts: Contexts | None = None) -> Provider:
+    """The adapter for one provider entry. `sleep` drives simulated latency; `env` (default:
+    the process environment) gives the upstream proxy and CA variables; `contexts` shares
+    TLS contexts between the providers of one build."""
     if conf.kind == "openai":
         from crosswalk.providers.openai_wire import OpenAIWireProvider
 
         assert conf.base_url is not None  # the schema requires it for this kind
-        return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key, headers=dict(conf.headers))
+        upstream = upstream_of(conf, env=os.environ if env is None else env, contexts=contexts)
+        return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
+                                  headers=dict(conf.headers), upstream=upstream)
     if conf.kind == "litellm":
         from crosswalk.providers.litellm_adapter import LiteLLMProvider
 
@@ -33,7 +41,19 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
     raise ValueError(f"providers.{conf.name}.kind: unknown kind '{conf.kind}'")
 
 
+def upstream_of(conf: ProviderConf, *, env: Mapping[str, str], contexts: Contexts | None = None) -> Upstream:
+    """The proxy and CA settings of an openai-kind provider; a `ConfigError` naming the
+    provider and the setting (`providers.x.ca_bundle: no such file ...`) when unusable."""
+    assert conf.base_url is not None
+    try:
+        return upstream_for(conf.base_url, ca_bundle=conf.ca_bundle, env=env, contexts=contexts)
+    except ValueError as exc:
+        where = f"providers.{conf.name}." if str(exc).startswith("ca_bundle:") else f"providers.{conf.name}: "
+        raise ConfigError([where + str(exc)]) from None
+
+
 def build_providers(config: RouterConfig, overrides: Mapping[str, Provider] | None = None) -> dict[str, Provider]:
     """Every provider of the config; `overrides` supplies ready-made instances by name."""
     overrides = overrides or {}
-    return {name: overrides.get(name) or build_provider(conf) for name, conf in config.providers.items()}
+    contexts: Contexts = {}
+    return {name: overrides.get(name) or build_provider(conf, contexts=contexts) for name, conf in config.providers.items()}

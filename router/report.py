@@ -1,13 +1,14 @@
 """`crosswalk report`: the reliability of each step, and of the pipeline, from what was
-observed: requests, served after failover, failover rate, verified share, disagreement
-rate, and the compounded end-to-end figure before and after failover; then which
-provider's answers broke which of a step's validators, how often."""
+observed: requests, the share answered, answered by the first attempt, whose first attempt
+failed, answered after failover and unanswered, the verified share and disagreement rate,
+and the compounded end-to-end figure with and without failover (in the pipeline's order);
+then which provider's answers broke which of a step's validators, how often."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +31,9 @@ class StepReliability:
         return self.first_try_ok / self.requests if self.requests else 1.0
 
     @property
-    def failover_rate(self) -> float:
-        return 1.0 - self.success_without_failover if self.requests else 0.0
-
-    @property
-    def verified_share(self) -> float:
-        return self.verified / self.requests if self.requests else 0.0
-
-    @property
-    def disagreement_rate(self) -> float:
-        return self.disagreed / self.verified if self.verified else 0.0
+    def rescued(self) -> int:
+        """Requests whose first attempt failed and that a later attempt answered."""
+        return max(0, self.served - self.first_try_ok)
 
 
 def from_exposition(text: str) -> list[StepReliability]:
@@ -70,24 +64,74 @@ def from_exposition(text: str) -> list[StepReliability]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the step table: its header, what it measures (the legend), and how
+    to read it from a row. A new figure is one more entry in `COLUMNS`."""
+
+    header: str
+    legend: str
+    value: Callable[[StepReliability], str]
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("requests", "requests observed", lambda r: str(r.requests)),
+    Column("answered", "share answered in the end (failover included)", lambda r: _share(r.served, r.requests)),
+    Column("first attempt ok", "share answered by the first attempt (the reliability without failover)",
+           lambda r: _share(r.first_try_ok, r.requests)),
+    Column("first attempt failed", "share whose first attempt did not answer (what failover had to make up)",
+           lambda r: _share(r.requests - r.first_try_ok, r.requests)),
+    Column("answered after failover", "share whose first attempt failed and that a later attempt answered",
+           lambda r: _share(r.rescued, r.requests)),
+    Column("unanswered", "share that no attempt answered (the caller got an error)", lambda r: _share(r.requests - r.served, r.requests)),
+    Column("verified", "share checked by a verification panel", lambda r: _share(r.verified, r.requests)),
+    Column("disagreed", "share of verified requests whose panel disagreed (strong evidence of an error)",
+           lambda r: _share(r.disagreed, r.verified)),
+)
+
+
 def render(rows: Sequence[StepReliability], pipeline: Iterable[str] | None = None) -> str:
-    """The per-step table and the compounded pipeline figure (product over steps)."""
-    lines = [f"{'step':<18} {'requests':>8} {'served':>8} {'no failover':>11} {'failover':>8} {'verified':>8} {'disagree':>8}"]
+    """The per-step table, the compounded pipeline figure (product over steps, in the
+    pipeline's own order) and a legend saying what each column measures. A pipeline step
+    with no observed requests is a ValueError: its figure would be a guess."""
+    sections = [step_table(rows), pipeline_line(rows, pipeline), legend(COLUMNS)]
+    return "\n".join(s for s in sections if s)
+
+
+def step_table(rows: Sequence[StepReliability], columns: Sequence[Column] = COLUMNS) -> str:
+    """One line per step, one right-aligned column per `Column`, each as wide as its header."""
+    width = max([4, *(len(r.step) for r in rows)])
+    lines = ["  ".join([f"{'step':<{width}}", *(c.header for c in columns)])]
     for r in rows:
-        lines.append(f"{r.step:<18} {r.requests:>8} {r.success:>8.1%} {r.success_without_failover:>11.1%} "
-                     f"{r.failover_rate:>8.1%} {r.verified_share:>8.1%} {r.disagreement_rate:>8.1%}")
-    chosen = [r for r in rows if pipeline is None or r.step in set(pipeline)]
-    if chosen:
-        before = after = 1.0
-        for r in chosen:
-            before *= r.success_without_failover
-            after *= r.success
-        names = " -> ".join(r.step for r in chosen)
-        lines.append(f"\npipeline {names}: end to end {after:.1%} with failover, {before:.1%} without "
-                     "(product of the steps' observed success rates)")
-    lines.append("served: answered after failover; no failover: answered by the first attempt; "
-                 "disagree: share of verified requests whose panel disagreed (strong evidence of an error).")
+        lines.append("  ".join([f"{r.step:<{width}}", *(f"{c.value(r):>{len(c.header)}}" for c in columns)]))
     return "\n".join(lines)
+
+
+def pipeline_line(rows: Sequence[StepReliability], pipeline: Iterable[str] | None) -> str:
+    """The end-to-end figure with and without failover: the product of the steps' rates."""
+    by_step = {r.step: r for r in rows}
+    names = list(pipeline) if pipeline is not None else [r.step for r in rows]
+    missing = [n for n in names if n not in by_step]
+    if missing:
+        raise ValueError(f"--pipeline: no requests observed for step(s) {', '.join(missing)} "
+                         f"(observed: {', '.join(by_step) or 'none'})")
+    if not names:
+        return ""
+    before = after = 1.0
+    for name in names:
+        before *= by_step[name].success_without_failover
+        after *= by_step[name].success
+    return (f"\npipeline {' -> '.join(names)}: end to end {after:.1%} answered with failover, "
+            f"{before:.1%} by first attempts alone (product of the steps' observed rates)")
+
+
+def legend(columns: Sequence[Column]) -> str:
+    """What each column measures, one line each."""
+    return "\n".join(["", *(f"{c.header}: {c.legend}" for c in columns)])
 
 
 def invalid_outputs(text: str) -> dict[tuple[str, str, str], int]:

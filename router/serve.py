@@ -7,8 +7,11 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from crosswalk.router import logs
@@ -23,9 +26,11 @@ class StartupError(RuntimeError):
     """The proxy must not start as asked; the message says why and what to do."""
 
 
-async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False) -> None:
-    """Run one proxy process until cancelled or signalled."""
+async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False, peers: "Peers | None" = None) -> None:
+    """Run one proxy process until cancelled or signalled. `peers`: this process is one
+    of `serve --workers N`, and its /metrics shows every worker's."""
     from aiohttp import web
+    from prometheus_client import generate_latest
 
     from crosswalk.router.connections import bounded_site
     from crosswalk.router.metrics import Metrics
@@ -43,7 +48,14 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     from crosswalk.router import otel
 
     stop_tracing = otel.setup()  # from the OTEL_* environment; None: tracing off
-    runtime = Runtime(config, metrics=Metrics())
+    metrics = Metrics(process=True)
+    if peers is not None:
+        from crosswalk.router.worker_metrics import WorkerMetrics
+
+        metrics.workers = WorkerMetrics(directory=Path(peers.directory), worker=peers.worker, workers=peers.workers,
+                                        own=lambda: generate_latest(metrics.registry))
+        await metrics.workers.start()
+    runtime = Runtime(config, metrics=metrics)
     await runtime.astart()
     proxy = ProxyState(runtime=runtime, keys=keys, host=host)
     app = build_app(proxy)
@@ -72,13 +84,24 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
         await watcher.stop()
         await runner.cleanup()
         await runtime.aclose()
+        if metrics.workers is not None:
+            await metrics.workers.stop()
         if stop_tracing is not None:
             await asyncio.to_thread(stop_tracing)  # flushes spans still buffered
 
 
-def _worker(config_path: str, host: str, port: int, log_level: str, log_format: str) -> None:
+@dataclass(frozen=True)
+class Peers:
+    """Worker `worker` of `workers`; `directory` (private to this serve) holds their metrics sockets."""
+
+    directory: str
+    worker: int
+    workers: int
+
+
+def _worker(config_path: str, host: str, port: int, peers: Peers, log_level: str, log_format: str) -> None:
     logs.setup(level=log_level, fmt=log_format)
-    asyncio.run(serve(Path(config_path), host, port, reuse_port=True))
+    asyncio.run(serve(Path(config_path), host, port, reuse_port=True, peers=peers))
 
 
 def main(config: str | None, host: str, port: int, workers: int, *, log_level: str = "warning", log_format: str = "text") -> int:
@@ -109,7 +132,9 @@ def _run_workers(path: Path, host: str, port: int, workers: int, log_opts: tuple
     if not keys and not is_loopback(host):
         raise StartupError(f"refusing to listen on {host} without API keys: set proxy.api_keys or CROSSWALK_API_KEYS, or bind to 127.0.0.1")
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(str(path), host, port, *log_opts), daemon=True) for _ in range(workers)]
+    directory = tempfile.mkdtemp(prefix="crosswalk-metrics-")  # 0700: only this user's processes can ask a worker
+    procs = [ctx.Process(target=_worker, args=(str(path), host, port, Peers(directory, i, workers), *log_opts), daemon=True)
+             for i in range(workers)]
     for p in procs:
         p.start()
 
@@ -123,4 +148,5 @@ def _run_workers(path: Path, host: str, port: int, workers: int, log_opts: tuple
     signal.signal(signal.SIGHUP, lambda *_: [os.kill(p.pid, signal.SIGHUP) for p in procs if p.is_alive()])  # type: ignore[arg-type]
     for p in procs:
         p.join()
+    shutil.rmtree(directory, ignore_errors=True)
     return max((p.exitcode or 0) for p in procs)

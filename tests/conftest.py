@@ -15,8 +15,8 @@ async def fake_vendor() -> Any:
     Every vendor started is stopped (hanging handlers released) at teardown."""
     started: list[FakeVendor] = []
 
-    async def start(name: str, *, answer: str | None = None) -> FakeVendor:
-        vendor = await FakeVendor(name, answer=answer).start()
+    async def start(name: str, *, answer: str | None = None, tls: Any = None) -> FakeVendor:
+        vendor = await FakeVendor(name, answer=answer, tls=tls).start()
         started.append(vendor)
         return vendor
 

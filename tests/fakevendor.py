@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import struct
 import time
 from collections import deque
@@ -262,8 +263,9 @@ class Call:
 class FakeVendor:
     """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
 
-    def __init__(self, name: str, *, answer: str | None = None) -> None:
+    def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.name = name
+        self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
         self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
         self.calls: list[Call] = []
         self.base_url = ""
@@ -303,8 +305,8 @@ class FakeVendor:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         # handler_cancellation: a client that hangs up stops the work, as at a real vendor.
-        self._runner, port = await serve_loopback(app, shutdown_timeout=0.5, handler_cancellation=True)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner, port = await serve_loopback(app, ssl_context=self._tls, shutdown_timeout=0.5, handler_cancellation=True)
+        self.base_url = f"https://localhost:{port}/v1" if self._tls is not None else f"http://127.0.0.1:{port}/v1"
         return self
 
     async def stop(self) -> None:

@@ -13,12 +13,13 @@ from aiohttp import web
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def serve_loopback(app: web.Application, **runner_options: Any) -> tuple[web.AppRunner, int]:
-    """Serve `app` on a free loopback port; returns the runner (the caller cleans it up)
-    and the port."""
+async def serve_loopback(app: web.Application, *, ssl_context: ssl.SSLContext | None = None,
+                         **runner_options: Any) -> tuple[web.AppRunner, int]:
+    """Serve `app` on a free loopback port (over TLS with `ssl_context`); returns the
+    runner (the caller cleans it up) and the port."""
     runner = web.AppRunner(app, access_log=None, **runner_options)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
     return runner, runner.addresses[0][1]
 
 
