@@ -16,6 +16,7 @@ from crosswalk.policies.schema import (
     RetrySpec,
     SimulateSpec,
     StateSpec,
+    StreamSpec,
     TimeoutsSpec,
     VerifySpec,
 )
@@ -41,6 +42,7 @@ class ProviderConf:
     api_key: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     simulate: SimulateSpec | None = None
+    prefill: bool = False  # accepts an assistant prefill (mid-stream continuation)
 
     def __repr__(self) -> str:
         # The dataclass repr, with the base URL's credentials (userinfo, ?api-key=) masked.
@@ -63,6 +65,7 @@ class StepConf:
     description: str | None = None
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
+    stream: StreamSpec = field(default_factory=StreamSpec)
 
 
 @dataclass(frozen=True, slots=True)

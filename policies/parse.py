@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from crosswalk.policies.agreement import pick_diverse
 from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig, StepConf
 from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.prefill import prefill_default
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -185,6 +186,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             api_key=p.api_key.get_secret_value() if p.api_key else None,
             headers=dict(p.headers),
             simulate=p.simulate or (SimulateSpec() if p.kind == "simulated" else None),
+            prefill=p.prefill if p.prefill is not None else prefill_default(p.kind, p.model),
         )
         for name, p in spec.providers.items()
     }
@@ -203,6 +205,8 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             description=s.description,
             verify=s.verify,
             hedge=s.hedge,
+            stream=spec.stream if s.stream is None else spec.stream.model_copy(
+                update={k: getattr(s.stream, k) for k in s.stream.model_fields_set}),
         )
     return RouterConfig(
         providers=providers,

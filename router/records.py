@@ -74,9 +74,33 @@ class AgreementRecord:
 
 
 @dataclass(slots=True)
+class Recovery:
+    """A stream that broke after its commit point, and how it was resumed (router/resume.py).
+
+    `broken`: the provider whose stream broke; `how`: cut, stall, malformed, error_event,
+    missing_terminator or adapter; `failure_class` and `detail`: the evidence;
+    `delivered_chars`: the answer text the caller had then. `mode`: restart,
+    continue-prefill or continue-user (None when none was tried); `finished_by`: the
+    provider that finished the answer; `outcome`: resumed, failed (no provider could),
+    diverged (a restart did not reproduce the delivered text) or not_resumable (a tool
+    call, structured output, or resume off). `tried`: what each resumption ran into."""
+
+    broken: str
+    how: str
+    failure_class: str
+    detail: str = ""
+    delivered_chars: int = 0
+    mode: str | None = None
+    finished_by: str | None = None
+    outcome: str = "failed"
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class DecisionRecord:
     """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
-    A verified step also carries `agreement` and its panel members' own records."""
+    A verified step also carries `agreement` and its panel members' own records; a stream
+    that broke mid-answer carries `recovery`."""
 
     step: str
     provider: str | None = None
@@ -84,6 +108,7 @@ class DecisionRecord:
     latency_s: float = 0.0
     agreement: AgreementRecord | None = None
     members: list["DecisionRecord"] = field(default_factory=list)
+    recovery: Recovery | None = None
 
     @property
     def failovers(self) -> int:
