@@ -217,7 +217,7 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, and no [DONE], so no client can
             # take the partial answer for a whole one.
-            extra = None if record.recovery is None else {"crosswalk": {"recovery": dataclasses.asdict(record.recovery)}}
+            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
             await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
