@@ -70,6 +70,7 @@ steps:
   forced:  {{providers: [primary, plain], timeouts: {TIMEOUTS}, stream: {{resume: restart}}}}
   never:   {{providers: [primary, plain], timeouts: {TIMEOUTS}, stream: {{resume: off}}}}
   held:    {{providers: [primary, plain], timeouts: {TIMEOUTS}, stream: {{hold: full}}}}
+  window:  {{providers: [primary, plain], timeouts: {TIMEOUTS}, stream: {{hold: 4}}}}
   tooling: {{providers: [tools, plain], timeouts: {TIMEOUTS}}}
   twice:   {{providers: [primary, plain, filler], timeouts: {TIMEOUTS}}}
 health: {{probe_interval_s: 0}}
@@ -206,6 +207,16 @@ async def test_hold_full_fails_over_before_anything_is_delivered(stack):
     whole(out)
     assert out.models == ["plain"] and out.record.recovery is None
     assert stack.vendors["plain"].calls[-1].body["messages"] == MSG
+
+
+async def test_a_hold_window_fails_over_a_break_inside_it_and_resumes_one_after_it(stack):
+    stack.vendors["primary"].script(fv.cut(after=4), fv.cut(after=7))  # 3 content chunks: inside the window of 4
+    out = await stream(stack.router, "window")
+    whole(out)
+    assert out.models == ["plain"] and out.record.recovery is None
+    out = await stream(stack.router, "window")  # 6 content chunks: the 4 held, then 2 more, were delivered
+    whole(out)
+    assert out.models == ["primary", "plain"] and out.record.recovery.delivered_chars == len("The refund for order 1234 is")
 
 
 @pytest.mark.parametrize("after", [2, 4])  # inside the tool call's name chunk / its arguments
