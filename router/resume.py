@@ -276,11 +276,7 @@ class Resumer:
                     piece["model"] = name
                     yield piece
         except Diverged as diverged:
-            run.abandoned(choice)
-            run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started,
-                                               detail=f"restart diverged: {diverged}"))
-            rec.mode, rec.outcome = way, "diverged"
-            raise self._interrupted(rec, f"the answer could not be resumed: a restart on {name} was not faithful ({diverged})") from None
+            raise self._diverged(choice, started, rec, str(diverged)) from None
         except ProviderError as error:
             cls = run.failed(choice, error, started)
             raise _Broke(way, cls, error) from None
@@ -290,11 +286,18 @@ class Resumer:
         finally:
             await readers.close(upstream)
         if skipper is not None and not skipper.done:
-            rec.mode, rec.outcome = way, "diverged"
-            run.abandoned(choice)
-            raise self._interrupted(rec, f"the answer could not be resumed: a restart on {name} ended before it reproduced the delivered text")
+            raise self._diverged(choice, started, rec, f"it ended after {skipper.pos} of the {len(text)} characters already delivered")
         run.succeeded(choice, started)
         rec.mode, rec.finished_by, rec.outcome = way, name, "resumed"
+
+    def _diverged(self, choice: Choice, started: float, rec: Recovery, why: str) -> StreamInterrupted:
+        """A restart that did not reproduce the delivered text: recorded (no verdict on the
+        provider's health: it answered, just not this answer), and the stream ends."""
+        run, name = self.run, choice.provider
+        run.abandoned(choice)
+        run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started, detail=f"restart diverged: {why}"))
+        rec.mode, rec.outcome = "restart", "diverged"
+        return self._interrupted(rec, f"the answer could not be resumed: a restart on {name} was not faithful ({why})")
 
     def _interrupted(self, rec: Recovery, why: str) -> StreamInterrupted:
         step = self.run.step.name

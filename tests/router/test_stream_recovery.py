@@ -190,7 +190,10 @@ async def test_a_restart_that_ends_before_reproducing_the_prefix_is_an_error(sta
     stack.vendors["plain"].answer = "The"
     out = await stream(stack.router, "forced")
     assert isinstance(out.error, StreamInterrupted) and "could not be resumed" in out.error.message
+    assert "ended after 3 of the 10 characters" in out.error.message
     assert out.text == "The refund"
+    assert [(a.provider, a.failure_class) for a in out.record.attempts] == [("primary", "stream_broken"), ("plain", "stream_broken")]
+    assert out.record.recovery.outcome == "diverged"
 
 
 async def test_resume_off_ends_with_an_in_band_error(stack):
