@@ -17,6 +17,7 @@ from crosswalk.policies.schema import (
     RetrySpec,
     SimulateSpec,
     StateSpec,
+    StreamSpec,
     TimeoutsSpec,
     VerifySpec,
 )
@@ -46,6 +47,7 @@ class ProviderConf:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     simulate: SimulateSpec | None = None
     ca_bundle: str | None = None  # the CAs to trust for an https base_url (None: SSL_CERT_FILE, else the system's)
+    prefill: bool = False  # accepts an assistant prefill (mid-stream continuation)
 
     def __repr__(self) -> str:
         # The dataclass repr, with the base URL's credentials (userinfo, ?api-key=) masked.
@@ -73,6 +75,7 @@ class StepConf:
     rate_limited: RateLimitedSpec = field(default_factory=RateLimitedSpec)
     validate: Validators | None = None
     on_invalid: str = "failover"
+    stream: StreamSpec = field(default_factory=StreamSpec)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from crosswalk.policies.agreement import pick_diverse
 from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig, StepConf
 from crosswalk.policies.errors import ConfigError
+from crosswalk.policies.prefill import prefill_default
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -186,6 +187,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             headers=dict(p.headers),
             simulate=p.simulate or (SimulateSpec() if p.kind == "simulated" else None),
             ca_bundle=p.ca_bundle,
+            prefill=p.prefill if p.prefill is not None else prefill_default(p.kind, p.model),
         )
         for name, p in spec.providers.items()
     }
@@ -209,6 +211,8 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             rate_limited=s.rate_limited,
             validate=validators_of(s.validators) if s.validators else None,
             on_invalid=s.on_invalid,
+            stream=spec.stream if s.stream is None else spec.stream.model_copy(
+                update={k: getattr(s.stream, k) for k in s.stream.model_fields_set}),
         )
     return RouterConfig(
         providers=providers,

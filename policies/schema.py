@@ -6,6 +6,7 @@ Key names here are the user-facing contract; add keys freely, never rename these
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,6 +46,9 @@ class ProviderSpec(_Spec):
     headers: dict[str, str] = Field(default_factory=dict)
     ca_bundle: str | None = Field(None, min_length=1)  # PEM file of the CAs to trust for this vendor (kind openai)
     simulate: SimulateSpec | None = None
+    # Accepts the partial answer as a trailing assistant message and continues it (mid-stream
+    # recovery); left out, the default for the vendor (policies/prefill.py).
+    prefill: bool | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ProviderSpec":
@@ -258,6 +262,41 @@ class ValidatorSpec(_Spec):
         if value is not None:
             compile_regex(value)
         return value
+CONTINUE_PROMPT = ("Your previous reply was cut off. Continue it exactly from where it stopped: do not repeat "
+                   "anything already written and add no preamble.")
+
+
+class StreamSpec(_Spec):
+    """Streaming: how much to hold back before the commit point, and how a stream that
+    broke after it is resumed (router/resume.py).
+
+    hold: `none` (commit at the first token), `full` (commit only once the upstream
+    finished: every failure fails over, at the cost of time to first token), or a number of
+    content chunks to hold. resume: `auto` (restart on the same model at temperature 0,
+    else continue), `continue`, `restart`, or `off` (end with an in-band error).
+    continue_prompt: the user message that asks a provider without prefill to go on (write
+    it in the language of your prompts)."""
+
+    hold: Literal["none", "full"] | int = "none"
+    resume: Literal["auto", "continue", "restart", "off"] = "auto"
+    continue_prompt: str = Field(CONTINUE_PROMPT, min_length=1)
+
+    @field_validator("resume", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
+    @field_validator("hold")
+    @classmethod
+    def _hold(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"hold is 'none', 'full' or a number of content chunks >= 1 (got {value})")
+        return value
+
+    @property
+    def hold_chunks(self) -> float:
+        """The committing chunks to read before the commit point (inf: the whole stream)."""
+        return 1 if self.hold == "none" else math.inf if self.hold == "full" else self.hold
 
 
 class StepSpec(_Spec):
@@ -287,6 +326,7 @@ class StepSpec(_Spec):
                 raise ValueError(f"validate[{i}] and validate[{seen[name]}] are both named '{name}'; give one of them its own 'name'")
             seen[name] = i
         return self
+    stream: StreamSpec | None = None  # the keys set here override the top-level `stream`
 
 
 class EmbargoSpec(_Spec):
@@ -410,3 +450,4 @@ class ConfigSpec(_Spec):
     retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
     state: StateSpec = Field(default_factory=StateSpec)
+    stream: StreamSpec = Field(default_factory=StreamSpec)  # every step's, unless the step sets its own

@@ -106,7 +106,7 @@ class OpenAIWireProvider:
         finally:
             resp.close()
         if not finished:
-            raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="cut")
+            raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="missing_terminator")
 
     async def _post(self, head: bytes, payload: bytes) -> bytes:
         """POST and return the body of a success; errors mapped to the project's tree."""

@@ -89,6 +89,17 @@ class SimulatedProvider:
 
     def _text(self, body: dict[str, Any]) -> str:
         messages = body.get("messages") or []
+        # A continuation (the partial answer as a trailing assistant message, or followed by
+        # a user message asking to go on) of an answer this model would give: the rest of it.
+        for back in (1, 2):
+            partial = messages[-back].get("content") if len(messages) > back and messages[-back].get("role") == "assistant" else None
+            if isinstance(partial, str) and partial:
+                text = self._answer_to(messages[:-back])
+                if text.startswith(partial):
+                    return text[len(partial):]
+        return self._answer_to(messages)
+
+    def _answer_to(self, messages: list[dict[str, Any]]) -> str:
         last = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "") or ""
         if not isinstance(last, str):
             last = " ".join(p.get("text", "") for p in last if isinstance(p, dict))
@@ -177,3 +188,4 @@ class SimulatedProvider:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+

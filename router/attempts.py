@@ -155,6 +155,11 @@ class StepRun:
         self.record.provider = choice.provider
         self.state.observe_latency(choice.provider, "ttft", self.clock.now() - started)
 
+    def set_aside(self, provider: str) -> None:
+        """Choose `provider` no more for this request (a mid-stream recovery found it cannot
+        resume the answer: router/resume.py)."""
+        self._skip.add(provider)
+
     def abandoned(self, choice: Choice) -> None:
         """The attempt was cancelled by the caller: no verdict on the provider."""
         self.state.release(choice.provider)

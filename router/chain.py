@@ -2,9 +2,11 @@
 
 Non-streaming: each attempt gets min(per-try timeout, time left). Streaming: the first
 token must come within the TTFT timeout and later chunks within the idle timeout. Chunks
-are held back until the first one that carries content (the commit point); before it any
-failure fails over, after it the stream ends with `StreamInterrupted`, never a silent
-truncation. The answering provider's name replaces the `model` field.
+are held back until the first one that carries content (the commit point; a step's
+`stream.hold` holds more, or the whole answer); before it any failure fails over. After
+it, a broken stream is resumed on the next provider (router/resume.py), or ends with
+`StreamInterrupted` naming the real failure, never a silent truncation. The answering
+provider's name replaces the `model` field.
 
 A step with `hedge` races its attempts (router/hedge.py): a non-streamed attempt that has
 not answered within the hedge delay, or a stream that has not reached its commit point,
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from contextlib import aclosing
 from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
@@ -29,9 +32,10 @@ from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
-from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded
 from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord, usage_of
+from crosswalk.router.resume import Readers, Resumer
 from crosswalk.router.state import RouterState
 from crosswalk.router.validation import answer_text, screen, screened, stream_text
 
@@ -165,11 +169,11 @@ class FailoverChain:
             choice = await run.next()
             started = run.clock.now()
             upstream = self.providers[choice.provider].stream(request)
-            hold = run.step.validate is not None  # validators judge a whole answer: commit at its end
+            validated = run.step.validate is not None
             try:
                 # Before the commit point: nothing has reached the caller, so fail over freely.
-                held = await _to_commit(run, upstream, choice.provider, started + timeouts.ttft_s, hold=hold)
-                if hold:
+                held = await _to_commit(run, upstream, choice.provider, started + timeouts.ttft_s, hold=_hold(run))
+                if validated:
                     run.record.validation += screen(run, choice.provider, stream_text(held), self.observer)
             except ProviderError as error:
                 run.failed(choice, error, started)
@@ -205,15 +209,17 @@ class FailoverChain:
         run = race.run
         upstream = self.providers[choice.provider].stream(request)
         ttft_deadline = run.clock.now() + run.step.timeouts.ttft_s
-        hold = run.step.validate is not None
-        attempt: Awaitable[Any] = _to_commit(run, upstream, choice.provider, ttft_deadline, hold=hold)
-        if hold:
+        validated = run.step.validate is not None
+        attempt: Awaitable[Any] = _to_commit(run, upstream, choice.provider, ttft_deadline, hold=_hold(run))
+        if validated:
             attempt = screened(run, choice.provider, attempt, stream_text, self.observer)
         race.start(choice, attempt, hedge=hedge, upstream=upstream)
 
     async def _after_commit(self, run: StepRun, choice: Choice, upstream: AsyncIterator[dict[str, Any]], held: list[dict[str, Any]], started: float, *, hedge: bool = False) -> AsyncIterator[dict[str, Any]]:
         name = choice.provider
         idle = run.step.timeouts.idle_s
+        sent = held  # what the caller received: a broken stream is resumed from it
+        deliver = sent.append
         try:
             if self.observer is not None:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
@@ -231,24 +237,28 @@ class FailoverChain:
                 chunk["model"] = name
                 if "usage" in chunk:  # the last chunk, when the caller asked for include_usage
                     run.record.usage = usage_of(chunk)
+                deliver(chunk)
                 yield chunk
         except ProviderError as error:
-            cls = run.failed(choice, error, started, may_fail_over=False, hedge=hedge)
-            if run.remaining() <= 0:
-                raise DeadlineExceeded(
-                    f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
-                    step=run.step.name, attempts=run.record.attempts,
-                ) from None
-            raise StreamInterrupted(
-                f"step '{run.step.name}': stream from {name} failed after it had started ({cls.value}: {error.message}); the answer is incomplete",
-                step=run.step.name, attempts=run.record.attempts,
-            ) from None
+            broke = error
         except BaseException:
             run.abandoned(choice)
             raise
+        else:
+            run.succeeded(choice, started, hedge=hedge)
+            return
         finally:
             await _close(upstream)
-        run.succeeded(choice, started, hedge=hedge)
+        cls = run.failed(choice, broke, started, hedge=hedge)
+        if run.remaining() <= 0:
+            raise DeadlineExceeded(
+                f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
+                step=run.step.name, attempts=run.record.attempts,
+            ) from None
+        resumer = Resumer(run, self.providers, run.request or ChatRequest({}), _READERS)
+        async with aclosing(resumer.resume(sent, choice, broke, cls)) as rest:
+            async for chunk in rest:
+                yield chunk
 
 
 async def _answer(provider: Provider, request: ChatRequest, name: str, budget: float) -> dict[str, Any]:
@@ -264,22 +274,30 @@ async def _answer(provider: Provider, request: ChatRequest, name: str, budget: f
         raise _adapter_error(name, exc) from None
 
 
-async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float,
-                     *, hold: bool = False) -> list[dict[str, Any]]:
-    """Read a stream up to its first committing chunk (or its clean end, with nothing to
-    say: then what there is gets delivered), within the TTFT and step deadlines.
-    `hold`: commit only at the end: read the whole stream (each chunk after the first
-    committing one within the idle timeout), so it can be judged before any is delivered."""
+def _hold(run: StepRun) -> float:
+    """Committing chunks to read before the commit point: validators judge a whole answer,
+    so a validated step commits only at the end of the stream; else the step's `stream.hold`."""
+    return math.inf if run.step.validate is not None else run.step.stream.hold_chunks
+
+
+async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], provider: str, ttft_deadline: float, *,
+                     hold: float = 1) -> list[dict[str, Any]]:
+    """Read a stream up to its commit point (or its clean end, with nothing to say: then
+    what there is gets delivered), within the TTFT and step deadlines. `hold`: how many
+    committing chunks to read first; `math.inf` commits only at the end of the stream
+    (later chunks within the idle timeout each)."""
     held: list[dict[str, Any]] = []
-    started = False  # a committing chunk has come: later ones are under the idle timeout
+    commits = 0
     try:
-        while hold or not started:
-            if started:
+        while commits < hold:
+            if commits:
                 wait, phase = min(run.step.timeouts.idle_s, run.remaining()), "idle"
             else:
                 wait, phase = min(ttft_deadline, run.deadline) - run.clock.now(), "first_token"
-            held.append(await _next_chunk(upstream, wait, provider, phase))
-            started = started or chunk_commits(held[-1])
+            chunk = await _next_chunk(upstream, wait, provider, phase)
+            held.append(chunk)
+            if chunk_commits(chunk):
+                commits += 1
     except StopAsyncIteration:
         pass
     return held
@@ -289,8 +307,7 @@ async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, prov
     if wait <= 0:
         raise _timeout(provider, phase, 0.0)
     try:
-        async with asyncio.timeout(wait):
-            return await anext(upstream)
+        return await _within(anext(upstream), wait)  # a bare timer: asyncio.timeout cost ~2 us a chunk
     except TimeoutError:
         raise _timeout(provider, phase, wait) from None
     except StopAsyncIteration:
@@ -347,3 +364,6 @@ async def _close(upstream: AsyncIterator[dict[str, Any]]) -> None:
             await aclose()
         except Exception:  # closing a broken stream may fail again; the failure is already recorded
             pass
+
+
+_READERS = Readers(to_commit=_to_commit, next_chunk=_next_chunk, close=_close)

@@ -11,7 +11,7 @@ caller-facing error tree. Import every error from here (or from `crosswalk`).
     +-- AllProvidersFailed         502  every attempt failed
     +-- DeadlineExceeded           504  the step's total deadline ran out
     +-- UpstreamRejected           4xx  the vendor refused the request itself (its status)
-    +-- StreamInterrupted          502  a stream failed after its first token was delivered
+    +-- StreamInterrupted          502  a stream failed after its first token and could not be resumed
     +-- VerificationFailed         409  the panel disagreed and the step fails on that (record)
     +-- InvalidOutput              422  answers broke the step's validators (on_invalid: fail, or
                                         every provider's answer under failover; record)
@@ -122,8 +122,9 @@ class UpstreamRejected(CrosswalkError):
 
 
 class StreamInterrupted(CrosswalkError):
-    """A stream failed after its first token reached the caller: what was received is
-    incomplete and must not be taken for a whole answer."""
+    """A stream failed after its first token reached the caller and could not be resumed
+    on another provider (router/resume.py; `record.recovery` says why): what was received
+    is incomplete and must not be taken for a whole answer."""
 
     status_code = 502
     error_type = "stream_interrupted"

@@ -61,6 +61,7 @@ class Metrics:
         self.probes: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
+        self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -96,6 +97,9 @@ class Metrics:
         else:
             first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
         self.first_try[(step, "ok" if first_ok else "failed")] += 1
+        recovery = record.recovery
+        if recovery is not None:
+            self.recoveries[(step, recovery.mode or "none", recovery.outcome)] += 1
         previous = None
         for attempt in record.attempts:
             self.attempts[(step, attempt.provider, attempt.result)] += 1
@@ -162,6 +166,9 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_tokens", "Tokens by step, answering provider and kind (prompt or completion), "
                        "as the vendors' usage reported them (streams: when the caller asked for stream_options.include_usage).",
                        ["step", "provider", "kind"], m.tokens)
+        yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
+                       "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, failed, diverged, not_resumable).",
+                       ["step", "mode", "outcome"], m.recoveries)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

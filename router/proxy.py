@@ -27,6 +27,7 @@ from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
 from crosswalk.router.records import DecisionRecord
+from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
 
@@ -224,12 +225,15 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
                 await response.write(b"data: " + dumps(first) + b"\n\n")
             async for chunk in chunks:
                 await response.write(b"data: " + dumps(chunk) + b"\n\n")
+            if record.recovery is not None:  # the stream broke and was resumed: say how, last
+                await response.write(b"data: " + dumps(recovery_event(record)) + b"\n\n")
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, and no [DONE], so no client can
             # take the partial answer for a whole one.
-            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type))
+            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
+            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:

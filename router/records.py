@@ -89,12 +89,36 @@ class AgreementRecord:
 
 
 @dataclass(slots=True)
+class Recovery:
+    """A stream that broke after its commit point, and how it was resumed (router/resume.py).
+
+    `broken`: the provider whose stream broke; `how`: cut, stall, malformed, error_event,
+    missing_terminator or adapter; `failure_class` and `detail`: the evidence;
+    `delivered_chars`: the answer text the caller had then. `mode`: restart,
+    continue-prefill or continue-user (None when none was tried); `finished_by`: the
+    provider that finished the answer; `outcome`: resumed, failed (no provider could),
+    diverged (a restart did not reproduce the delivered text) or not_resumable (a tool
+    call, structured output, or resume off). `tried`: what each resumption ran into."""
+
+    broken: str
+    how: str
+    failure_class: str
+    detail: str = ""
+    delivered_chars: int = 0
+    mode: str | None = None
+    finished_by: str | None = None
+    outcome: str = "failed"
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class DecisionRecord:
     """Which provider answered a step, after which attempts. Read it as `resp.crosswalk`.
     A verified step also carries `agreement` and its panel members' own records; a step
-    with validators lists each answer that broke one in `validation`. `usage` is the
-    answering vendor's `usage` object (a stream's: its last chunk's, when the caller asked
-    for it with `stream_options.include_usage`)."""
+    with validators lists each answer that broke one in `validation`; a stream that broke
+    mid-answer carries `recovery`. `usage` is the answering vendor's `usage` object (a
+    stream's: its last chunk's, when the caller asked for it with
+    `stream_options.include_usage`)."""
 
     step: str
     provider: str | None = None
@@ -109,6 +133,7 @@ class DecisionRecord:
     def flagged(self) -> list[InvalidAnswer]:
         """The violations of the answer returned (on_invalid: flag); [] when it passed."""
         return [v for v in self.validation if v.action == "flag" and v.provider == self.provider]
+    recovery: Recovery | None = None
 
     @property
     def failovers(self) -> int:

@@ -15,8 +15,9 @@ async def fake_vendor() -> Any:
     Every vendor started is stopped (hanging handlers released) at teardown."""
     started: list[FakeVendor] = []
 
-    async def start(name: str, *, answer: str | None = None, tls: Any = None) -> FakeVendor:
-        vendor = await FakeVendor(name, answer=answer, tls=tls).start()
+    async def start(name: str, *, answer: str | None = None, tls: Any = None, rejects_prefill: bool = False,
+                    tool_call: dict[str, str] | None = None) -> FakeVendor:
+        vendor = await FakeVendor(name, answer=answer, tls=tls, rejects_prefill=rejects_prefill, tool_call=tool_call).start()
         started.append(vendor)
         return vendor
 

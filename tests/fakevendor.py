@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import struct
@@ -56,7 +57,8 @@ class Behaviour:
       malformed  stream: send `after` events, then a chunk that is not JSON;
                  non-stream: a 200 whose body is not JSON
       no_done    stream: end the body cleanly without `data: [DONE]`; `finish` says
-                 whether the finish_reason chunk is still sent
+                 whether the finish_reason chunk is still sent; with `after`, the body
+                 ends after that many events (a missing terminator after an incomplete answer)
       error_event  stream: send `after` events, then an in-band `data: {"error": ...}`
                  event carrying `payload` (as OpenAI does when a stream fails server-side)
       echo_field   answer 400 `Unrecognized request argument supplied: <field>` for the
@@ -113,10 +115,10 @@ def malformed(after: int) -> Behaviour:
     return Behaviour("malformed", after=after)
 
 
-def no_done(*, finish: bool) -> Behaviour:
+def no_done(*, finish: bool, after: int = 0) -> Behaviour:
     """A stream that ends cleanly without `data: [DONE]` (and without finish_reason
-    unless `finish`)."""
-    return Behaviour("no_done", finish=finish)
+    unless `finish`); with `after`, it ends after that many events."""
+    return Behaviour("no_done", finish=finish, after=after)
 
 
 def error_event(after: int, payload: Any) -> Behaviour:
@@ -154,6 +156,25 @@ def _echo(b: Behaviour, body: Any) -> tuple[int, dict[str, Any]] | None:
     content = str(messages[-1].get("content", "")) if isinstance(messages, list) and messages and isinstance(messages[-1], dict) else ""
     p = b.payload
     return b.status, _openai_error(p["template"].replace("{content}", content), p["type"], p["code"])
+
+
+def _ends_with_assistant(body: Any) -> bool:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    return isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant"
+
+
+def _continuing(body: Any, answer: str) -> str | None:
+    """The rest of `answer` when the request continues it: its last assistant message (a
+    prefill, or followed by a user message asking to go on) is the start of `answer`."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages[-2:]):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            partial = message.get("content")
+            if isinstance(partial, str) and partial and answer.startswith(partial):
+                return answer[len(partial):]
+    return None
 
 
 def _openai_error(message: str, type_: str | None, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -201,6 +222,11 @@ REGION_403 = {
         "type": "request_forbidden",
     }
 }
+PREFILL_400 = _openai_error(
+    "This model does not support assistant message prefill. The conversation must end with a user message.",
+    "invalid_request_error",
+    None,
+)
 LEGAL_451 = _openai_error(
     "This service is unavailable for legal reasons in your jurisdiction.", "unavailable_for_legal_reasons", None
 )
@@ -263,10 +289,18 @@ class Call:
 class FakeVendor:
     """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
 
-    def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None,
+                 rejects_prefill: bool = False, tool_call: dict[str, str] | None = None) -> None:
+        """`tls`: serve https with this context. `rejects_prefill`: a conversation that ends
+        with an assistant message gets a 400 (as models without prefill answer). `tool_call`
+        ({"name", "arguments"}): streams answer with that tool call instead of text. A request
+        whose last assistant message is the start of `answer` is a continuation: the vendor
+        answers the rest of it."""
         self.name = name
         self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
         self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
+        self.rejects_prefill = rejects_prefill
+        self.tool_call = tool_call
         self.calls: list[Call] = []
         self.base_url = ""
         self._queue: deque[Behaviour] = deque()
@@ -344,6 +378,8 @@ class FakeVendor:
         if b.kind == "hang":
             await self._release.wait()
             return web.Response(status=500)
+        if self.rejects_prefill and _ends_with_assistant(body):
+            return web.json_response(PREFILL_400, status=400, headers={"x-request-id": self._request_id()})
         model = body.get("model", "gpt-4o-mini") if isinstance(body, dict) else "gpt-4o-mini"
         if call.stream:
             return await self._stream(request, b, model, body)
@@ -408,16 +444,32 @@ class FakeVendor:
                 chunk["usage"] = None
             return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
-        words = self.answer.split(" ")
-        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        rest = _continuing(body, self.answer)
+        if rest is not None:  # a continuation: the rest of the answer, cut where the words are
+            pieces = re.findall(r"\s*\S+", rest) or [rest]
+        else:
+            words = self.answer.split(" ")
+            pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         events = [event({"role": "assistant", "content": "", "refusal": None}, None)]
-        events += [event({"content": p}, None) for p in pieces]
+        if self.tool_call is not None:
+            events += self._tool_events(event)
+        else:
+            events += [event({"content": p}, None) for p in pieces]
         if finish:
-            events.append(event({}, "stop"))
+            events.append(event({}, "tool_calls" if self.tool_call is not None else "stop"))
             if usage:
                 tail = {**base, "choices": [], "usage": {"prompt_tokens": 19, "completion_tokens": len(pieces), "total_tokens": 19 + len(pieces)}}
                 events.append(b"data: " + json.dumps(tail).encode() + b"\n\n")
         return events
+
+    def _tool_events(self, event: Any) -> list[bytes]:
+        """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
+        assert self.tool_call is not None
+        args = self.tool_call["arguments"]
+        head = {"index": 0, "id": f"call_{self.name}", "type": "function", "function": {"name": self.tool_call["name"], "arguments": ""}}
+        out = [event({"tool_calls": [head]}, None)]
+        out += [event({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]}, None) for i in range(0, len(args), 8)]
+        return out
 
     async def _stream(self, request: web.Request, b: Behaviour, model: str, body: dict[str, Any]) -> web.StreamResponse:
         self._request_id()
@@ -447,8 +499,9 @@ class FakeVendor:
         elif b.kind == "error_event":
             await resp.write(b"data: " + json.dumps(b.payload).encode() + b"\n\n")
         elif b.kind == "no_done":
-            for e in events[b.after:]:
-                await resp.write(e)
+            if not b.after:
+                for e in events:
+                    await resp.write(e)
             await resp.write_eof()  # a clean end of the chunked body, without [DONE]
         return resp
 

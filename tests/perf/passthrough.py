@@ -1,5 +1,6 @@
 """The floor for a Python proxy: a bare aiohttp pass-through with no logic at all.
-`python passthrough.py PORT UPSTREAM_URL` forwards POST /v1/chat/completions bytes."""
+`python passthrough.py PORT UPSTREAM_URL` forwards POST /v1/chat/completions bytes (an
+event stream as it arrives, anything else whole)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ def main() -> None:
     async def stop(app: web.Application) -> None:
         await app["session"].close()
 
-    async def forward(request: web.Request) -> web.Response:
+    async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         async with request.app["session"].post(upstream, data=body, headers={"content-type": "application/json"}) as resp:
-            return web.Response(body=await resp.read(), status=resp.status, content_type="application/json")
+            if resp.content_type != "text/event-stream":
+                return web.Response(body=await resp.read(), status=resp.status, content_type="application/json")
+            out = web.StreamResponse(status=resp.status, headers={"content-type": "text/event-stream"})
+            await out.prepare(request)
+            async for piece in resp.content.iter_any():
+                await out.write(piece)
+            await out.write_eof()
+            return out
 
     app = web.Application()
     app.on_startup.append(start)

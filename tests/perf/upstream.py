@@ -1,6 +1,7 @@
 """A minimal OpenAI-compatible upstream for benchmarks, run in its own process so it does
 not share the client's event loop: `python upstream.py PORT [SLOW_EVERY SLOW_S]`. Answers a
-fixed completion (or a short SSE stream) as fast as aiohttp can; with SLOW_EVERY, every
+fixed completion (or a short SSE stream) as fast as aiohttp can (a request with `"bench_chunks": N` streams N content
+chunks); with SLOW_EVERY, every
 SLOW_EVERY-th call first waits SLOW_S seconds (a deterministic slow tail: 20 -> 5 %)."""
 
 from __future__ import annotations
@@ -30,9 +31,28 @@ STREAM = (_chunk({"role": "assistant", "content": ""}, None) + _chunk({"content"
           + _chunk({"content": " is $42.99."}, None) + _chunk({}, "stop") + b"data: [DONE]\n\n")
 
 
+def long_stream(n: int) -> bytes:
+    """An SSE answer of `n` content chunks (a long answer, for per-chunk costs)."""
+    pieces = [_chunk({"role": "assistant", "content": ""}, None)]
+    pieces += [_chunk({"content": f" word{i}"}, None) for i in range(n)]
+    return b"".join(pieces) + _chunk({}, "stop") + b"data: [DONE]\n\n"
+
+
+_LONG: dict[int, bytes] = {}
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     if body.get("stream"):
+        n = body.get("bench_chunks")
+        if isinstance(n, int) and n > 0:
+            data = _LONG.get(n) or _LONG.setdefault(n, long_stream(n))
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            for start in range(0, len(data), 4096):  # arrives in pieces, as a real stream does
+                await resp.write(data[start:start + 4096])
+            await resp.write_eof()
+            return resp
         return web.Response(body=STREAM, content_type="text/event-stream")
     return web.Response(body=BODY, content_type="application/json")
 

@@ -409,7 +409,7 @@ async def test_stream_cut_without_done_is_stream_broken(upstream):
             got.append(c)
     await provider.aclose()
     assert len(got) == 1
-    assert info.value.reason == "cut"
+    assert info.value.reason == "missing_terminator"
     assert classify(info.value) == Classification(F.STREAM_BROKEN)
 
 

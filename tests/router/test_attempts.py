@@ -136,7 +136,8 @@ async def _read_all(port: int) -> bytes:
 async def test_proxy_stream_closes_the_upstream_and_releases_the_attempt(case):
     bad = StreamBroken("a: cut", provider="a") if case == "in-band error" else _chunk({1: "a key JSON cannot carry"})
     a = Scripted("a", chunks=[_chunk("hello"), bad, _chunk(" more"), _chunk(finish="stop")])
-    router = _router(a=a, b=Scripted("b"))
+    b = Scripted("b", chunks=[StreamBroken("b: cut", provider="b")])  # so the break cannot be resumed on b
+    router = _router(a=a, b=b)
     _half_open(router, "a")
     runner, port = await _serve(router)
     try:

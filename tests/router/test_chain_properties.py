@@ -183,6 +183,7 @@ health:
   regulatory_reprobe_s: 60
   probe_interval_s: 0  # no background probes: every provider call here belongs to a request
 retry_budget: {{ratio: {ratio}, min: {floor}, window_s: 1000000000}}
+stream: {{resume: "off"}}  # the chain's own rules; mid-stream recovery: tests/router/test_stream_recovery.py
 """
 
 

@@ -281,7 +281,8 @@ async def test_malformed_chunk_before_first_token_fails_over(router, vendors):
     assert "malformed" in out.details[0]
 
 
-# --- streams broken after the first token: chunks, then StreamInterrupted --------------
+# --- streams broken after the first token, no provider left to resume them (step solo;
+# resumed streams: tests/router/test_stream_recovery.py): chunks, then StreamInterrupted
 
 
 def _interrupted(out: Outcome, vendors: Vendors, text: str) -> None:
@@ -290,34 +291,34 @@ def _interrupted(out: Outcome, vendors: Vendors, text: str) -> None:
     assert out.text == text  # what was delivered before the break, nothing more
     assert out.finish_reason is None  # never a normal end
     assert out.models == {"primary"}
-    assert vendors.secondary.count == 0  # no restart after the commit point
+    assert vendors.secondary.count == 0  # not in the step: nobody to resume it
     assert vendors.primary.count == 1
 
 
 async def test_stream_cut_after_first_token_is_interrupted(router, vendors):
     vendors.primary.always(fv.cut(after=3))  # role chunk + two content chunks
-    out = await ask(router, stream=True)
+    out = await ask(router, "solo", stream=True)
     _interrupted(out, vendors, "Answer from")
     assert out.attempts == [("primary", "stream_broken")]
 
 
 async def test_stream_stall_after_first_token_is_interrupted(router, vendors):
     vendors.primary.always(fv.stall(after=3))
-    out = await ask(router, stream=True)
+    out = await ask(router, "solo", stream=True)
     _interrupted(out, vendors, "Answer from")
     assert out.attempts == [("primary", "timeout")]
 
 
 async def test_malformed_chunk_after_first_token_is_interrupted(router, vendors):
     vendors.primary.always(fv.malformed(after=2))
-    out = await ask(router, stream=True)
+    out = await ask(router, "solo", stream=True)
     _interrupted(out, vendors, "Answer")
     assert out.attempts == [("primary", "stream_broken")]
 
 
 async def test_stream_without_done_or_finish_reason_is_interrupted(router, vendors):
     vendors.primary.always(fv.no_done(finish=False))
-    out = await ask(router, stream=True)
+    out = await ask(router, "solo", stream=True)
     _interrupted(out, vendors, vendors.primary.answer)  # every word came, but no end
     assert out.attempts == [("primary", "stream_broken")]
 
@@ -664,7 +665,7 @@ async def test_error_event_before_first_token_fails_over(router, vendors):
 
 async def test_error_event_after_first_token_is_interrupted(router, vendors):
     vendors.primary.always(fv.error_event(3, fv.SERVER_ERROR_500))
-    out = await ask(router, stream=True)
+    out = await ask(router, "solo", stream=True)
     _interrupted(out, vendors, "Answer from")
     assert out.attempts == [("primary", "stream_broken")]
     assert "server had an error" in out.error.message

@@ -81,8 +81,8 @@ async def test_stream_faults_before_the_first_token_fail_over(stack, fault):
 @pytest.mark.parametrize("fault", [fv.cut(after=3), fv.stall(after=3), fv.malformed(after=3), fv.no_done(finish=False)])
 async def test_stream_faults_after_the_first_token_end_in_an_error_not_a_short_answer(stack, fault):
     proxy, client, primary, secondary = stack
-    primary.always(fault)
-    stream = await client.chat.completions.create(model="draft", messages=MSG, stream=True)
+    primary.always(fault)  # on a step with no other provider to resume it on
+    stream = await client.chat.completions.create(model="solo", messages=MSG, stream=True)
     got = []
     with pytest.raises(openai.APIError) as info:
         async for chunk in stream:

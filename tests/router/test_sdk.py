@@ -71,17 +71,29 @@ async def test_stream_fails_over_before_first_token_and_names_provider(router):
     assert [(x.provider, x.failure_class) for x in stream.crosswalk.attempts] == [("a", "stream_broken"), ("b", None)]
 
 
-async def test_stream_cut_after_first_token_is_an_error_not_a_short_answer(router):
+async def test_stream_cut_after_first_token_is_resumed_and_the_record_says_how(router):
+    router.providers["a"].set_fault(Fault("cut", after_chunks=1))
+    router.providers["a"].answer = router.providers["b"].answer = "one two three four five six seven"
+    stream = await router.acompletion(step="draft", messages=MSG, stream=True)
+    got = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+    assert "".join(got) == "one two three four five six seven"  # b continued a's answer: one whole answer
+    recovery = stream.crosswalk.recovery
+    assert (recovery.broken, recovery.how, recovery.mode, recovery.finished_by) == ("a", "cut", "continue-user", "b")
+    assert stream.crosswalk.provider == "b"
+
+
+def test_blocking_stream_cut_with_nobody_to_resume_is_an_error_not_a_short_answer(router):
     router.providers["a"].set_fault(Fault("cut", after_chunks=1))
     router.providers["a"].answer = "one two three four five six seven"
-    stream = await router.acompletion(step="draft", messages=MSG, stream=True)
+    router.providers["b"].set_fault(Fault.http(503, "overloaded"))
+    stream = router.completion(step="draft", messages=MSG, stream=True)
     got = []
     with pytest.raises(StreamInterrupted) as info:
-        async for c in stream:
+        for c in stream:
             got.append(c.choices[0].delta.content or "")
     assert "".join(got) == "one two three"
-    assert "incomplete" in str(info.value)
-    assert router.providers["b"].calls == 0  # no restart after the commit point
+    assert "stream from a broke" in str(info.value) and "incomplete" in str(info.value)
+    assert stream.crosswalk.recovery.outcome == "failed"
 
 
 async def test_all_failed_lists_each_attempt(router):
