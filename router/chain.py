@@ -4,7 +4,8 @@ Non-streaming: each attempt gets min(per-try timeout, time left). Streaming: the
 token must come within the TTFT timeout and later chunks within the idle timeout. Chunks
 are held back until the first one that carries content (the commit point); before it any
 failure fails over, after it the stream ends with `StreamInterrupted`, never a silent
-truncation. The answering provider's name replaces the `model` field.
+truncation. `model` stays the vendor's (the provider's configured model when the vendor
+sends none); the answering provider's name is in the decision record.
 
 A step with `hedge` races its attempts (router/hedge.py): a non-streamed attempt that has
 not answered within the hedge delay, or a stream that has not reached its commit point,
@@ -25,7 +26,7 @@ from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router.attempts import StepRun
 from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, StreamInterrupted
@@ -106,20 +107,28 @@ class FailoverChain:
             except BaseException:
                 run.abandoned(choice)
                 raise
-            run.succeeded(choice, started)
-            result["model"] = choice.provider
+            run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
+            self._name_model(result, choice.provider)
             return result
 
     async def _complete_hedged(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
         """`_complete` for a hedging step: attempts race, the first answer wins."""
         race = Race(run)
         try:
-            winner, result = await first_answer(race, partial(self._ask, request),
-                                                record_winner=lambda w: run.succeeded(w.choice, w.started, hedge=w.hedge))
+            winner, result = await first_answer(race, partial(self._ask, request), record_winner=lambda w: run.succeeded(
+                w.choice, w.started, hedge=w.hedge, request_id=w.task.result().pop(REQUEST_ID, None)))
         finally:
             await race.close()
-        result["model"] = winner.choice.provider
+        self._name_model(result, winner.choice.provider)
         return result
+
+    def _name_model(self, message: dict[str, Any], provider: str) -> None:
+        """`model` as the vendor named the model that answered (cost lookups and clients'
+        model checks read it), else the provider's configured model; the provider's alias
+        is in the record (and the proxy's x-crosswalk-provider)."""
+        if not message.get("model") or not isinstance(message["model"], str):
+            conf = self.state.config.providers.get(provider)
+            message["model"] = conf.model if conf is not None else provider
 
     def _ask(self, request: ChatRequest, race: Race, choice: Choice, hedge: bool) -> None:
         budget = min(race.run.step.timeouts.per_try_s, race.run.remaining())
@@ -197,7 +206,7 @@ class FailoverChain:
             if self.observer is not None:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
             for chunk in held:
-                chunk["model"] = name
+                self._name_model(chunk, name)
                 yield chunk
             while True:
                 wait = min(idle, run.remaining())
@@ -205,7 +214,7 @@ class FailoverChain:
                     chunk = await _next_chunk(upstream, wait, name, "idle")
                 except StopAsyncIteration:
                     break
-                chunk["model"] = name
+                self._name_model(chunk, name)
                 yield chunk
         except ProviderError as error:
             cls = run.failed(choice, error, started, may_fail_over=False, hedge=hedge)

@@ -58,7 +58,7 @@ async def test_recovery_is_found_by_probes_not_user_requests():
     await prober.probe_due()  # two probe successes (half_open_probes) close it early
     assert r.state.health["a"].state is State.HEALTHY
     assert r.providers["a"].calls == calls + 2
-    assert (await r.acompletion(step="s", messages=MSG)).model == "a"  # 300 s ejection cut short
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "a"  # 300 s ejection cut short
     assert metrics.probes[("a", "transient")] == 1 and metrics.probes[("a", "ok")] == 2
     await r.aclose()
 
@@ -91,7 +91,7 @@ async def test_regulatory_exclusion_is_reprobed_only_when_it_lapses():
     r.providers["a"].set_fault(None)
     assert await prober.probe("a") is True
     assert r.state.exclusions.active("a", clock.now()) is None
-    assert (await r.acompletion(step="s", messages=MSG)).model == "a"
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "a"
     await r.aclose()
 
 
@@ -104,7 +104,7 @@ async def test_no_reprobe_when_the_config_forbids_it():
     assert _prober(r).due() == []
     exclusion = r.state.exclusions.active("a", clock.now())
     assert exclusion is not None and exclusion.until is None  # until the config changes
-    assert (await r.acompletion(step="s", messages=MSG)).model == "b"
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "b"
     assert r.providers["a"].calls == 1
     await r.aclose()
 
