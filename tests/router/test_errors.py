@@ -118,3 +118,25 @@ def test_a_failed_verification_shows_its_panel():
     resp = _crosswalk_error(VerificationFailed("x", step="s", record=_disagreement()))
     assert resp.headers["x-crosswalk-agreement"].startswith("disagreed; score=0.50")
     assert json.loads(resp.body)["crosswalk"]["agreement"]["dissenting"] == [{"provider": "b", "answer": "2"}]
+
+
+# Whether a client retry can help, per final error (the README's x-should-retry table).
+SHOULD_RETRY = {
+    "RateLimited": "true", "NoEligibleProvider": "true",  # both lapse: come back after Retry-After
+    "AllProvidersFailed": "false", "DeadlineExceeded": "false", "StreamInterrupted": "false",  # failed over already
+    "UpstreamRejected": "false", "InvalidRequest": "false", "UnknownStep": "false",  # the request itself
+    "VerificationFailed": "false", "ConfigError": "false", "CrosswalkError": "false",
+}
+
+
+@pytest.mark.parametrize(("err", "status"), CASES, ids=[type(e).__name__ for e, _ in CASES])
+def test_every_final_error_says_whether_a_client_retry_can_help(err, status):
+    headers = _crosswalk_error(err).headers
+    assert headers["x-should-retry"] == SHOULD_RETRY[type(err).__name__]
+    assert ("retry-after" in headers) == (headers["x-should-retry"] == "true")
+    assert errors.client_should_retry(err) is (headers["x-should-retry"] == "true")
+
+
+def test_no_eligible_provider_until_the_config_changes_says_do_not_retry():
+    assert _crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers["x-should-retry"] == "false"
+    assert _crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=40)).headers["x-should-retry"] == "true"
