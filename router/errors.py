@@ -92,7 +92,6 @@ class RateLimited(CrosswalkError):
 
     status_code = 429
     error_type = "rate_limited"
-    retryable = True  # a rate limit always ends: there is a time to retry at, known or not
 
     def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None) -> None:
         super().__init__(message, step=step, attempts=attempts)
