@@ -92,6 +92,20 @@ async def test_a_failed_over_502_tells_the_official_client_not_to_retry(stack):
     assert primary.count + secondary.count == len(attempts)  # one proxy request: no client retries
 
 
+async def test_chat_openai_makes_no_retries_of_its_own_after_a_failover_either(stack):
+    langchain_openai = pytest.importorskip("langchain_openai")
+    proxy, _, primary, secondary, _ = stack
+    llm = langchain_openai.ChatOpenAI(model="draft", base_url=proxy.url + "/v1", api_key=KEY, timeout=15)  # default retries
+    assert (await llm.ainvoke("What refund do we owe?")).response_metadata["model_name"] == "gpt-4o-mini"
+    primary.always(fv.error(503, fv.OVERLOADED_503))
+    secondary.always(fv.error(503, fv.OVERLOADED_503))
+    before = primary.count + secondary.count
+    with pytest.raises(openai.APIStatusError) as info:
+        await llm.ainvoke("What refund do we owe?")
+    attempts = info.value.response.json()["crosswalk"]["attempts"]
+    assert primary.count + secondary.count - before == len(attempts)  # one proxy request
+
+
 async def test_every_provider_rate_limited_is_a_429_the_client_may_retry_after(stack):
     proxy, client, primary, secondary, _ = stack
     primary.always(fv.rate_limited(retry_after=30))
