@@ -87,6 +87,7 @@ class Outcome:
     models: set[str] = field(default_factory=set)  # `model` of the response or chunks: the vendor's
     provider: str | None = None  # the record's answering provider
     provider_model: str | None = None  # the model that provider asks its vendor for (the fake vendor echoes it)
+    request_id: str | None = None  # the answering vendor's x-request-id, from the record
     finish_reason: str | None = None
     attempts: list[tuple[str, str | None]] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
@@ -122,6 +123,7 @@ async def _ask(router: Router, step: str, stream: bool, extra: dict[str, Any]) -
         out.provider = record.provider
         # What the vendor was asked for: a litellm model without its `openai/` route prefix.
         out.provider_model = router.config.providers[record.provider].model.rsplit("/", 1)[-1]
+        out.request_id = record.request_id
     out.attempts = [(a.provider, a.failure_class) for a in attempts]
     out.details = [a.detail for a in attempts]
     return out
@@ -643,6 +645,8 @@ async def test_litellm_adapter_answers_and_fails_over(vendors, monkeypatch, stre
         assert call.path == "/v1/chat/completions" and call.body["model"] == "gpt-4o-mini"
         assert call.body["messages"] == MSG and bool(call.body.get("stream")) is stream
         assert call.headers["Authorization"] == "Bearer sk-litellm-primary"
+        if not stream:  # the vendor's request id, through litellm's response headers
+            assert out.request_id == vendors.primary.last_request_id is not None
 
         vendors.primary.always(fv.error(503, fv.OVERLOADED_503))
         out = await ask(r, stream=stream, guard_s=LITELLM_TOTAL_S + 2)
