@@ -89,6 +89,7 @@ class ProxySettings:
     header_timeout_s: float = 10.0
     keepalive_timeout_s: float = 60.0
     max_connections: int = 4096
+    drain_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,6 +228,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             header_timeout_s=spec.proxy.header_timeout_s,
             keepalive_timeout_s=spec.proxy.keepalive_timeout_s,
             max_connections=spec.proxy.max_connections,
+            drain_s=spec.proxy.drain_s,
         ),
         source=source,
         state=spec.state,

@@ -411,6 +411,10 @@ class ProxySpec(_Spec):
     header_timeout_s: float = Field(10.0, gt=0, le=3600)
     keepalive_timeout_s: float = Field(60.0, gt=0, le=3600)
     max_connections: int = Field(4096, ge=1)
+    # On SIGTERM, /readyz answers 503 `draining` for drain_s while requests are still served
+    # (load balancers take that long to stop sending), then the listener closes and requests
+    # in flight finish. SIGINT stops at once.
+    drain_s: float = Field(5.0, ge=0, le=600)
 
 
 class StateSpec(_Spec):

@@ -15,6 +15,11 @@ class ChatRequest:
     body: dict[str, Any]
 
 
+# Where an adapter leaves the vendor's own request id (OpenAI's `x-request-id`, Anthropic's
+# `request-id`) in the answer dict it returns; the chain takes it out into the record.
+REQUEST_ID = "_crosswalk_request_id"
+
+
 class Provider(Protocol):
     """A vendor endpoint: `complete` returns a chat.completion dict, `stream` yields
     chat.completion.chunk dicts; both raise only `providers.errors.ProviderError`."""

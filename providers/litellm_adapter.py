@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any, AsyncIterator
 
-from crosswalk.providers.base import chunk_finishes
+from crosswalk.providers.base import REQUEST_ID, chunk_finishes
 from crosswalk.providers.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -80,7 +80,11 @@ class LiteLLMProvider:
             response = await litellm.acompletion(**self._kwargs(request.body, False))
         except Exception as exc:  # litellm's tree is wide; everything maps below
             raise self._map(exc) from None
-        return response.model_dump(exclude_none=True)
+        answer = response.model_dump(exclude_none=True)
+        request_id = _request_id(response)
+        if request_id is not None:
+            answer[REQUEST_ID] = request_id
+        return answer
 
     async def stream(self, request: Any) -> AsyncIterator[dict[str, Any]]:
         """Stream through litellm; a stream that stops without a finish reason is a cut."""
@@ -149,6 +153,20 @@ class LiteLLMProvider:
 
     async def aclose(self) -> None:
         """litellm keeps its own clients; nothing of ours to close."""
+
+
+def _request_id(response: Any) -> str | None:
+    """The vendor's own request id, from the response headers litellm keeps
+    (`request-id` when litellm recognised the vendor's, else the raw header)."""
+    hidden = getattr(response, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    for key in ("request-id", "llm_provider-x-request-id", "llm_provider-request-id"):
+        value = headers.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _embedded_error(message: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Callable
 
-from crosswalk.providers.base import ChatRequest, chunk_finishes
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, chunk_finishes
 from crosswalk.providers.classify import parse_retry_after
 from crosswalk.providers.errors import (
     MalformedResponse,
@@ -75,13 +75,15 @@ class OpenAIWireProvider:
 
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request and return the vendor's chat.completion JSON."""
-        raw = await self._post(with_trace(self._chat_head), self._payload(request))
+        raw, request_id = await self._post(with_trace(self._chat_head), self._payload(request))
         try:
             body = loads(raw)
         except ValueError:
             raise MalformedResponse(f"{self.name}: response body is not JSON", provider=self.name) from None
         if not isinstance(body, dict) or "choices" not in body:
             raise MalformedResponse(f"{self.name}: response has no 'choices'", provider=self.name)
+        if request_id is not None:
+            body[REQUEST_ID] = request_id
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
@@ -108,19 +110,35 @@ class OpenAIWireProvider:
         if not finished:
             raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="missing_terminator")
 
-    async def _post(self, head: bytes, payload: bytes) -> bytes:
-        """POST and return the body of a success; errors mapped to the project's tree."""
+    async def _post(self, head: bytes, payload: bytes) -> tuple[bytes, str | None]:
+        """POST and return the body of a success and the vendor's request id (the client
+        parsed every header already: one lookup); errors mapped to the project's tree."""
         try:
             resp = await self._pool().request(head, payload)
             if resp.status >= 400:
                 raise await self._http_error(resp)
-            return await resp.read()
+            headers = resp.headers
+            return await resp.read(), headers.get("x-request-id") or headers.get("request-id")
         except TransportError as exc:
             raise self._connection_error(exc) from None
 
+    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST an OpenAI embeddings body ({base_url}/embeddings, `model` set to this
+        provider's) and return the vendor's JSON (data, model, usage)."""
+        raw, request_id = await self._post(with_trace(self._embed_head), dumps({**body, "model": self.model}))
+        try:
+            answer = loads(raw)
+        except ValueError:
+            raise MalformedResponse(f"{self.name}: embeddings response body is not JSON", provider=self.name) from None
+        if not isinstance(answer, dict):
+            raise MalformedResponse(f"{self.name}: embeddings response is not an object", provider=self.name)
+        if request_id is not None:
+            answer[REQUEST_ID] = request_id
+        return answer
+
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """POST {base_url}/embeddings; one vector per text, in order."""
-        raw = await self._post(with_trace(self._embed_head), dumps({"model": self.model, "input": texts}))
+        raw, _ = await self._post(with_trace(self._embed_head), dumps({"model": self.model, "input": texts}))
         try:
             data = sorted(loads(raw)["data"], key=lambda d: d.get("index", 0))
             return [list(map(float, d["embedding"])) for d in data]

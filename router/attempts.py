@@ -128,14 +128,15 @@ class StepRun:
         while (left := at - self.clock.now()) > 0:
             await self.clock.sleep(left)
 
-    def succeeded(self, choice: Choice, started: float, *, hedge: bool = False) -> DecisionRecord:
-        """Record the answering attempt; returns the finished decision record. A non-streamed
-        answer's latency feeds the provider's latency ring (a stream's: `committed`)."""
+    def succeeded(self, choice: Choice, started: float, *, hedge: bool = False, request_id: str | None = None) -> DecisionRecord:
+        """Record the answering attempt (with the vendor's `request_id`, if it sent one);
+        returns the finished decision record. A non-streamed answer's latency feeds the
+        provider's latency ring (a stream's: `committed`)."""
         now = self.clock.now()
         self.state.record_success(choice.provider)
         if self.kind == "complete":
             self.state.observe_latency(choice.provider, "complete", now - started)
-        self._add(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge))
+        self._add(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge, request_id=request_id))
         self.record.provider = choice.provider
         self.record.latency_s = now - self.started
         return self.record

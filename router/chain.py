@@ -5,8 +5,9 @@ token must come within the TTFT timeout and later chunks within the idle timeout
 are held back until the first one that carries content (the commit point; a step's
 `stream.hold` holds more, or the whole answer); before it any failure fails over. After
 it, a broken stream is resumed on the next provider (router/resume.py), or ends with
-`StreamInterrupted` naming the real failure, never a silent truncation. The answering
-provider's name replaces the `model` field.
+`StreamInterrupted` naming the real failure, never a silent truncation. `model` stays
+the vendor's (the provider's configured model when the vendor sends none); the answering
+provider's name is in the decision record.
 
 A step with `hedge` races its attempts (router/hedge.py): a non-streamed attempt that has
 not answered within the hedge delay, or a stream that has not reached its commit point,
@@ -28,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import ChatRequest, Provider, chunk_commits
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
@@ -113,25 +114,33 @@ class FailoverChain:
             except BaseException:
                 run.abandoned(choice)
                 raise
-            run.succeeded(choice, started)
+            run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
             run.record.usage = usage_of(result)
-            result["model"] = choice.provider
+            self._name_model(result, choice.provider)
             return result
 
     async def _complete_hedged(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
         """`_complete` for a hedging step: attempts race, the first answer wins."""
         race = Race(run)
         try:
-            winner, result = await first_answer(race, partial(self._ask, request),
-                                                record_winner=lambda w: run.succeeded(w.choice, w.started, hedge=w.hedge))
+            winner, result = await first_answer(race, partial(self._ask, request), record_winner=lambda w: run.succeeded(
+                w.choice, w.started, hedge=w.hedge, request_id=_request_id(w.task.result())))
         finally:
             await race.close()
         if run.step.validate is not None:
             result, flagged = result
             run.record.validation += flagged
         run.record.usage = usage_of(result)
-        result["model"] = winner.choice.provider
+        self._name_model(result, winner.choice.provider)
         return result
+
+    def _name_model(self, message: dict[str, Any], provider: str) -> None:
+        """`model` as the vendor named the model that answered (cost lookups and clients'
+        model checks read it), else the provider's configured model; the provider's alias
+        is in the record (and the proxy's x-crosswalk-provider)."""
+        if not message.get("model") or not isinstance(message["model"], str):
+            conf = self.state.config.providers.get(provider)
+            message["model"] = conf.model if conf is not None else provider
 
     def _ask(self, request: ChatRequest, race: Race, choice: Choice, hedge: bool) -> None:
         budget = min(race.run.step.timeouts.per_try_s, race.run.remaining())
@@ -224,7 +233,7 @@ class FailoverChain:
             if self.observer is not None:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
             for chunk in held:
-                chunk["model"] = name
+                self._name_model(chunk, name)
                 if "usage" in chunk:
                     run.record.usage = usage_of(chunk)
                 yield chunk
@@ -234,7 +243,7 @@ class FailoverChain:
                     chunk = await _next_chunk(upstream, wait, name, "idle")
                 except StopAsyncIteration:
                     break
-                chunk["model"] = name
+                self._name_model(chunk, name)
                 if "usage" in chunk:  # the last chunk, when the caller asked for include_usage
                     run.record.usage = usage_of(chunk)
                 deliver(chunk)
@@ -255,7 +264,7 @@ class FailoverChain:
                 f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
                 step=run.step.name, attempts=run.record.attempts,
             ) from None
-        resumer = Resumer(run, self.providers, run.request or ChatRequest({}), _READERS)
+        resumer = Resumer(run, self.providers, run.request or ChatRequest({}), _READERS, name_model=self._name_model)
         async with aclosing(resumer.resume(sent, choice, broke, cls)) as rest:
             async for chunk in rest:
                 yield chunk
@@ -272,6 +281,12 @@ async def _answer(provider: Provider, request: ChatRequest, name: str, budget: f
         raise
     except Exception as exc:
         raise _adapter_error(name, exc) from None
+
+
+def _request_id(result: Any) -> str | None:
+    """The vendor's request id off a racer's answer (a validated racer's is (answer, flagged))."""
+    answer = result[0] if isinstance(result, tuple) else result
+    return answer.pop(REQUEST_ID, None)
 
 
 def _hold(run: StepRun) -> float:

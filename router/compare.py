@@ -92,6 +92,7 @@ class _Judge:
     def __init__(self, judge: Any, question: str) -> None:
         self.judge = judge
         self.question = question
+        self.usage: dict[str, int] = {}  # what the judge's calls spent (the panel's bill includes it)
 
     async def same(self, a: str, b: str) -> bool:
         body = {"messages": cmp.judge_messages(self.question, a, b), "temperature": 0}
@@ -102,6 +103,7 @@ class _Judge:
                 log.warning("crosswalk: judge call failed: %s", exc.evidence())
                 tracing.judged(span, None, error=type(exc).__name__)
                 return False
+            add_usage(self.usage, result)
             verdict = cmp.parse_judge_verdict(answer_text(result))
             tracing.judged(span, verdict)
         return verdict is True
@@ -117,6 +119,14 @@ def comparator_for(spec: VerifySpec, providers: Any, question: str) -> Comparato
     if spec.compare == "judge":
         return _Judge(providers[spec.judge], question)
     return _Pure(spec)
+
+
+def add_usage(total: dict[str, int], result: dict[str, Any]) -> None:
+    """Add a completion's integer `usage` counts into `total`."""
+    usage = result.get("usage") if isinstance(result, dict) else None
+    for key, value in (usage or {}).items() if isinstance(usage, dict) else ():
+        if isinstance(value, int) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
 
 
 def answer_text(result: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from crosswalk.router.records import DecisionRecord
 
 if TYPE_CHECKING:
+    from openai.types import CreateEmbeddingResponse
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 
@@ -18,6 +19,13 @@ def to_completion(body: dict[str, Any], record: DecisionRecord) -> ChatCompletio
     from openai.types.chat import ChatCompletion
 
     return _build(ChatCompletion, body, record)
+
+
+def to_embeddings(body: dict[str, Any], record: DecisionRecord) -> CreateEmbeddingResponse:
+    """A `CreateEmbeddingResponse` with the decision record at `.crosswalk`."""
+    from openai.types import CreateEmbeddingResponse
+
+    return _build(CreateEmbeddingResponse, body, record)
 
 
 def to_chunk(body: dict[str, Any]) -> ChatCompletionChunk:

@@ -56,7 +56,7 @@ async def _traffic(router: Router, steps: list[str], count: int, pace_s: float, 
             answered["(failed)"] += 1
         else:
             tally.records.append(resp.crosswalk)
-            answered[resp.model] += 1
+            answered[resp.crosswalk.provider] += 1
         if pace_s:
             await asyncio.sleep(pace_s)
     return answered
@@ -126,7 +126,7 @@ async def _verified_phase(router: Router, out: TextIO) -> None:
     print("\n1b. Verified step 'refund-amount': three vendors asked, answers compared numerically", file=out)
     resp = await router.acompletion(step="refund-amount", messages=[{"role": "user", "content": PROMPTS["refund-amount"]}])
     agreement = resp.crosswalk.agreement
-    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.model})", file=out)
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.crosswalk.provider}, model {resp.model})", file=out)
     print(f"  decision: {agreement.decision}, score {agreement.score:.2f}, quorum {agreement.quorum}, comparator {agreement.comparator}", file=out)
     for vote in agreement.agreeing:
         print(f"    agrees:    {vote.provider:<12} {vote.answer!r}", file=out)

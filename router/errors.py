@@ -46,6 +46,7 @@ __all__ = [
     "VerificationFailed",
     "InvalidOutput",
     "attempts_text",
+    "client_should_retry",
 ]
 
 
@@ -94,7 +95,6 @@ class RateLimited(CrosswalkError):
 
     status_code = 429
     error_type = "rate_limited"
-    retryable = True  # a rate limit always ends: there is a time to retry at, known or not
 
     def __init__(self, message: str, *, step: str = "", attempts: Sequence[Attempt] = (), retry_after_s: float | None = None) -> None:
         super().__init__(message, step=step, attempts=attempts)
@@ -160,3 +160,18 @@ def attempts_text(attempts: Sequence[Attempt]) -> str:
     return "; ".join(
         f"{a.provider}: {a.result}" + (f" ({a.detail})" if a.detail else "") for a in attempts
     )
+
+
+def client_should_retry(err: CrosswalkError) -> bool:
+    """Whether a client retry of the same request can help (the proxy's `x-should-retry`).
+
+    Only when the failure has a time at which it lapses: every provider rate limited, or
+    nothing eligible for a while (ejections, cooldowns). Everything else comes after
+    Crosswalk already failed over across every provider it may use (502, 504), or is
+    about the request (400, 404, 4xx from the vendor), a failed verification (409), or an
+    exclusion no wait will end: a client retry would only multiply the load."""
+    if isinstance(err, RateLimited):
+        return True
+    if isinstance(err, NoEligibleProvider):
+        return err.retryable
+    return False

@@ -224,6 +224,8 @@ def _result(completion: ChatCompletion, step: str, router: Router) -> ChatResult
         # (or simulated ones) can repeat, and LangGraph's add_messages replaces a message
         # whose id it has seen. LangChain gives the message a unique run id instead.
         metadata = {**decided, "id": completion.id, "finish_reason": choice.finish_reason}
+        if completion.model:  # the model that answered, as its vendor names it
+            metadata["model_name"] = completion.model
         metadata.setdefault("step", step)
         ai = AIMessage(
             content=choice.message.content or "",

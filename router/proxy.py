@@ -1,9 +1,9 @@
 """The sidecar: an OpenAI-compatible HTTP server in front of a `Runtime` (router/runtime.py).
 
-POST /v1/chat/completions (the `model` field names a step), GET /v1/models (the steps),
-GET /v1/crosswalk/providers (provider state, behind auth), POST
+POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step), GET
+/v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
 /v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
-/healthz, /readyz, /metrics.
+/healthz and /readyz (GET or HEAD), /metrics.
 Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
 OpenAI's error JSON with the status the failure deserves.
 """
@@ -21,11 +21,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
 from crosswalk.router.auth import authorized
-from crosswalk.router.errors import CrosswalkError, NoEligibleProvider, RateLimited, UnknownStep
-from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body
+from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
+from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
@@ -45,6 +46,7 @@ class ProxyState:
     reloaded_at: str | None = None
     host: str = ""  # the bound address: a reload may drop every key only on loopback ("" counts as public)
     started: float = field(default_factory=time.monotonic)
+    draining: bool = False  # SIGTERM came: /readyz says so while requests are still served (router/serve.py)
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -79,6 +81,9 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
         headers["x-crosswalk-agreement"] = record.agreement.header()
     if record.validation:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
+    request_id = record.request_id
+    if request_id is not None:  # the answering vendor's own id, for its support desk
+        headers["x-crosswalk-upstream-request-id"] = _header_text(request_id)
     return headers
 
 
@@ -90,14 +95,12 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
-    if isinstance(err, (NoEligibleProvider, RateLimited)):  # siblings: both say when to come back
-        if retry is not None:
-            headers["retry-after"] = str(max(1, int(retry + 0.999)))
-        elif err.retryable:
-            headers["retry-after"] = "1"  # soft standings with no known end (probe slots taken): soon
-        else:
-            # Blocked or excluded until the config changes: there is no honest retry time.
-            headers["x-should-retry"] = "false"
+    # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
+    # Crosswalk failed over across every provider that would triple the load for nothing.
+    should_retry = client_should_retry(err)
+    headers["x-should-retry"] = "true" if should_retry else "false"
+    if should_retry:  # rate limited, or nothing eligible for a while: say when to come back
+        headers["retry-after"] = "1" if retry is None else str(max(1, int(retry + 0.999)))
     attempts = [{"provider": a.provider, "failure_class": a.failure_class, "status": a.status,
                  "latency_ms": round(a.latency_s * 1000, 1)} for a in err.attempts]
     extra: dict[str, Any] = {"step": err.step, "attempts": attempts}
@@ -110,7 +113,7 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
         extra["validation"] = validation.as_json(record)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
     return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
-                  code=err.code or err.error_type, param="model" if unknown_step else None,
+                  code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
 
@@ -128,7 +131,10 @@ def _guarded(handler: Handler, *, auth: bool) -> Handler:
             return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
                           type_="invalid_request_error", code="invalid_api_key")
         try:
-            return await handler(request)
+            response = await handler(request)
+            if proxy.draining:  # tell keep-alive clients to reconnect (to a replica that stays)
+                response.force_close()
+            return response
         except web.HTTPException as exc:
             if exc.status == 413:
                 return _error(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
@@ -201,6 +207,17 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
+async def embeddings(request: web.Request) -> web.Response:
+    """POST /v1/embeddings: the step's providers that embed, with chat's failover."""
+    proxy: ProxyState = request.app["proxy"]
+    body = parse_routable_body(await _read_body(request, proxy))
+    try:
+        result, record = await proxy.runtime.embed(body.pop("model"), body)
+    except CrosswalkError as err:
+        return _crosswalk_error(err)
+    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+
+
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
                   records: list[DecisionRecord]) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
@@ -253,12 +270,25 @@ async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
         pass
 
 
+def _model_json(name: str, step: StepConf) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "crosswalk", "description": step.description}
+
+
 async def models(request: web.Request) -> web.Response:
     """GET /v1/models: the steps, as OpenAI models."""
     config = request.app["proxy"].runtime.config
-    data = [{"id": name, "object": "model", "created": 0, "owned_by": "crosswalk", "description": step.description}
-            for name, step in config.steps.items()]
-    return _json({"object": "list", "data": data})
+    return _json({"object": "list", "data": [_model_json(name, step) for name, step in config.steps.items()]})
+
+
+async def model(request: web.Request) -> web.Response:
+    """GET /v1/models/{id}: one step as an OpenAI model; an unknown id is OpenAI's 404."""
+    runtime: Runtime = request.app["proxy"].runtime
+    name = request.match_info["id"]
+    try:
+        step = runtime.step(name)
+    except UnknownStep as err:
+        return _error(404, err.message, type_="invalid_request_error", param="model", code="model_not_found")
+    return _json(_model_json(name, step))
 
 
 async def providers_state(request: web.Request) -> web.Response:
@@ -311,23 +341,35 @@ async def unexclude(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Process up."""
+    """Process up (GET or HEAD)."""
     return _json({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Config loaded and every step has a provider it may use (not blocked or excluded)."""
+    """Ready while any step has a provider it may use (not blocked or excluded): one
+    excluded step must not pull every replica out of a load balancer. `?step=NAME` asks
+    about one step. From SIGTERM on, 503 `draining` (router/serve.py) while requests are
+    still served, so the load balancer stops sending new ones before the listener closes."""
     proxy: ProxyState = request.app["proxy"]
     runtime = proxy.runtime
     config = runtime.config
-    unready = {}
-    for name in config.steps:
+    if proxy.draining:
+        return _json({"status": "draining", "config": config.source}, status=503)
+    wanted = request.query.get("step")
+    if wanted is not None and wanted not in config.steps:
+        known = ", ".join(sorted(config.steps))
+        return _error(404, f"unknown step '{wanted}' (known steps: {known})", type_="invalid_request_error",
+                      param="step", code="model_not_found")
+    unready, ready = {}, []
+    for name in config.steps if wanted is None else (wanted,):
         rows = runtime.status(name)
-        if not any(r.status not in ("blocked", "excluded") for r in rows):
+        if any(r.status not in ("blocked", "excluded") for r in rows):
+            ready.append(name)
+        else:
             unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
-    payload = {"status": "ok" if not unready else "unready", "config": config.source,
+    payload = {"status": "ok" if ready else "unready", "config": config.source, "steps_ready": ready,
                "steps_without_provider": unready, "reload_error": proxy.reload_error}
-    return _json(payload, status=200 if not unready else 503)
+    return _json(payload, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -344,15 +386,21 @@ def build_app(proxy: ProxyState) -> web.Application:
     app["proxy"] = proxy
     routes = {
         "/v1/chat/completions": ("POST", chat_completions),
+        "/v1/embeddings": ("POST", embeddings),
         "/v1/models": ("GET", models),
+        "/v1/models/{id}": ("GET", model),
         "/v1/crosswalk/providers": ("GET", providers_state),
         "/v1/crosswalk/providers/{name}/unexclude": ("POST", unexclude),
         "/healthz": ("GET", healthz),
         "/readyz": ("GET", readyz),
         "/metrics": ("GET", metrics),
     }
-    app["routes"] = {path: method for path, (method, _) in routes.items()}
+    probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
+    app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
     for path, (method, handler) in routes.items():
-        app.router.add_route(method, path, _guarded(handler, auth=path.startswith("/v1/")))
+        guarded = _guarded(handler, auth=path.startswith("/v1/"))
+        app.router.add_route(method, path, guarded)
+        if path in probes:
+            app.router.add_route("HEAD", path, guarded)
     app.router.add_route("*", "/{tail:.*}", _guarded(_no_route, auth=False))
     return app

@@ -1,4 +1,4 @@
-"""What the proxy accepts: validation of chat-completion bodies, and the error JSON it
+"""What the proxy accepts: validation of chat-completion (and embeddings) bodies, and the error JSON it
 answers with (OpenAI's shape: {"error": {"message", "type", "param", "code"}})."""
 
 from __future__ import annotations
@@ -38,6 +38,23 @@ def error_body(message: str, *, type_: str, param: str | None = None, code: str 
 
 def parse_chat_body(raw: bytes) -> dict[str, Any]:
     """Parse and check a chat-completions body; raise `BadRequest` naming the field."""
+    body = parse_routable_body(raw)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty array of {role, content}", "messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest(f"'messages[{i}]' must be an object", f"messages[{i}]")
+        if not isinstance(message.get("role"), str):
+            raise BadRequest(f"'messages[{i}].role' must be a string", f"messages[{i}].role")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise BadRequest("'stream' must be true or false", "stream")
+    return body
+
+
+def parse_routable_body(raw: bytes) -> dict[str, Any]:
+    """Parse a body whose `model` names a step (chat, embeddings) and refuse fields that
+    would pick or redirect the upstream; raise `BadRequest` naming the field."""
     try:
         body = loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -54,14 +71,4 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"'model' must be a step name of at most {MAX_MODEL_CHARS} printable characters (see GET /v1/models)", "model")
     for name in FORBIDDEN_FIELDS.intersection(body):
         raise BadRequest(f"'{name}' is not accepted: upstreams and their settings come from the Crosswalk config", name)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty array of {role, content}", "messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise BadRequest(f"'messages[{i}]' must be an object", f"messages[{i}]")
-        if not isinstance(message.get("role"), str):
-            raise BadRequest(f"'messages[{i}].role' must be a string", f"messages[{i}].role")
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise BadRequest("'stream' must be true or false", "stream")
     return body

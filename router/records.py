@@ -24,6 +24,7 @@ class Attempt:
     panic: bool = False
     hedge: bool = False
     cancelled: bool = False
+    request_id: str | None = None  # the vendor's own id for the call (its x-request-id), when it sent one
 
     @property
     def result(self) -> str:
@@ -76,9 +77,10 @@ class AgreementRecord:
     failed: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)  # the panel's spend: every answer and the judge's calls
     mode: str = "inline"  # inline | shadow
     evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
+    answer_usage: dict[str, int] = field(default_factory=dict)  # the answering member's own usage
 
     def header(self) -> str:
         """Compact form for the x-crosswalk-agreement header."""
@@ -143,6 +145,15 @@ class DecisionRecord:
             return sum(m.failovers for m in self.members)
         chain = [a for a in self.attempts if not a.hedge]
         return sum(before.provider != after.provider for before, after in zip(chain, chain[1:]))
+
+    @property
+    def request_id(self) -> str | None:
+        """The answering vendor's own id for the call that answered (its x-request-id),
+        what its support desk asks for; None when it sent none."""
+        for attempt in reversed(self.attempts):
+            if attempt.provider == self.provider and attempt.failure_class is None and not attempt.cancelled:
+                return attempt.request_id
+        return None
 
     def summary(self) -> str:
         """One log line: step, answering provider, attempts."""

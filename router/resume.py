@@ -181,8 +181,11 @@ class Readers:
 class Resumer:
     """Finishes one broken stream on the step's next providers."""
 
-    def __init__(self, run: StepRun, providers: Mapping[str, Provider], request: ChatRequest, readers: Readers) -> None:
+    def __init__(self, run: StepRun, providers: Mapping[str, Provider], request: ChatRequest, readers: Readers,
+                 *, name_model: Callable[[Chunk, str], None]) -> None:
+        """`name_model(chunk, provider)` sets a delivered chunk's `model` as the chain does."""
         self.run = run
+        self.name_model = name_model
         self.providers = providers
         self.request = request
         self.readers = readers
@@ -273,7 +276,7 @@ class Resumer:
                         break
                 out = skipper.feed(chunk) if skipper is not None else [c for c in (continued(chunk),) if c is not None]
                 for piece in out:
-                    piece["model"] = name
+                    self.name_model(piece, name)
                     yield piece
         except Diverged as diverged:
             raise self._diverged(choice, started, rec, str(diverged)) from None

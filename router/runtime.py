@@ -22,6 +22,7 @@ from crosswalk.providers.base import Provider
 from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.chain import FailoverChain
 from crosswalk.router.clock import Clock, SystemClock
+from crosswalk.router.embed_chain import embed
 from crosswalk.router.errors import InvalidRequest, UnknownStep
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
@@ -105,6 +106,11 @@ class Runtime:
         async with aclosing(self.chain.stream(conf, body, records)) as chunks:
             async for chunk in chunks:
                 yield chunk
+
+    async def embed(self, step: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
+        """Embed `body["input"]` on `step`'s providers that embed (router/embed_chain.py);
+        returns OpenAI's embeddings list and the record."""
+        return await embed(self.chain, self._sendable(step, body), body)
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""

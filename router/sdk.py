@@ -6,8 +6,12 @@
     client = r.aio                                                   # AsyncOpenAI shape
     async for chunk in await r.acompletion(step="draft", messages=[...], stream=True): ...
 
-Responses are the OpenAI SDK's own types; `resp.model` names the provider that answered
-and `resp.crosswalk` holds the decision record (attempts with failure class and latency).
+    vecs = r.embeddings.create(model="embed", input=["a", "b"])     # CreateEmbeddingResponse
+
+Responses are the OpenAI SDK's own types; `resp.model` is the model that answered, as its
+vendor names it, and `resp.crosswalk` holds the decision record: the provider that
+answered (`resp.crosswalk.provider`, its config name) and every attempt with its failure
+class and latency.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ from crosswalk.providers.base import Provider
 from crosswalk.router import tracing
 from crosswalk.router.clock import Clock
 from crosswalk.router.configfile import load_config
-from crosswalk.router.convert import to_chunk, to_completion
+from crosswalk.router.convert import to_chunk, to_completion, to_embeddings
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 
 if TYPE_CHECKING:  # openai's types take about half a second to import: annotations only
+    from openai.types import CreateEmbeddingResponse
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
     from crosswalk.router.probes import Prober
@@ -62,6 +67,7 @@ class Router:
         loaded = config if isinstance(config, RouterConfig) else load_config(config)
         self.runtime = Runtime(loaded, clock=clock, providers=providers, rng=rng, metrics=metrics)
         self.chat = _Chat(self, sync=True)
+        self.embeddings = _Embeddings(self, sync=True)
         self.aio = _AsyncFace(self)
         self._loop_thread: _LoopThread | None = None
         self._lock = threading.Lock()  # one loop thread, whatever the threads
@@ -153,6 +159,19 @@ class Router:
         if isinstance(result, AsyncCompletionStream):
             return CompletionStream(result, loop)
         return result
+
+    async def aembedding(self, *, step: str, input: str | list[str], **params: Any) -> CreateEmbeddingResponse:
+        """Embed `input` on `step`'s providers that embed, with chat's failover; returns
+        OpenAI's `CreateEmbeddingResponse` with the decision record at `.crosswalk`.
+        `params`: `encoding_format` (float, base64), `dimensions`, `user`."""
+        runtime = self.runtime
+        runtime.keep_sync()
+        result, record = await runtime.embed(step, {"input": input, **params})
+        return to_embeddings(result, record)
+
+    def embedding(self, *, step: str, input: str | list[str], **params: Any) -> CreateEmbeddingResponse:
+        """Blocking form of `aembedding`."""
+        return self._loop().run(self.aembedding(step=step, input=input, **params))
 
     async def areload(self, config: RouterConfig) -> None:
         """Switch to a new config without a restart. Health and exclusions carry over for
@@ -296,6 +315,22 @@ class _Completions:
         return self._router.acompletion(step=model, messages=messages, stream=stream, **params)
 
 
+class _Embeddings:
+    def __init__(self, router: Router, *, sync: bool) -> None:
+        self._router = router
+        self._sync = sync
+
+    def create(self, *, model: str, input: str | list[str], **params: Any
+               ) -> CreateEmbeddingResponse | Awaitable[CreateEmbeddingResponse]:
+        """OpenAI's `embeddings.create`: `model` names the step. The blocking face returns
+        the response; the `aio` face an awaitable of it."""
+        if "step" in params:
+            raise TypeError("name the step with model=... on the OpenAI face")
+        if self._sync:
+            return self._router.embedding(step=model, input=input, **params)
+        return self._router.aembedding(step=model, input=input, **params)
+
+
 class _Chat:
     def __init__(self, router: Router, *, sync: bool) -> None:
         self.completions = _Completions(router, sync=sync)
@@ -306,6 +341,7 @@ class _AsyncFace:
 
     def __init__(self, router: Router) -> None:
         self.chat = _Chat(router, sync=False)
+        self.embeddings = _Embeddings(router, sync=False)
 
 
 class _LoopThread:

@@ -13,11 +13,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crosswalk.router import logs
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.configfile import load_config, resolve_path
 from crosswalk.router.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crosswalk.router.proxy import ProxyState
 
 log = logging.getLogger("crosswalk.serve")
 
@@ -59,19 +63,15 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     await runtime.astart()
     proxy = ProxyState(runtime=runtime, keys=keys, host=host)
     app = build_app(proxy)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    # On the way out requests in flight may finish: none can outlast its step's deadline.
+    longest_s = max((step.timeouts.total_s for step in config.steps.values()), default=0.0)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=longest_s + 1.0)
     await runner.setup()
     site = bounded_site(runner, host, port, config.proxy, reuse_port=reuse_port)  # limits, fd guard, error JSON
     await site.start()
     watcher = ConfigWatcher(proxy, config_path)
     watcher.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    signals = _Signals()
     log.warning("crosswalk: serving %d steps from %s on http://%s:%d (auth %s)", len(config.steps), config_path, host, port,
                 "on" if keys else "off, loopback only")
     # Everything loaded so far lives as long as the process: keep the cyclic GC from
@@ -79,7 +79,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     gc.collect()
     gc.freeze()
     try:
-        await stop.wait()
+        await _until_stopped(proxy, signals)
     finally:
         await watcher.stop()
         await runner.cleanup()
@@ -97,6 +97,46 @@ class Peers:
     directory: str
     worker: int
     workers: int
+
+
+class _Signals:
+    """SIGTERM and SIGINT as they arrive on the running loop."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.last: int | None = None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._on, sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    def _on(self, sig: int) -> None:
+        self.last = sig
+        self.arrived.set()
+
+    async def next(self, timeout_s: float | None = None) -> int | None:
+        """The next signal, or None after `timeout_s`."""
+        self.arrived.clear()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.arrived.wait()
+        except TimeoutError:
+            return None
+        return self.last
+
+
+async def _until_stopped(proxy: "ProxyState", signals: _Signals) -> None:
+    """Return on SIGINT at once; on SIGTERM after the drain window, during which
+    `/readyz` answers 503 `draining` and every request is still served, so a load balancer
+    takes this replica out before its listener closes (a second signal ends the window)."""
+    if await signals.next() != signal.SIGTERM:
+        return
+    drain_s = proxy.runtime.config.proxy.drain_s
+    proxy.draining = True
+    log.warning("crosswalk: SIGTERM: draining for %gs (/readyz answers 503 draining), then closing the listener", drain_s)
+    await signals.next(drain_s)
 
 
 def _worker(config_path: str, host: str, port: int, peers: Peers, log_level: str, log_format: str) -> None:
@@ -138,10 +178,10 @@ def _run_workers(path: Path, host: str, port: int, workers: int, log_opts: tuple
     for p in procs:
         p.start()
 
-    def _stop(*_: object) -> None:
-        for p in procs:
+    def _stop(signum: int, _frame: object) -> None:
+        for p in procs:  # the same signal: each worker drains on SIGTERM, stops at once on SIGINT
             if p.is_alive():
-                os.kill(p.pid, signal.SIGTERM)  # type: ignore[arg-type]
+                os.kill(p.pid, signum)  # type: ignore[arg-type]
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -135,7 +135,12 @@ class Verifier:
         self._observe(step, spec, record, error)
         if error is not None:
             raise error
-        return dict(panel.answers[panel.majority()[0]][3]), record
+        answer = dict(panel.answers[panel.majority()[0]][3])
+        if record.agreement is not None and record.agreement.usage:
+            # What the request cost: every member's answer and the judge's calls. The
+            # answering member's own usage stays in agreement.answer_usage.
+            answer["usage"] = dict(record.agreement.usage)
+        return answer, record
 
     async def _ask_panel(self, step: StepConf, body: dict[str, Any], spec: VerifySpec,
                          primary: tuple[str, dict[str, Any]] | None) -> _Panel:
@@ -208,11 +213,15 @@ class Verifier:
         winners = panel.majority()
         rep = panel.answers[winners[0]]
         votes = [Vote(a[1], a[2]) for a in panel.answers]
+        from crosswalk.router.compare import add_usage
+
         usage: dict[str, int] = {}
         for _, _, _, result in panel.answers:
-            for key, value in (result.get("usage") or {}).items():
-                if isinstance(value, int):
-                    usage[key] = usage.get(key, 0) + value
+            add_usage(usage, result)
+        for key, value in getattr(panel.comparator, "usage", {}).items():  # a judge's calls
+            usage[key] = usage.get(key, 0) + value
+        answer_usage: dict[str, int] = {}
+        add_usage(answer_usage, rep[3])
         dissent = [i for i in range(len(votes)) if i not in winners]
         record.provider = rep[1]
         record.agreement = AgreementRecord(
@@ -221,7 +230,7 @@ class Verifier:
             agreeing=[votes[i] for i in winners], dissenting=[votes[i] for i in dissent],
             failed=panel.failed, escalated=list(panel.escalated),
             differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
-            usage=usage, mode=mode,
+            usage=usage, answer_usage=answer_usage, mode=mode,
         )
         return record
 

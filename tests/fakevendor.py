@@ -1,6 +1,6 @@
 """A fake OpenAI vendor on a real loopback port, with scriptable faults.
 
-It speaks POST /v1/chat/completions the way api.openai.com does: a chat.completion JSON
+It speaks POST /v1/chat/completions (and /v1/embeddings) the way api.openai.com does: a chat.completion JSON
 body, or with "stream": true an SSE stream of chat.completion.chunk events (role chunk,
 content chunks, finish chunk, optional usage chunk, `data: [DONE]`). Error answers carry
 OpenAI's own error JSON. Every call is recorded (path, headers, parsed body).
@@ -309,6 +309,7 @@ class FakeVendor:
         self._runner: web.AppRunner | None = None
         self._seq = 0
         self.extra: dict[str, Any] = {}  # fields added to every completion and chunk
+        self.last_request_id: str | None = None  # the x-request-id of the last answer sent
 
     def __repr__(self) -> str:
         return f"FakeVendor({self.name!r}, {self.base_url!r}, calls={self.count})"
@@ -338,6 +339,7 @@ class FakeVendor:
     async def start(self) -> "FakeVendor":
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._chat)  # the same faults; `_answer` tells them apart
         # handler_cancellation: a client that hangs up stops the work, as at a real vendor.
         self._runner, port = await serve_loopback(app, ssl_context=self._tls, shutdown_timeout=0.5, handler_cancellation=True)
         self.base_url = f"https://localhost:{port}/v1" if self._tls is not None else f"http://127.0.0.1:{port}/v1"
@@ -381,6 +383,8 @@ class FakeVendor:
         if self.rejects_prefill and _ends_with_assistant(body):
             return web.json_response(PREFILL_400, status=400, headers={"x-request-id": self._request_id()})
         model = body.get("model", "gpt-4o-mini") if isinstance(body, dict) else "gpt-4o-mini"
+        if request.path.endswith("/embeddings"):
+            return await self._embeddings(b, model, body)
         if call.stream:
             return await self._stream(request, b, model, body)
         return await self._complete(request, b, model)
@@ -423,7 +427,27 @@ class FakeVendor:
             else:
                 await self._release.wait()
             return resp
-        return web.Response(body=data, content_type="application/json", headers={"x-request-id": f"req_{self._seq}"})
+        self.last_request_id = f"req_{self._seq}"
+        return web.Response(body=data, content_type="application/json", headers={"x-request-id": self.last_request_id})
+
+    def vector(self, text: str) -> list[float]:
+        """The embedding this vendor gives `text`: its length, its word count, and a mark
+        of this vendor (so a test can tell who answered)."""
+        return [float(len(text)), float(len(text.split())), float(sum(map(ord, self.name)) % 97)]
+
+    async def _embeddings(self, b: Behaviour, model: str, body: Any) -> web.StreamResponse:
+        self._request_id()
+        await self._pause(b.delay_s)
+        texts = body.get("input") if isinstance(body, dict) else None
+        texts = [texts] if isinstance(texts, str) else texts or []
+        if b.kind == "malformed":
+            data = [{"object": "embedding", "index": 0, "embedding": "not a vector"}]
+        else:
+            data = [{"object": "embedding", "index": i, "embedding": self.vector(t)} for i, t in enumerate(texts)]
+        tokens = sum(len(t.split()) for t in texts)
+        answer = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        self.last_request_id = f"req_{self._seq}"
+        return web.json_response(answer, headers={"x-request-id": self.last_request_id})
 
     def _events(self, model: str, body: dict[str, Any], finish: bool) -> list[bytes]:
         """The SSE events of a whole answer, as OpenAI sends them (without [DONE])."""

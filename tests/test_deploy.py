@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from crosswalk.policies.parse import parse_config
 from crosswalk.router import serve as serve_mod
 from crosswalk.router.auth import keys_from
 from crosswalk.router.cli import main as cli_main
@@ -161,3 +162,15 @@ def test_the_manifest_config_serves_its_probe_paths_and_checks_the_secret_key(tm
         assert _get(models, env["CROSSWALK_API_KEYS"]) == 200
     finally:
         proxy.stop()
+
+
+def test_the_grace_period_covers_the_drain_window_and_the_longest_request():
+    docs = _manifest()
+    pod = _pod(docs)
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    config = parse_config(configmap["data"]["crosswalk.yaml"], env={"OPENAI_API_KEY": "k", "MISTRAL_API_KEY": "k"})
+    longest = max(step.timeouts.total_s for step in config.steps.values())
+    assert pod["terminationGracePeriodSeconds"] >= config.proxy.drain_s + longest + 1
+    # The readiness probe notices the drain (503) before the listener closes.
+    probe = _sidecar(pod)["readinessProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] <= config.proxy.drain_s

@@ -52,7 +52,7 @@ providers:
 steps:
   healthy: {{providers: [up]}}
   failover: {{providers: [dead, up]}}
-proxy: {{api_keys: [bench-key]}}
+proxy: {{api_keys: [bench-key], drain_s: 0}}
 health: {{ejection_base_s: 300, ejection_max_s: 300}}
 """)
         cw_port = free_port()

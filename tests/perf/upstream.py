@@ -20,6 +20,9 @@ BODY = json.dumps({
 }).encode()
 
 
+REQUEST_ID = {"x-request-id": "req_bench0123456789abcdef"}
+
+
 def _chunk(delta: dict, finish: str | None) -> bytes:
     return b"data: " + json.dumps({
         "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "bench-model",
@@ -54,7 +57,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
             await resp.write_eof()
             return resp
         return web.Response(body=STREAM, content_type="text/event-stream")
-    return web.Response(body=BODY, content_type="application/json")
+    # OpenAI sends its request id on every answer; Crosswalk passes it on.
+    return web.Response(body=BODY, content_type="application/json", headers=REQUEST_ID)
 
 
 def slow_tail(every: int, seconds: float):

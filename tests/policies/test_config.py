@@ -107,6 +107,7 @@ ERRORS = [
         """,
         "providers.a.simulate.latency: unknown key 'latency'", "check its spelling", id="unknown-key-in-simulate",
     ),
+    pytest.param(BASE + "proxy: {drain_s: -1}\n", "proxy.drain_s: ", "greater than or equal to 0", id="negative-drain"),
     pytest.param(
         BASE + "compliance: {embargo: [{vendor: x, reason: r, untill: 2026-01-01}]}\n",
         "compliance.embargo[0].untill: unknown key 'untill'", "check its spelling", id="unknown-key-in-list-item",
@@ -589,7 +590,7 @@ def test_step_and_provider_defaults():
     assert a.api_key is None and dict(a.headers) == {} and a.region is None
     assert config.health.consecutive_failures == 5 and config.health.window == 20 and config.health.min_calls == 10
     assert config.retry_budget.ratio == 0.1 and config.retry_budget.min == 3
-    assert config.proxy.api_keys == ()
+    assert config.proxy.api_keys == () and config.proxy.drain_s == 5.0  # SIGTERM drains 5 s by default
     assert config.source == "test.yaml"
     assert parse(DEFAULTS).providers["oa"].simulate is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -51,7 +52,7 @@ class ProxyProcess:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(signal.SIGINT)  # at once; SIGTERM would drain first (proxy.drain_s)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

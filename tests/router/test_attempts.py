@@ -91,7 +91,7 @@ async def test_an_adapter_bug_is_a_failed_attempt_that_gives_back_its_probe_slot
     router = _router(a=a, b=b)
     _half_open(router, "a")
     result, record = await router.runtime.complete(step, {"messages": MSG})
-    assert result["model"] == "b"
+    assert record.provider == "b" and result["model"] == "m"  # the vendor's model name stays
     assert [x.provider for x in record.attempts] == ["a", "b"] and record.attempts[0].failure_class is not None
     assert router.state.health["a"].probes_in_flight == 0
 

@@ -21,7 +21,7 @@ Requests go to three steps (one hedged), streamed or not; callers also give up m
   most `retry.same_provider` times) or after RATE_LIMITED (waiting out its Retry-After);
   those repeats plus hedges fit the retry budget; at most one hedge and one panic;
 - a soft-unavailable provider is called only as the panic attempt, never as a hedge;
-- the answering provider is `resp.model`, the record's provider, and the only attempt
+- the answering provider is the record's provider (`resp.model` its vendor's model) and the only attempt
   that answered (the last one, unless a beaten racer is recorded after it);
 - no half-open probe slot leaks, even when the caller cancels or stops reading;
   REGULATORY/AUTH/QUOTA leave the provider excluded.
@@ -302,8 +302,9 @@ class RouterMachine(RuleBasedStateMachine):
         attempts = list(record.attempts) if record is not None else list(error.attempts)
         self._check_request(step, "complete", start, end, attempts, error)
         if resp is not None:
-            provider = resp.model
-            assert record.provider == provider == self.answered_by
+            provider = record.provider
+            assert provider == self.answered_by
+            assert resp.model == PROVIDERS[provider][1]  # the vendor's model name, not the alias
             assert resp.choices[0].message.content == answer(provider)
             assert resp.choices[0].finish_reason == "stop"
 
@@ -333,7 +334,7 @@ class RouterMachine(RuleBasedStateMachine):
         # Committed: every chunk came from the provider of the last attempt recorded (the
         # one that streamed: it is recorded when its stream ends).
         provider = attempts[-1].provider
-        assert chunks and {c.model for c in chunks} == {provider}
+        assert chunks and {c.model for c in chunks} == {PROVIDERS[provider][1]}
         text = "".join(c.choices[0].delta.content or "" for c in chunks)
         if error is None:
             assert stream.crosswalk.provider == provider

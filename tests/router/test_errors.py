@@ -132,3 +132,25 @@ def test_an_invalid_output_names_the_rule_and_the_provider():
     assert resp.headers["x-crosswalk-attempts"] == "a:invalid_output"
     assert body["crosswalk"]["validation"] == [
         {"provider": "a", "rule": "premium-band", "message": "'premium' is 84000, above max 5000", "action": "fail"}]
+
+
+# Whether a client retry can help, per final error (the README's x-should-retry table).
+SHOULD_RETRY = {
+    "RateLimited": "true", "NoEligibleProvider": "true",  # both lapse: come back after Retry-After
+    "AllProvidersFailed": "false", "DeadlineExceeded": "false", "StreamInterrupted": "false",  # failed over already
+    "UpstreamRejected": "false", "InvalidRequest": "false", "UnknownStep": "false",  # the request itself
+    "VerificationFailed": "false", "InvalidOutput": "false", "ConfigError": "false", "CrosswalkError": "false",
+}
+
+
+@pytest.mark.parametrize(("err", "status"), CASES, ids=[type(e).__name__ for e, _ in CASES])
+def test_every_final_error_says_whether_a_client_retry_can_help(err, status):
+    headers = _crosswalk_error(err).headers
+    assert headers["x-should-retry"] == SHOULD_RETRY[type(err).__name__]
+    assert ("retry-after" in headers) == (headers["x-should-retry"] == "true")
+    assert errors.client_should_retry(err) is (headers["x-should-retry"] == "true")
+
+
+def test_no_eligible_provider_until_the_config_changes_says_do_not_retry():
+    assert _crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers["x-should-retry"] == "false"
+    assert _crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=40)).headers["x-should-retry"] == "true"

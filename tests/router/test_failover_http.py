@@ -86,7 +86,10 @@ class Outcome:
     """What the caller got from one request."""
 
     text: str = ""
-    models: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)  # `model` of the response or chunks: the vendor's
+    provider: str | None = None  # the record's answering provider
+    provider_model: str | None = None  # the model that provider asks its vendor for (the fake vendor echoes it)
+    request_id: str | None = None  # the answering vendor's x-request-id, from the record
     finish_reason: str | None = None
     attempts: list[tuple[str, str | None]] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
@@ -118,6 +121,11 @@ async def _ask(router: Router, step: str, stream: bool, extra: dict[str, Any]) -
         attempts = list(exc.attempts)
     else:
         attempts = list(record.attempts)
+    if record is not None and record.provider:
+        out.provider = record.provider
+        # What the vendor was asked for: a litellm model without its `openai/` route prefix.
+        out.provider_model = router.config.providers[record.provider].model.rsplit("/", 1)[-1]
+        out.request_id = record.request_id
     out.attempts = [(a.provider, a.failure_class) for a in attempts]
     out.details = [a.detail for a in attempts]
     return out
@@ -131,7 +139,8 @@ async def ask(router: Router, step: str = "draft", *, stream: bool = False, guar
 def answered_by(out: Outcome, vendor: fv.FakeVendor, name: str) -> None:
     assert out.error is None, f"expected an answer, got {out.error!r}"
     assert out.text == vendor.answer
-    assert out.models == {name}
+    assert out.provider == name
+    assert out.models == {out.provider_model}  # the model as the vendor named it, not the alias
     assert out.finish_reason == "stop"
 
 
@@ -290,7 +299,7 @@ def _interrupted(out: Outcome, vendors: Vendors, text: str) -> None:
     assert "incomplete" in out.error.message
     assert out.text == text  # what was delivered before the break, nothing more
     assert out.finish_reason is None  # never a normal end
-    assert out.models == {"primary"}
+    assert out.provider == "primary" and out.models == {"gpt-4o-mini"}
     assert vendors.secondary.count == 0  # not in the step: nobody to resume it
     assert vendors.primary.count == 1
 
@@ -640,7 +649,7 @@ async def test_openai_kind_round_trip_never_imports_litellm(vendors):
                 resp = await r.acompletion(step="s", messages=[{{"role": "user", "content": "hi"}}])
                 stream = await r.acompletion(step="s", messages=[{{"role": "user", "content": "hi"}}], stream=True)
                 text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-                print(resp.model, resp.choices[0].message.content == text, "litellm" in sys.modules)
+                print(resp.crosswalk.provider, resp.model, resp.choices[0].message.content == text, "litellm" in sys.modules)
         asyncio.run(main())
     """)
     proc = await asyncio.create_subprocess_exec(
@@ -648,7 +657,7 @@ async def test_openai_kind_round_trip_never_imports_litellm(vendors):
     )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, stderr.decode()
-    assert stdout.decode().split() == ["p", "True", "False"]
+    assert stdout.decode().split() == ["p", "gpt-4o-mini", "True", "False"]
     assert vendors.primary.count == 2
 
 
@@ -726,6 +735,8 @@ async def test_litellm_adapter_answers_and_fails_over(vendors, monkeypatch, stre
         assert call.path == "/v1/chat/completions" and call.body["model"] == "gpt-4o-mini"
         assert call.body["messages"] == MSG and bool(call.body.get("stream")) is stream
         assert call.headers["Authorization"] == "Bearer sk-litellm-primary"
+        if not stream:  # the vendor's request id, through litellm's response headers
+            assert out.request_id == vendors.primary.last_request_id is not None
 
         vendors.primary.always(fv.error(503, fv.OVERLOADED_503))
         out = await ask(r, stream=stream, guard_s=LITELLM_TOTAL_S + 2)

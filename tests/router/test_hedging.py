@@ -71,8 +71,10 @@ async def ask_stream(router: Router, step: str = "draft") -> tuple[str, set[str]
     async def run() -> tuple[str, set[str], Any]:
         s = await router.acompletion(step=step, messages=MSG, stream=True)
         text, models = "", set()
+        # Distinct here; a litellm model's vendor name is what follows its `openai/` prefix.
+        by_model = {conf.model.rsplit("/", 1)[-1]: name for name, conf in router.config.providers.items()}
         async for chunk in s:
-            models.add(chunk.model)
+            models.add(by_model[chunk.model])  # chunks name the vendor's model: whose it is
             for choice in chunk.choices:
                 text += choice.delta.content or ""
         return text, models, s.crosswalk
@@ -94,7 +96,7 @@ async def test_slow_primary_loses_to_the_hedge_and_its_call_is_cancelled(vendors
     try:
         vendors.primary.script(fv.ok(delay_s=SLOW_S))
         resp = await ask(router)
-        assert resp.model == "secondary"
+        assert resp.crosswalk.provider == "secondary"
         assert resp.choices[0].message.content == vendors.secondary.answer
         assert trail(resp.crosswalk) == [("primary", "cancelled", False), ("secondary", "ok", True)]
         lost = resp.crosswalk.attempts[0]
@@ -127,7 +129,7 @@ async def test_the_cancelled_loser_leaves_health_alone(router, vendors):
 async def test_fast_primary_never_triggers_a_hedge(router, vendors):
     for _ in range(10):
         resp = await ask(router, "lazy")
-        assert resp.model == "primary"
+        assert resp.crosswalk.provider == "primary"
         assert trail(resp.crosswalk) == [("primary", "ok", False)]
     assert vendors.secondary.count == 0
     assert not any(c.cancelled for c in vendors.primary.calls)
@@ -138,7 +140,7 @@ async def test_no_hedge_when_the_retry_budget_is_spent(vendors):
     try:
         vendors.primary.script(fv.ok(delay_s=0.5))
         resp = await ask(router)
-        assert resp.model == "primary"
+        assert resp.crosswalk.provider == "primary"
         assert trail(resp.crosswalk) == [("primary", "ok", False)]
         assert vendors.secondary.count == 0
         assert router.state.budget.denied == 1
@@ -150,9 +152,9 @@ async def test_hedges_come_out_of_the_retry_budget(vendors):
     router = make_router(vendors, budget="retry_budget: {ratio: 0, min: 1, window_s: 60}")
     try:
         vendors.primary.script(fv.ok(delay_s=SLOW_S), fv.ok(delay_s=0.5))
-        assert (await ask(router)).model == "secondary"  # the one token in the window
+        assert (await ask(router)).crosswalk.provider == "secondary"  # the one token in the window
         resp = await ask(router)
-        assert resp.model == "primary" and trail(resp.crosswalk) == [("primary", "ok", False)]
+        assert resp.crosswalk.provider == "primary" and trail(resp.crosswalk) == [("primary", "ok", False)]
         assert vendors.secondary.count == 1
         assert router.state.budget.snapshot(router.clock.now())[1] == 1
     finally:
@@ -167,7 +169,7 @@ async def test_both_slow_the_first_to_finish_wins(router, vendors, primary_s, se
     vendors.primary.script(fv.ok(delay_s=primary_s))
     vendors.secondary.script(fv.ok(delay_s=secondary_s))
     resp = await ask(router)
-    assert resp.model == winner
+    assert resp.crosswalk.provider == winner
     results = {a.provider: (a.result, a.hedge) for a in resp.crosswalk.attempts}
     assert results == {"primary": ("ok" if winner == "primary" else "cancelled", False),
                        "secondary": ("ok" if winner == "secondary" else "cancelled", True)}
@@ -179,7 +181,7 @@ async def test_failed_hedge_keeps_waiting_for_the_primary(router, vendors):
     vendors.primary.script(fv.ok(delay_s=0.4))
     vendors.secondary.script(fv.error(500, fv.SERVER_ERROR_500))
     resp = await ask(router)
-    assert resp.model == "primary"
+    assert resp.crosswalk.provider == "primary"
     assert resp.choices[0].message.content == vendors.primary.answer
     assert trail(resp.crosswalk) == [("secondary", "transient", True), ("primary", "ok", False)]
     assert vendors.secondary.count == 1  # the failed hedge is not retried while the primary runs
@@ -189,7 +191,7 @@ async def test_failed_primary_keeps_waiting_for_the_hedge(router, vendors):
     vendors.primary.script(fv.Behaviour("cut", delay_s=0.3))  # fails while the hedge is running
     vendors.secondary.script(fv.ok(delay_s=0.8))
     resp = await ask(router)
-    assert resp.model == "secondary"
+    assert resp.crosswalk.provider == "secondary"
     assert trail(resp.crosswalk) == [("primary", "transient", False), ("secondary", "ok", True)]
     assert vendors.primary.count == 1
     # The hedge stood in for a same-provider retry: one token spent (the hedge), not two.
@@ -200,7 +202,7 @@ async def test_both_racers_failing_fails_over_by_the_usual_rules(router, vendors
     vendors.primary.script(fv.hang())  # silent: times out after per_try_s
     vendors.twin.script(fv.error(500, fv.SERVER_ERROR_500))  # the hedge fails at once
     resp = await ask(router, "three")
-    assert resp.model == "secondary"
+    assert resp.crosswalk.provider == "secondary"
     assert trail(resp.crosswalk) == [("twin", "transient", True), ("primary", "timeout", False), ("secondary", "ok", False)]
     assert resp.crosswalk.failovers == 1  # primary -> secondary; the hedge is beside the chain
 
@@ -228,11 +230,11 @@ async def test_a_hedge_never_goes_to_a_hard_excluded_provider(router, vendors):
         await ask(router, "only_sec")  # secondary is now excluded (regulatory)
     vendors.primary.script(fv.ok(delay_s=0.5))
     resp = await ask(router)  # draft: primary, secondary; nobody left to hedge to
-    assert resp.model == "primary" and trail(resp.crosswalk) == [("primary", "ok", False)]
+    assert resp.crosswalk.provider == "primary" and trail(resp.crosswalk) == [("primary", "ok", False)]
     assert vendors.secondary.count == 1
     vendors.primary.script(fv.ok(delay_s=SLOW_S))
     resp = await ask(router, "three")  # the hedge skips secondary and goes to twin
-    assert resp.model == "twin"
+    assert resp.crosswalk.provider == "twin"
     assert vendors.secondary.count == 1
 
 
@@ -261,11 +263,11 @@ async def test_answers_feed_the_latency_ring(router, vendors):
 
 async def test_p95_mode_hedges_after_the_observed_latency(router, vendors):
     for _ in range(25):  # fast loopback answers: the observed p95 is a few ms
-        assert (await ask(router, "observed")).model == "primary"
+        assert (await ask(router, "observed")).crosswalk.provider == "primary"
     assert vendors.secondary.count == 0
     vendors.primary.script(fv.ok(delay_s=SLOW_S))
     resp = await ask(router, "observed")  # default_ms would be 2.5 s: only the p95 hedges this
-    assert resp.model == "secondary"
+    assert resp.crosswalk.provider == "secondary"
     assert trail(resp.crosswalk) == [("primary", "cancelled", False), ("secondary", "ok", True)]
 
 
@@ -274,13 +276,13 @@ async def test_p95_mode_does_not_hedge_below_the_observed_latency(router, vendor
     ring.extend([5.0] * 30)  # this provider usually takes 5 s
     vendors.primary.script(fv.ok(delay_s=0.4))
     resp = await ask(router, "observed")
-    assert resp.model == "primary" and vendors.secondary.count == 0
+    assert resp.crosswalk.provider == "primary" and vendors.secondary.count == 0
 
 
 async def test_p95_mode_uses_the_default_until_enough_samples(router, vendors):
     vendors.primary.script(fv.ok(delay_s=SLOW_S))
     resp = await ask(router, "cold")  # no samples yet: default_ms (50) applies
-    assert resp.model == "secondary"
+    assert resp.crosswalk.provider == "secondary"
 
 
 # --- streaming: hedge on time to first token --------------------------------------------

@@ -57,7 +57,7 @@ async def test_recovery_is_found_by_probes_not_user_requests():
     await prober.probe_due()  # one answer ends the 300 s ejection: half-open, that probe its first trial
     assert r.state.health["a"].state is State.HALF_OPEN
     assert prober.due() == ["a"]  # still probed until it closes, but a live request needs no probe:
-    assert (await r.acompletion(step="s", messages=MSG)).model == "a"
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "a"
     assert r.state.health["a"].state is State.HEALTHY  # half_open_probes (2) trials answered
     assert r.providers["a"].calls == calls + 2
     assert metrics.probes[("a", "transient")] == 1 and metrics.probes[("a", "ok")] == 1
@@ -92,7 +92,7 @@ async def test_regulatory_exclusion_is_reprobed_only_when_it_lapses():
     r.providers["a"].set_fault(None)
     assert await prober.probe("a") is True
     assert r.state.exclusions.active("a", clock.now()) is None
-    assert (await r.acompletion(step="s", messages=MSG)).model == "a"
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "a"
     await r.aclose()
 
 
@@ -105,7 +105,7 @@ async def test_no_reprobe_when_the_config_forbids_it():
     assert _prober(r).due() == []
     exclusion = r.state.exclusions.active("a", clock.now())
     assert exclusion is not None and exclusion.until is None  # until the config changes
-    assert (await r.acompletion(step="s", messages=MSG)).model == "b"
+    assert (await r.acompletion(step="s", messages=MSG)).crosswalk.provider == "b"
     assert r.providers["a"].calls == 1
     await r.aclose()
 

@@ -59,7 +59,7 @@ def _raw(proxy, method: str, path: str, body: bytes | None = None, headers: dict
 def test_openai_client_sync(proxy):
     resp = _client(proxy).chat.completions.create(model="draft", messages=MSG)
     assert resp.choices[0].message.content == "answer from a"
-    assert resp.model == "a"
+    assert resp.model == "a-1"  # the model as the vendor names it; the provider alias is x-crosswalk-provider
 
 
 def test_openai_client_headers_name_step_provider_attempts(proxy):
@@ -73,7 +73,7 @@ def test_openai_client_headers_name_step_provider_attempts(proxy):
 async def test_openai_client_async_and_streaming(proxy):
     client = _client(proxy, cls=openai.AsyncOpenAI)
     resp = await client.chat.completions.create(model="draft", messages=MSG)
-    assert resp.model == "a"
+    assert resp.model == "a-1"
     stream = await client.chat.completions.create(model="draft", messages=MSG, stream=True)
     text = ""
     finish = None
@@ -141,7 +141,7 @@ def test_huge_body_is_413_and_server_keeps_serving(proxy):
     resp, data = _raw(proxy, "POST", "/v1/chat/completions", big)
     assert resp.status == 413
     assert json.loads(data)["error"]["code"] == "body_too_large"
-    assert _client(proxy).chat.completions.create(model="draft", messages=MSG).model == "a"
+    assert _client(proxy).chat.completions.create(model="draft", messages=MSG).model == "a-1"
 
 
 def test_slow_loris_client_does_not_block_others(proxy):
@@ -152,7 +152,7 @@ def test_slow_loris_client_does_not_block_others(proxy):
         sock.sendall(head.encode())
         # While that body trickles (or never comes), others are served.
         for _ in range(3):
-            assert _client(proxy).chat.completions.create(model="draft", messages=MSG).model == "a"
+            assert _client(proxy).chat.completions.create(model="draft", messages=MSG).model == "a-1"
         sock.settimeout(5)
         reply = sock.recv(65536).decode(errors="replace")
         assert " 408 " in reply.splitlines()[0]  # the slow body is cut off with a clear error
@@ -216,20 +216,20 @@ def test_reload_applies_good_file_and_keeps_old_on_bad(tmp_path):
     p = ProxyProcess(path, env={"PROXY_KEY": KEY}).wait_ready()
     try:
         client = _client(p)
-        assert client.chat.completions.create(model="draft", messages=MSG).model == "a"
+        assert client.chat.completions.create(model="draft", messages=MSG).model == "a-1"
         # Good file: b ranked first, a new step appears.
         path.write_text(CONFIG.replace("draft: {providers: [a, b]", "draft: {providers: [b, a]") + "  # v2\n")
-        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "b", what="the good file is applied")
+        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "b-1", what="the good file is applied")
         # Bad file: rejected, old config keeps serving, the reason is exposed.
         path.write_text(CONFIG.replace("draft: {providers: [a, b]", "draft: {providers: [a, gpt5]"))
         eventually_sync(lambda: json.loads(_raw(p, "GET", "/readyz")[1]).get("reload_error"), what="the bad file is rejected")
         ready = json.loads(_raw(p, "GET", "/readyz")[1])
         assert "steps.draft.providers[1]: unknown provider 'gpt5'" in ready["reload_error"]
-        assert client.chat.completions.create(model="draft", messages=MSG).model == "b"
+        assert client.chat.completions.create(model="draft", messages=MSG).model == "b-1"
         # SIGHUP reloads at once (file fixed again).
         path.write_text(CONFIG)
         p.proc.send_signal(signal.SIGHUP)
-        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "a", what="SIGHUP applies the fixed file")
+        eventually_sync(lambda: client.chat.completions.create(model="draft", messages=MSG).model == "a-1", what="SIGHUP applies the fixed file")
         assert json.loads(_raw(p, "GET", "/readyz")[1])["reload_error"] is None
     finally:
         p.stop()
@@ -243,7 +243,7 @@ def test_workers_share_one_port(tmp_path):
     try:
         client = _client(p)
         answers = {client.chat.completions.create(model="draft", messages=MSG).model for _ in range(20)}
-        assert answers == {"a"}
+        assert answers == {"a-1"}
     finally:
         p.stop()
     assert KEY not in p.log()

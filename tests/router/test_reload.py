@@ -44,7 +44,7 @@ def _call(p: ProxyProcess, key: str | None) -> tuple[int, str | None]:
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
-    return resp.status, json.loads(data).get("model") if resp.status == 200 else None
+    return resp.status, resp.getheader("x-crosswalk-provider") if resp.status == 200 else None
 
 
 def _get(p: ProxyProcess, path: str, key: str | None = None) -> Any:

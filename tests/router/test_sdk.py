@@ -40,7 +40,7 @@ def router():
 async def test_async_completion_returns_openai_type_with_record(router):
     resp = await router.acompletion(step="draft", messages=MSG, temperature=0.2)
     assert isinstance(resp, ChatCompletion)
-    assert resp.model == "a"
+    assert resp.model == "a-1"  # the model as its vendor names it; the provider is in the record
     assert resp.choices[0].message.content == "from a"
     assert [(x.provider, x.failure_class) for x in resp.crosswalk.attempts] == [("a", None)]
     assert resp.crosswalk.provider == "a" and resp.crosswalk.step == "draft"
@@ -49,7 +49,7 @@ async def test_async_completion_returns_openai_type_with_record(router):
 
 def test_sync_faces_match_openai_client_shape(router):
     resp = router.chat.completions.create(model="draft", messages=MSG)
-    assert isinstance(resp, ChatCompletion) and resp.model == "a"
+    assert isinstance(resp, ChatCompletion) and resp.model == "a-1" and resp.crosswalk.provider == "a"
     assert router.completion(step="draft", messages=MSG).choices[0].message.content == "from a"
     chunks = list(router.chat.completions.create(model="draft", messages=MSG, stream=True))
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
@@ -59,7 +59,7 @@ def test_sync_faces_match_openai_client_shape(router):
 
 async def test_aio_face_is_awaitable(router):
     resp = await router.aio.chat.completions.create(model="draft", messages=MSG)
-    assert resp.model == "a"
+    assert resp.crosswalk.provider == "a"
 
 
 async def test_stream_fails_over_before_first_token_and_names_provider(router):
@@ -67,7 +67,7 @@ async def test_stream_fails_over_before_first_token_and_names_provider(router):
     stream = await router.acompletion(step="draft", messages=MSG, stream=True)
     chunks = [c async for c in stream]
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "from b says hello world"
-    assert {c.model for c in chunks} == {"b"}
+    assert {c.model for c in chunks} == {"b-1"} and stream.crosswalk.provider == "b"
     assert [(x.provider, x.failure_class) for x in stream.crosswalk.attempts] == [("a", "stream_broken"), ("b", None)]
 
 
@@ -130,7 +130,7 @@ async def test_bad_arguments_are_named(router):
 
 async def test_regions_filter_before_any_call(router):
     resp = await router.acompletion(step="eu-only", messages=MSG)
-    assert resp.model == "b" and router.providers["a"].calls == 0
+    assert resp.crosswalk.provider == "b" and router.providers["a"].calls == 0
     rows = {r.provider: r for r in router.status("eu-only")}
     assert rows["a"].status == "blocked" and "region 'us' not in allowed regions ['eu']" in rows["a"].reason
 
@@ -192,7 +192,7 @@ def test_threads_calling_first_share_one_loop_thread_and_close_stops_it(threaded
 
     def call() -> None:
         start.wait()  # all 16 call the blocking API for the first time at once
-        answers.append(router.chat.completions.create(model="draft", messages=MSG).model)
+        answers.append(router.chat.completions.create(model="draft", messages=MSG).crosswalk.provider)
 
     workers = [threading.Thread(target=call) for _ in range(16)]
     for w in workers:
@@ -218,7 +218,7 @@ def test_asyncio_run_per_call_leaves_no_sockets_or_loops_behind(threaded_vendor)
 
     async def call() -> str:
         loops.append(weakref.ref(asyncio.get_running_loop()))
-        return (await router.acompletion(step="draft", messages=MSG)).model
+        return (await router.acompletion(step="draft", messages=MSG)).crosswalk.provider
 
     for _ in range(100):
         assert asyncio.run(call()) == "p"
@@ -228,6 +228,6 @@ def test_asyncio_run_per_call_leaves_no_sockets_or_loops_behind(threaded_vendor)
     assert sum(ref() is not None for ref in loops) <= 1  # closed loops are not kept alive
     # The provider still works, on yet another loop and on the blocking API's loop thread.
     assert asyncio.run(call()) == "p"
-    assert router.completion(step="draft", messages=MSG).model == "p"
+    assert router.completion(step="draft", messages=MSG).crosswalk.provider == "p"
     router.close()
     assert open_sockets_to(port) <= 1

@@ -321,7 +321,7 @@ async def test_no_secret_in_logs_or_records_when_a_call_fails_over_and_succeeds(
         resp = await router.acompletion(step="draft", messages=MSG)
     finally:
         await router.aclose()
-    assert resp.model == "sim" and resp.choices[0].message.content == "fine"
+    assert resp.crosswalk.provider == "sim" and resp.choices[0].message.content == "fine"
     assert [(a.provider, a.failure_class) for a in resp.crosswalk.attempts] == [
         ("oa", "auth"), ("az", "transient"), ("lit", "auth"), ("sim", None)
     ]
@@ -359,7 +359,7 @@ async def test_no_secret_in_logs_of_a_plain_success(echo, caplog):
         resp = await router.acompletion(step="draft", messages=MSG)
     finally:
         await router.aclose()
-    assert resp.model == "oa" and vendor.seen == [f"Bearer {OPENAI_KEY}"]
+    assert resp.crosswalk.provider == "oa" and vendor.seen == [f"Bearer {OPENAI_KEY}"]
     assert "crosswalk decision" in caplog.text
     assert_no_secret(caplog.text, "logs")
 

@@ -532,7 +532,7 @@ async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServe
 
     def hundred_runs() -> None:
         for _ in range(100):
-            assert asyncio.run(router.acompletion(step="draft", messages=ask)).model == "a"
+            assert asyncio.run(router.acompletion(step="draft", messages=ask)).crosswalk.provider == "a"
 
     await asyncio.to_thread(hundred_runs)
     if have_proc():
@@ -552,13 +552,13 @@ async def test_asyncio_run_per_call_keeps_sharing_alive(redis_server: RedisServe
             # The sync runs only while this loop does.
             await eventually(lambda: router.state.exclusions.active("a", router.state.clock.now()) is not None,
                              within=5, what="the exclusion reaches the router")
-            return resp.model in ("a", "b")
+            return resp.crosswalk.provider in ("a", "b")
 
         assert await asyncio.to_thread(asyncio.run, next_call_learns_it()), "the exclusion never reached the router"
         syncs = [fn for fn in router.state.listeners if isinstance(getattr(fn, "__self__", None), RedisSync)]
         assert len(syncs) == 1  # one sync listening, not one per loop it ever ran on
         later = await asyncio.to_thread(asyncio.run, router.acompletion(step="draft", messages=ask))
-        assert later.model == "b"  # the block learned from the other replica keeps routing off 'a'
+        assert later.crosswalk.provider == "b"  # the block learned from the other replica keeps routing off 'a'
     finally:
         await other_sync.stop()
         await router.aclose()
