@@ -145,7 +145,7 @@ async def _validator_phase(router: Router, out: TextIO) -> None:
     for bad in record.validation:
         print(f"  INVALID:   {bad.provider:<12} broke {bad.rule}: {bad.message} -> {bad.action}", file=out)
     print(f"  attempts:  {','.join(a.short() for a in record.attempts)}", file=out)
-    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.model})", file=out)
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.crosswalk.provider})", file=out)
     print("  (an invalid answer is the model's mistake, not an outage: it fails over but never ejects the provider)", file=out)
 
 

@@ -109,11 +109,12 @@ def rate_limited_once(retry_after_s: float, *, stream: bool = False, config: str
         try:
             if stream:
                 s = await router.acompletion(step="draft", messages=MSG, stream=True)
-                models = {chunk.model async for chunk in s}
-                record, provider = s.crosswalk, models.pop()
+                [chunk async for chunk in s]
+                record = s.crosswalk
+                provider = record.provider
             else:
                 resp = await router.acompletion(step="draft", messages=MSG)
-                record, provider = resp.crosswalk, resp.model
+                record, provider = resp.crosswalk, resp.crosswalk.provider
             attempts = record.attempts
         except CrosswalkError as exc:
             attempts, provider = exc.attempts, None
@@ -207,7 +208,7 @@ async def _ask(router: Router) -> str | None:
         resp = await router.acompletion(step="draft", messages=MSG)
     except CrosswalkError:
         return None
-    return resp.model
+    return resp.crosswalk.provider
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ async def test_sdk_calls_are_traced_under_the_applications_span(receiver, fake_v
         tracing.disable()
         await router.aclose()
         await asyncio.to_thread(provider.shutdown)
-    assert resp.model == "solo"
+    assert resp.crosswalk.provider == "solo"
     app_trace, app_id = format(app_span.get_span_context().trace_id, "032x"), format(app_span.get_span_context().span_id, "016x")
     request = await _request_span(receiver, "draft")
     assert (request.trace_id, request.parent_id, request.kind) == (app_trace, app_id, "internal")

@@ -94,7 +94,7 @@ async def test_proxy_streams_only_the_answer_that_passed(proxied):
     assert raw.headers["x-crosswalk-validation"] == "a:premium-band:failover"
     chunks = [chunk async for chunk in raw.parse()]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == GOOD
-    assert {c.model for c in chunks} == {"b"}
+    assert raw.headers["x-crosswalk-provider"] == "b" and {c.model for c in chunks} == {"m-b"}
     assert a.calls[-1].stream and b.calls[-1].stream
 
 
@@ -150,10 +150,10 @@ async def test_sdk_flag_fail_and_failover(fake_vendor):
     }), env={}))
     try:
         resp = await r.acompletion(step="quote", messages=MSG)
-        assert resp.model == "b" and [x.short() for x in resp.crosswalk.attempts] == ["a:invalid_output", "b:ok"]
+        assert resp.crosswalk.provider == "b" and [x.short() for x in resp.crosswalk.attempts] == ["a:invalid_output", "b:ok"]
         assert resp.crosswalk.flagged == []  # the answer returned passed
         flagged = await r.acompletion(step="flagged", messages=MSG)
-        assert flagged.model == "a" and [v.short() for v in flagged.crosswalk.flagged] == ["a:premium-band:flag"]
+        assert flagged.crosswalk.provider == "a" and [v.short() for v in flagged.crosswalk.flagged] == ["a:premium-band:flag"]
         with pytest.raises(InvalidOutput) as info:
             await r.acompletion(step="strict", messages=MSG)
         assert info.value.status_code == 422 and "premium-band" in info.value.message
