@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 		echo "python3 -m venv failed; installing python3-venv with apt-get"; \
 		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PY) -m venv --clear $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
+	@# the CPU build of torch first (the [local] extra's sentence-transformers would pull a CUDA one)
+	$(BIN)/python -m pip install -q 'torch==2.13.0'
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
