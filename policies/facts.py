@@ -164,10 +164,19 @@ def _key(span: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _spans(sentence: str, elsewhere_capital: set[str]) -> list[tuple[int, Name]]:
+def _lone(run: list[str], start: int, known: set[str] | frozenset[str]) -> bool:
+    """A single word that is no name: a capital letter alone (a unit or label: "°C",
+    "option B"), or a sentence's first word not known to be a name."""
+    if len(run) != 1:
+        return False
+    return len(run[0]) == 1 or (start == 0 and run[0].lower() not in known)
+
+
+def _spans(sentence: str, elsewhere_capital: set[str], also_names: frozenset[str] = frozenset()) -> list[tuple[int, Name]]:
     """(word index, name key) of each run of capitalised words in one sentence. The first
     word of a sentence is a name only when a capitalised word follows it or it is written
-    capitalised mid-sentence somewhere (else "Dogs" and "Chocolate" would be names)."""
+    capitalised mid-sentence somewhere (else "Dogs" and "Chocolate" would be names), or
+    is one of `also_names`."""
     words = _WORD_RE.findall(sentence)
     spans: list[tuple[int, Name]] = []
     run: list[str] = []
@@ -181,8 +190,7 @@ def _spans(sentence: str, elsewhere_capital: set[str]) -> list[tuple[int, Name]]
                 start = i
             run.append(word)
             continue
-        lone = len(run) == 1 and (len(run[0]) == 1 or (start == 0 and run[0].lower() not in elsewhere_capital))
-        if run and not lone:  # a lone capital letter is a unit or a label ("°C", "option B"), not a name
+        if run and not _lone(run, start, elsewhere_capital | also_names):
             spans.append((start, Name(_key(run), " ".join(run))))
         run = []
     return spans
@@ -229,13 +237,13 @@ def _names(a: str, b: str) -> str | None:
 Relation = tuple[Name, Name, frozenset[str]]
 
 
-def _relations(text: str, capitals: set[str]) -> list[Relation]:
+def _relations(text: str, capitals: set[str], starters: frozenset[str]) -> list[Relation]:
     """(first name, second name, the content words between them) for each pair of names
     in a sentence, the passive "Y was acquired by X" turned round to (X, Y, {acquired})."""
     out: list[Relation] = []
     for sentence in _sentences(text):
         words = _WORD_RE.findall(sentence)
-        spans = _spans(sentence, capitals)
+        spans = _spans(sentence, capitals, starters)
         for i, (start_x, x) in enumerate(spans):
             for start_y, y in spans[i + 1:]:
                 between = words[start_x + len(x.key):start_y]
@@ -253,7 +261,12 @@ def _roles(a: str, b: str) -> str | None:
     Tomás" vs "Tomás hired Priya"); else the same content words with two of them traded
     ("the cat chased the dog" vs "the dog chased the cat")."""
     capitals = _mid_capitals(a, b)
-    ra, rb = _relations(a, capitals), _relations(b, capitals)
+    # A sentence's first word written nowhere in lower case may be a name ("Google acquired
+    # YouTube"): a role needs the same two names on both sides, so this guess is safe here.
+    lower = {w for w in _WORD_RE.findall(a + " " + b) if w.islower()}
+    starters = frozenset(w.lower() for w in _WORD_RE.findall(a + " " + b)
+                         if w[:1].isupper() and w.lower() not in lower and w.lower() not in STOPWORDS)
+    ra, rb = _relations(a, capitals, starters), _relations(b, capitals, starters)
     for x, y, link in ra:
         if not link or link <= SYMMETRIC or _matches(x, y):
             continue

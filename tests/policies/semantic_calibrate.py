@@ -1,8 +1,9 @@
 """Calibrate the semantic comparator's threshold on the labelled set, with the local model.
 
 For each pair of tests/policies/semantic_labelled.yaml the comparator (`embeddings: local`)
-gives a fact verdict and a cosine. On the calibration half (`split: cal`) it prints the
-accuracy at each threshold and picks the best (ties: the middle of the best run); on the
+gives a fact verdict and a cosine. On the calibration half (`split: cal`, with the pairs of
+../shared/agreement_examples.yaml when present) it prints the
+accuracy at each threshold and picks the best (ties: the lowest); on the
 held-out half it reports the accuracy at that threshold, and the same for the cosine
 alone (`facts: false`), which is what the comparator was before fact checks:
 
@@ -24,10 +25,19 @@ SEMANTIC_LABELLED = HERE / "semantic_labelled.yaml"
 THRESHOLDS = [round(0.40 + 0.01 * i, 2) for i in range(56)]  # 0.40 .. 0.95
 
 
+PUBLIC = REPO.parent / "shared" / "agreement_examples.yaml"
+
+
 def labelled(path: Path = SEMANTIC_LABELLED) -> list[dict[str, Any]]:
-    """The labelled pairs, in file order."""
+    """The labelled pairs, in file order; the public examples' pairs (when the file is
+    beside the checkout) join the calibration half: they are users' labels too."""
     with path.open(encoding="utf-8") as fh:
-        return list((yaml.safe_load(fh) or {}).get("semantic") or [])
+        pairs = list((yaml.safe_load(fh) or {}).get("semantic") or [])
+    if path == SEMANTIC_LABELLED and PUBLIC.exists():
+        with PUBLIC.open(encoding="utf-8") as fh:
+            public = (yaml.safe_load(fh) or {}).get("semantic") or []
+        pairs += [{**case, "split": "cal"} for case in public if len(case["answers"]) == 2]
+    return pairs
 
 
 def measure(pairs: list[dict[str, Any]], embedder: Any, *, facts: bool = True) -> list[tuple[dict[str, Any], Any]]:
@@ -57,11 +67,10 @@ def accuracy(rows: list[tuple[dict[str, Any], Any]], threshold: float) -> float:
 
 
 def best_threshold(rows: list[tuple[dict[str, Any], Any]]) -> float:
-    """The threshold with the best accuracy on `rows`; ties: the middle of the best ones."""
+    """The threshold with the best accuracy on `rows`; ties: the lowest, since the fact
+    checks, not the cosine, catch one-fact changes, and a lower bar keeps paraphrases together."""
     scores = [accuracy(rows, t) for t in THRESHOLDS]
-    top = max(scores)
-    best = [t for t, s in zip(THRESHOLDS, scores) if s == top]
-    return best[len(best) // 2]
+    return next(t for t, s in zip(THRESHOLDS, scores) if s == max(scores))
 
 
 def report(embedder: Any, *, table: bool = False, wrong: bool = False) -> dict[str, float]:
@@ -76,7 +85,7 @@ def report(embedder: Any, *, table: bool = False, wrong: bool = False) -> dict[s
         name = "facts + cosine" if facts else "cosine alone"
         if table:
             print(f"{name}: accuracy on the calibration half by threshold")
-            print("  " + "  ".join(f"{t:.2f}:{accuracy(cal, t):.2f}" for t in THRESHOLDS[::2]))
+            print("  " + "  ".join(f"{t:.2f}:{accuracy(cal, t):.3f}" for t in THRESHOLDS[20:45]))
         print(f"{name:<15} threshold {chosen:.2f}: calibration {accuracy(cal, chosen):6.1%} ({len(cal)} pairs), "
               f"held-out {accuracy(held, chosen):6.1%} ({len(held)} pairs), all {accuracy(rows, chosen):6.1%}")
         figures[f"{'facts' if facts else 'cosine'}_threshold"] = chosen
