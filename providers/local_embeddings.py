@@ -57,11 +57,14 @@ class LocalEmbedder:
         with self._load_lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, whatever the path
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # a server's log is no terminal
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
                 except ImportError:
                     raise LocalModelUnavailable(
                         "embeddings 'local' needs the [local] extra (sentence-transformers)", provider=self.name) from None
+                hf_logging.disable_progress_bar()
                 path = self.model_path or bundled_model_path()
                 self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
             return self._model

