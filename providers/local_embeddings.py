@@ -45,10 +45,15 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 in this process (or the sentence-transformers model at `model_path`).
     `embed` returns unit-length vectors, one per text, in order."""
 
-    def __init__(self, *, name: str = LOCAL, model_path: str | None = None, cache_size: int = 4096) -> None:
+    def __init__(self, *, name: str = LOCAL, model_path: str | None = None, cache_size: int = 4096,
+                 threads: int | None = 1) -> None:
+        """`threads`: torch's intra-op threads, set when the model loads (process-wide; None
+        leaves torch as it is). One: a sentence is a small job, and on a busy 2-core machine
+        two threads made one embedding 11x slower (1 s vs 90 ms) by fighting for the cores."""
         self.name = name
         self.model_path = model_path
         self.cache_size = cache_size
+        self.threads = threads
         self._model: Any = None
         self._load_lock = threading.Lock()  # two first calls must not load the model twice
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
@@ -65,6 +70,10 @@ class LocalEmbedder:
                     raise LocalModelUnavailable(
                         "embeddings 'local' needs the [local] extra (sentence-transformers)", provider=self.name) from None
                 hf_logging.disable_progress_bar()
+                if self.threads is not None:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
                 path = self.model_path or bundled_model_path()
                 self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
             return self._model
