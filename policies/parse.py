@@ -143,8 +143,11 @@ def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]
     problems = []
     for key in ("embeddings", "judge"):
         name = getattr(verify, key)
-        if name and name not in spec.providers:
-            problems.append(f"{where}.{key}: unknown provider '{name}' (known: {', '.join(sorted(spec.providers))})")
+        if name and name not in spec.providers and not (key == "embeddings" and name == "local"):
+            hint = " or 'local' (the in-process model)" if key == "embeddings" else ""
+            problems.append(f"{where}.{key}: unknown provider '{name}' (known: {', '.join(sorted(spec.providers))}){hint}")
+    if verify.judge and verify.judge in spec.providers:
+        problems += _judge_independence(spec, step_name, step)
     regions = step.allowed_regions if step.allowed_regions is not None else spec.compliance.allowed_regions
     usable = [
         ProviderConf(name=n, kind=p.kind, model=p.model, vendor=_vendor_default(n, p), family=p.family or p.model, region=p.region)
@@ -160,6 +163,24 @@ def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]
             "add providers of other vendors/families, lower 'of', or relax 'diverse'"
         )
     return problems
+
+
+def _judge_independence(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]:
+    """A judge sharing a vendor or model family with a panel member shares its blind spots:
+    it would grade its own kind's answer. Family is the provider's `family`, else its model."""
+    verify = step.verify
+    assert verify is not None and verify.judge is not None
+    judge = spec.providers[verify.judge]
+    vendor, family = _vendor_default(verify.judge, judge), judge.family or judge.model
+    for name in step.providers:
+        member = spec.providers[name]
+        shared = [what for what, mine, theirs in (("vendor", vendor, _vendor_default(name, member)),
+                                                   ("family", family, member.family or member.model)) if mine == theirs]
+        if name == verify.judge or shared:
+            why = "is itself a panel member" if name == verify.judge else f"shares {' and '.join(shared)} '{vendor if shared[0] == 'vendor' else family}' with panel member '{name}'"
+            return [f"steps.{step_name}.verify.judge: judge '{verify.judge}' {why}; "
+                    "pick a judge of another vendor and model family (set `vendor:`/`family:` on the provider if they are wrong)"]
+    return []
 
 
 def _vendor_default(name: str, spec: ProviderSpec) -> str:

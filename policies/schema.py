@@ -144,11 +144,16 @@ class VerifySpec(_Spec):
     compare: Literal["exact", "normalized", "numeric", "json", "semantic", "judge"] = "normalized"
     tolerance: float = Field(0.005, ge=0)
     abs_tolerance: float = Field(0.0, ge=0)
-    threshold: float = Field(0.85, gt=0, le=1)
+    # semantic: cosine at or above this agrees (after the fact checks). 0.70 is calibrated for all-MiniLM-L6-v2
+    # (`embeddings: local`) by tests/policies/semantic_calibrate.py; recalibrate for another embeddings model.
+    threshold: float = Field(0.70, gt=0, le=1)
     fields: dict[str, FieldRuleSpec] = Field(default_factory=dict)
     ignore: list[str] = Field(default_factory=list)
-    embeddings: str | None = None
+    embeddings: str | None = None  # a provider with an embeddings endpoint, or `local` (in-process, the [local] extra)
+    facts: bool = True  # semantic: numbers, dates, negation, antonyms, names and roles must match before the cosine counts
+    word_threshold: float = Field(0.5, gt=0, le=1)  # semantic: one changed word counts unless the two words are this similar
     judge: str | None = None
+    judge_mode: Literal["same", "grounded"] = "same"  # grounded: also "does every claim trace to a line of the context?"
     diverse: list[Literal["vendor", "family"]] = Field(default_factory=lambda: ["vendor", "family"])
     on_disagree: Literal["flag", "fail", "escalate"] = "flag"
     escalate_max: int = Field(2, ge=1, le=10)

@@ -1,8 +1,8 @@
 """`crosswalk demo`: a scripted outage story on the simulated vendors, in under a minute.
 
-1. steady traffic (then a verified step whose panel disagrees, and a validated step whose
-first answer is out of band and fails over); 2. vendor alpha has a 5xx outage (ejected, traffic moves, no request
-fails); 3. beta's model becomes region-blocked (called once, excluded with its reason);
+1. steady traffic, then a verified step whose panel disagrees on a number, a validated step
+whose first answer is out of band and fails over, and a fact compared by meaning; 2. vendor
+alpha has a 5xx outage (ejected, traffic moves, no request fails); 3. beta's model becomes region-blocked (called once, excluded with its reason);
 4. alpha recovers (probed, traffic returns). Ends with a table per provider and the
 end-to-end success rate with and without failover.
 """
@@ -29,6 +29,7 @@ PROMPTS = {
     "extract-refund": "The customer paid $42.99 and wants the full amount back. What is the refund?",
     "summarize-eu": "Summarize the ticket history for the EU account team.",
     "quote-premium": "Quote the yearly premium for home policy P-77 ($300,000 cover). Answer 'Premium: $<amount> per year'.",
+    "acquisition": "Who acquired whom: Google or YouTube, and when? One sentence.",
 }
 
 
@@ -89,6 +90,8 @@ async def run_demo(router: Router, out: TextIO, *, pace_s: float = 0.02) -> int:
         await _verified_phase(router, out)
     if "quote-premium" in runtime.config.steps:
         await _validator_phase(router, out)
+    if "acquisition" in runtime.config.steps:
+        await _semantic_phase(router, out)
 
     print("\n2. Vendor alpha goes down (HTTP 503 on every model)", file=out)
     for name in _vendor(router, "alpha"):
@@ -147,6 +150,26 @@ async def _validator_phase(router: Router, out: TextIO) -> None:
     print(f"  attempts:  {','.join(a.short() for a in record.attempts)}", file=out)
     print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.crosswalk.provider})", file=out)
     print("  (an invalid answer is the model's mistake, not an outage: it fails over but never ejects the provider)", file=out)
+
+
+async def _semantic_phase(router: Router, out: TextIO) -> None:
+    """A step verified by meaning: one vendor swaps who bought whom. The cosine alone
+    scores it 0.95 against the truth; the role check catches it and says why."""
+    from crosswalk.providers.local_embeddings import local_available
+
+    print("\n1d. Verified step 'acquisition': answers compared by meaning (semantic, embeddings: local)", file=out)
+    if not local_available():
+        print("  skipped: the [local] extra is not installed (pip install 'crosswalk-router[local]')", file=out)
+        return
+    resp = await router.acompletion(step="acquisition", messages=[{"role": "user", "content": PROMPTS["acquisition"]}])
+    agreement = resp.crosswalk.agreement
+    print(f"  answer returned: {resp.choices[0].message.content!r} (from {resp.crosswalk.provider})", file=out)
+    print(f"  decision: {agreement.decision}, score {agreement.score:.2f}, quorum {agreement.quorum}", file=out)
+    for label, votes in (("agrees:  ", agreement.agreeing), ("DISSENTS:", agreement.dissenting)):
+        for vote in votes:
+            sim = f"similarity {vote.similarity:.2f}; " if vote.similarity is not None and "similarity" not in vote.reason else ""
+            why = f" vs {vote.against}: {sim}{vote.reason}" if vote.against else ""
+            print(f"    {label} {vote.provider:<11} {vote.answer!r}{why}", file=out)
 
 
 def _vendor(router: Router, vendor: str) -> list[str]:

@@ -39,10 +39,15 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """One panel member's answer."""
+    """One panel member's answer. For semantic and judge: `against` is the member it was
+    compared with to place it, `similarity` their cosine (semantic), `reason` the deciding
+    fact, threshold or judge's reason."""
 
     provider: str
     answer: str
+    similarity: float | None = None
+    reason: str = ""
+    against: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,7 @@ class AgreementRecord:
     differences: list[str] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)  # the panel's spend: every answer and the judge's calls
     mode: str = "inline"  # inline | shadow
+    reason: str = ""  # semantic / judge: why the panel split (the first dissenter's reason), else why it agreed
     evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
     answer_usage: dict[str, int] = field(default_factory=dict)  # the answering member's own usage
 
@@ -86,8 +92,16 @@ class AgreementRecord:
         """Compact form for the x-crosswalk-agreement header."""
         agree = ",".join(v.provider for v in self.agreeing) or "-"
         dissent = ",".join(v.provider for v in self.dissenting) or "-"
+        reason = _header_safe(self.reason)
         return (f"{self.decision}; score={self.score:.2f}; quorum={self.quorum}; compare={self.comparator}; "
-                f"agree={agree}; dissent={dissent}")
+                f"agree={agree}; dissent={dissent}" + (f"; reason={reason}" if reason else ""))
+
+
+def _header_safe(text: str, limit: int = 200) -> str:
+    # a model's reason goes into a response header: printable ASCII only, no ';' (the separator)
+    plain = "".join(ch if " " <= ch <= "~" and ch != ";" else "?" if ord(ch) > 126 else " " for ch in text)
+    plain = " ".join(plain.split())
+    return plain if len(plain) <= limit else plain[: limit - 3] + "..."
 
 
 @dataclass(slots=True)

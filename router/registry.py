@@ -53,7 +53,14 @@ def upstream_of(conf: ProviderConf, *, env: Mapping[str, str], contexts: Context
 
 
 def build_providers(config: RouterConfig, overrides: Mapping[str, Provider] | None = None) -> dict[str, Provider]:
-    """Every provider of the config; `overrides` supplies ready-made instances by name."""
+    """Every provider of the config; `overrides` supplies ready-made instances by name.
+    A verify block's `embeddings: local` (with no provider of that name) adds the
+    in-process embedder under that name; it loads its model on first use."""
     overrides = overrides or {}
     contexts: Contexts = {}
-    return {name: overrides.get(name) or build_provider(conf, contexts=contexts) for name, conf in config.providers.items()}
+    built = {name: overrides.get(name) or build_provider(conf, contexts=contexts) for name, conf in config.providers.items()}
+    from crosswalk.providers.local_embeddings import LOCAL, LocalEmbedder
+
+    if LOCAL not in built and any(s.verify is not None and s.verify.embeddings == LOCAL for s in config.steps.values()):
+        built[LOCAL] = overrides.get(LOCAL) or LocalEmbedder()  # type: ignore[assignment]
+    return built

@@ -125,6 +125,8 @@ class Runtime:
         state.adopt(self.state)
         kept = {name: self.providers[name] for name, conf in config.providers.items()
                 if name in self.providers and self.config.providers.get(name) == conf}
+        if "local" in self.providers and "local" not in self.config.providers:
+            kept["local"] = self.providers["local"]  # the in-process embedder keeps its loaded model
         built = build_providers(config, {**kept, **self._overrides})
         retired = [p for name, p in self.providers.items() if built.get(name) is not p]
         grace_s = max((s.timeouts.total_s for s in self.config.steps.values()), default=0.0)

@@ -31,7 +31,7 @@ from crosswalk.router.errors import AllProvidersFailed, CrosswalkError, NoEligib
 from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, Vote
 
 if TYPE_CHECKING:
-    from crosswalk.router.compare import Comparator
+    from crosswalk.router.compare import Comparator, Verdict
 
 log = logging.getLogger("crosswalk")
 
@@ -63,6 +63,7 @@ class _Panel:
         self.quorum = quorum
         self.stop_on_disagreement = stop_on_disagreement
         self.answers: list[tuple[int, str, str, dict[str, Any]]] = []  # (rank, provider, text, result)
+        self.verdicts: dict[int, tuple[str, "Verdict"]] = {}  # answer index -> (compared with, why it joined or not)
         self.groups: list[list[int]] = []  # indices into answers
         self.records: list[DecisionRecord] = []
         self.failed: list[str] = []
@@ -74,8 +75,15 @@ class _Panel:
         text = answer_text(result)
         index = len(self.answers)
         self.answers.append((rank, provider, text, result))
+        from crosswalk.router.compare import explain
+
         for group in self.groups:
-            if await self.comparator.same(self.answers[group[0]][2], text):
+            first = self.answers[group[0]]
+            same = await self.comparator.same(first[2], text)
+            verdict = explain(self.comparator, first[2], text)
+            if verdict is not None and (same or index not in self.verdicts):  # a split shows the first comparison
+                self.verdicts[index] = (first[1], verdict)
+            if same:
                 group.append(index)
                 return
         self.groups.append([index])
@@ -146,7 +154,7 @@ class Verifier:
                          primary: tuple[str, dict[str, Any]] | None) -> _Panel:
         from crosswalk.router.compare import comparator_for  # comparators load on the first verified request
 
-        comparator = comparator_for(spec, self.chain.providers, _question(body))
+        comparator = comparator_for(spec, self.chain.providers, body)
         panel = _Panel(comparator, spec.agree.min, stop_on_disagreement=spec.on_disagree == "fail")
         eligible = self.chain.candidates(step)
         members = pick_diverse(eligible, spec.agree.of, spec.diverse)
@@ -212,7 +220,7 @@ class Verifier:
         tally = panel.tally(0)
         winners = panel.majority()
         rep = panel.answers[winners[0]]
-        votes = [Vote(a[1], a[2]) for a in panel.answers]
+        votes = [_vote(panel, i) for i in range(len(panel.answers))]
         from crosswalk.router.compare import add_usage
 
         usage: dict[str, int] = {}
@@ -230,7 +238,7 @@ class Verifier:
             agreeing=[votes[i] for i in winners], dissenting=[votes[i] for i in dissent],
             failed=panel.failed, escalated=list(panel.escalated),
             differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
-            usage=usage, answer_usage=answer_usage, mode=mode,
+            usage=usage, answer_usage=answer_usage, mode=mode, reason=_reason(votes, dissent, winners),
         )
         return record
 
@@ -268,11 +276,21 @@ class Verifier:
             await asyncio.gather(*self._shadow, return_exceptions=True)
 
 
-def _question(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            return content if isinstance(content, str) else str(content)
+def _vote(panel: _Panel, index: int) -> Vote:
+    """A member's answer, with the similarity and reason of the comparison that placed it."""
+    _, provider, text, _ = panel.answers[index]
+    compared = panel.verdicts.get(index)
+    if compared is None:
+        return Vote(provider, text)
+    against, verdict = compared
+    return Vote(provider, text, similarity=verdict.similarity, reason=verdict.reason, against=against)
+
+
+def _reason(votes: list[Vote], dissent: list[int], winners: list[int]) -> str:
+    """Why the panel split (the first dissenter's reason), else why it agreed."""
+    for i in (*dissent, *winners):
+        if votes[i].reason:
+            return f"{votes[i].provider} vs {votes[i].against}: {votes[i].reason}"
     return ""
 
 

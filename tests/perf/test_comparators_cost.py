@@ -8,7 +8,10 @@ and the libraries considered for numeric (measured when installed).
 from __future__ import annotations
 
 import importlib.util
+import time
 import timeit
+
+import pytest
 from typing import Callable
 
 from crosswalk.policies.compare_json import json_differences
@@ -68,3 +71,53 @@ def test_library_cost_for_comparison() -> None:
     if not rows:
         rows.append(("(none of price-parser, word2number, pint installed)", ""))
     report("libraries considered (not dependencies)", rows)
+
+
+SEMANTIC_PAIRS = {
+    "paraphrase (cosine decides)": ("The library closes early on Fridays.", "On Fridays the library shuts earlier than usual."),
+    "swapped roles (a fact decides)": ("Google acquired YouTube in 2006.", "YouTube acquired Google in 2006."),
+    "two 120-word answers": (("The quarterly report shows revenue growth across every region. " * 15),
+                             ("Revenue grew in each region, the quarterly report shows. " * 15)),
+}
+
+
+@pytest.mark.timeout(600)  # the model loads first (seconds; minutes on a loaded machine)
+def test_semantic_local_cost_per_comparison() -> None:
+    """Semantic with the in-process all-MiniLM-L6-v2, in milliseconds: warm (vectors cached
+    per text, as within one request's panel), uncached (each comparison embeds both
+    answers afresh: a new request), and the fact checks alone."""
+    import asyncio
+
+    from crosswalk.policies.facts import fact_mismatch
+    from crosswalk.policies.schema import VerifySpec
+    from crosswalk.providers.local_embeddings import LocalEmbedder, local_available
+    from crosswalk.router.compare import comparator_for
+
+    if not local_available():
+        report("semantic, local model", [("(the [local] extra is not installed)", "")])
+        return
+    embedder = LocalEmbedder()
+    embedder.embed_sync(["warm up the model"])  # the load (once per process) is not a comparison
+    spec = VerifySpec(compare="semantic", embeddings="local")
+    rows = []
+    for name, (a, b) in SEMANTIC_PAIRS.items():
+        comparator = comparator_for(spec, {"local": embedder}, {})
+
+        async def many(n: int) -> float:
+            await comparator.same(a, b)  # fills the per-request vector cache
+            start = time.perf_counter()
+            for _ in range(n):
+                await comparator.same(a, b)
+            return (time.perf_counter() - start) / n * 1000
+
+        warm = min(asyncio.run(many(50)) for _ in range(3))
+
+        def uncached() -> None:
+            embedder.embed_sync_uncached(a)
+            embedder.embed_sync_uncached(b)
+            fact_mismatch(a, b)
+
+        cold = min(timeit.repeat(uncached, number=3, repeat=3)) / 3 * 1000
+        facts = _micros(lambda: fact_mismatch(a, b), 100) / 1000
+        rows.append((name, f"warm {warm:7.3f} ms   uncached {cold:7.2f} ms   facts alone {facts:6.3f} ms"))
+    report("semantic, local model: cost per comparison (best of 3)", rows)

@@ -5,8 +5,9 @@ the comparator (numeric, json, normalized, ...). The decision groups the answers
 `router.verify._Panel` does (each joins the first group whose first member it matches) and
 says "agreed" when some group reaches the quorum of 2.
 
-Print each comparator's accuracy on one or more files (default: the labelled set beside
-this file and ../shared/agreement_examples.yaml when present):
+Print each comparator's accuracy on one or more files (default: the labelled sets beside
+this file and ../shared/agreement_examples.yaml when present); semantic runs the
+in-process all-MiniLM-L6-v2 (`embeddings: local`) at the default threshold:
 
     .venv/bin/python tests/policies/agreement_eval.py [FILE.yaml ...] [--wrong]
 """
@@ -14,6 +15,7 @@ this file and ../shared/agreement_examples.yaml when present):
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,9 +25,26 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LABELLED = HERE / "agreement_labelled.yaml"
+SEMANTIC_LABELLED = HERE / "semantic_labelled.yaml"
 PUBLIC = REPO.parent / "shared" / "agreement_examples.yaml"
-PURE = ("numeric", "json", "normalized")  # the comparators these cases measure
+PURE = ("numeric", "json", "normalized")  # the comparators that need no model
+MEASURED = (*PURE, "semantic")  # semantic runs the local model (the [local] extra)
 QUORUM = 2
+
+
+@functools.lru_cache(maxsize=1)
+def local_embedder():  # type: ignore[no-untyped-def]
+    """One in-process all-MiniLM-L6-v2 embedder for the whole run (the model loads once)."""
+    from crosswalk.providers.local_embeddings import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+def semantic_available() -> bool:
+    """True when the [local] extra is installed (semantic cases can be decided)."""
+    from crosswalk.providers.local_embeddings import local_available
+
+    return local_available()
 
 
 def load(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -47,8 +66,13 @@ def decide(compare: str, answers: list[str], opts: dict[str, Any] | None = None)
     from crosswalk.policies.schema import VerifySpec
     from crosswalk.router.compare import comparator_for
 
-    spec = VerifySpec(compare=compare, **(opts or {}))
-    comparator = comparator_for(spec, {}, "")
+    opts = dict(opts or {})
+    providers = {}
+    if compare == "semantic":
+        opts.setdefault("embeddings", "local")
+        providers["local"] = local_embedder()
+    spec = VerifySpec(compare=compare, **opts)
+    comparator = comparator_for(spec, providers, {})
 
     async def grouped() -> list[list[int]]:
         groups: list[list[int]] = []
@@ -65,12 +89,12 @@ def decide(compare: str, answers: list[str], opts: dict[str, Any] | None = None)
     return "agreed" if max(map(len, groups)) >= QUORUM else "disagreed"
 
 
-def score(paths: list[Path]) -> tuple[dict[str, list[int]], list[str]]:
+def score(paths: list[Path], sections: tuple[str, ...] = PURE) -> tuple[dict[str, list[int]], list[str]]:
     """Per comparator [right, total], and a line for every wrong decision."""
     tally: dict[str, list[int]] = {}
     wrong: list[str] = []
     for path in paths:
-        for section, case in cases(path):
+        for section, case in cases(path, sections):
             got = decide(section, case["answers"], case.get("opts"))
             right = tally.setdefault(section, [0, 0])
             right[1] += 1
@@ -85,11 +109,14 @@ def main(argv: list[str]) -> int:
     """Print the accuracy table (and with --wrong the misses) for the given files."""
     show_wrong = "--wrong" in argv
     names = [a for a in argv if a != "--wrong"]
-    paths = [Path(n) for n in names] or [p for p in (LABELLED, PUBLIC) if p.exists()]
+    paths = [Path(n) for n in names] or [p for p in (LABELLED, PUBLIC, SEMANTIC_LABELLED) if p.exists()]
+    sections = MEASURED if semantic_available() else PURE
+    if not semantic_available():
+        print("semantic: not measured (install the [local] extra for the local model)")
     for path in paths:
-        tally, wrong = score([path])
+        tally, wrong = score([path], sections)
         print(f"{path}:")
-        for section in PURE:
+        for section in sections:
             if section in tally:
                 right, total = tally[section]
                 print(f"  {section:<11} {right:>4}/{total:<4} {100 * right / total:5.1f} %")

@@ -17,6 +17,7 @@ def _fast_default(tmp_path: Path) -> Path:
     """config/default.yaml with ejection times cut so the story's recovery takes a moment."""
     raw = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())
     raw["health"].update(ejection_base_s=0.3, ejection_max_s=1.0)
+    raw["steps"].pop("acquisition", None)  # its scene loads a model: tests/router/test_demo_semantic.py runs it
     path = tmp_path / "fast.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path

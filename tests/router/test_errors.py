@@ -119,7 +119,8 @@ def test_the_proxy_says_when_to_come_back():
 def test_a_failed_verification_shows_its_panel():
     resp = _crosswalk_error(VerificationFailed("x", step="s", record=_disagreement()))
     assert resp.headers["x-crosswalk-agreement"].startswith("disagreed; score=0.50")
-    assert json.loads(resp.body)["crosswalk"]["agreement"]["dissenting"] == [{"provider": "b", "answer": "2"}]
+    dissenting = json.loads(resp.body)["crosswalk"]["agreement"]["dissenting"]
+    assert dissenting == [{"provider": "b", "answer": "2", "similarity": None, "reason": "", "against": None}]
 
 
 def test_an_invalid_output_names_the_rule_and_the_provider():
