@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 		echo "python3 -m venv failed; installing python3-venv with apt-get"; \
 		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PY) -m venv --clear $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
-	@# the CPU build of torch first (the [local] extra's sentence-transformers would pull a CUDA one).
+	@# the CPU build of torch first (the [local] extra's sentence-transformers would pull a CUDA one);
+	@# this machine kind keeps that wheel in /opt/wheels.
 	@# --no-compile: byte-compiling torch and transformers took minutes (7 min vs 24 s on a busy
 	@# machine); Python compiles what it imports, on first import.
-	$(BIN)/python -m pip install -q --no-compile 'torch==2.13.0'
+	$(BIN)/python -m pip install -q --no-compile $(if $(wildcard /opt/wheels),--find-links /opt/wheels) 'torch==2.13.0'
 	$(BIN)/python -m pip install -q --no-compile -e '.[test]'
 	@touch $(STAMP)
 

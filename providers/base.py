@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,19 @@ def chunk_commits(chunk: dict[str, Any]) -> bool:
         if delta.get("content") or delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
             return True
     return False
+
+
+def stream_text(chunks: Iterable[dict[str, Any]]) -> str:
+    """The answer text a sequence of stream chunks spells out: choice 0's content deltas,
+    joined (what a held stream says, or what a caller of a broken stream has received)."""
+    parts = []
+    for chunk in chunks:
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str):
+                    parts.append(content)
+    return "".join(parts)
 
 
 def chunk_finishes(chunk: dict[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
 
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits, stream_text
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
@@ -38,7 +38,7 @@ from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.resume import Readers, Resumer
 from crosswalk.router.state import RouterState
-from crosswalk.router.validation import answer_text, screen, screened, stream_text
+from crosswalk.router.validation import answer_text, screen, screened
 
 log = logging.getLogger("crosswalk")
 T = TypeVar("T")

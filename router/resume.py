@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import ChatRequest, Provider, chunk_finishes
+from crosswalk.providers.base import ChatRequest, Provider, chunk_finishes, stream_text
 from crosswalk.providers.classify import FailureClass
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router.attempts import StepRun
@@ -50,18 +50,6 @@ def break_kind(error: ProviderError) -> str:
     if isinstance(error, StreamBroken):
         return error.reason
     return type(error).__name__
-
-
-def delivered_text(chunks: list[Chunk]) -> str:
-    """The answer text the caller has received (choice 0's content deltas)."""
-    parts = []
-    for chunk in chunks:
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0:
-                content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str):
-                    parts.append(content)
-    return "".join(parts)
 
 
 def not_prose(chunks: list[Chunk], body: Mapping[str, Any]) -> str | None:
@@ -195,7 +183,7 @@ class Resumer:
         """Yield the rest of the answer whose delivered chunks are `sent` (appended to as
         more is delivered), or raise `StreamInterrupted` naming the first break."""
         run, mode = self.run, self.run.step.stream.resume
-        text = delivered_text(sent)
+        text = stream_text(sent)
         rec = Recovery(broken=broken.provider, how=break_kind(error), failure_class=cls.value,
                        detail=error.evidence()[:200], delivered_chars=len(text))
         run.record.recovery = rec
@@ -216,7 +204,7 @@ class Resumer:
                     sent.append(chunk)
                     yield chunk
             except _Broke as broke:
-                text, last = delivered_text(sent), choice.provider
+                text, last = stream_text(sent), choice.provider
                 rec.mode = broke.way
                 rec.tried.append(f"{choice.provider}: {broke.way} failed ({broke.cls}: {broke.error.message[:120]})")
                 continue

@@ -17,7 +17,7 @@ exclusion (policies/actions.py). It is counted per step, provider and rule (metr
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from crosswalk.providers.errors import OutputRejected
 from crosswalk.router.attempts import StepRun
@@ -76,18 +76,6 @@ def answer_text(result: dict[str, Any]) -> str:
     from crosswalk.router.compare import answer_text as text_of
 
     return text_of(result)
-
-
-def stream_text(chunks: Iterable[dict[str, Any]]) -> str:
-    """The answer a held stream spells out: its first choice's content deltas, joined."""
-    parts = []
-    for chunk in chunks:
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0:
-                content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str):
-                    parts.append(content)
-    return "".join(parts)
 
 
 def header(record: DecisionRecord) -> str | None:

@@ -101,4 +101,4 @@ def test_demo_refuses_a_config_without_the_simulated_vendors(tmp_path, capsys):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "OK (4 providers, 5 steps" in proc.stdout
+    assert "OK (4 providers, 6 steps" in proc.stdout

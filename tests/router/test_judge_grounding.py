@@ -97,7 +97,8 @@ async def test_same_mode_asks_whether_the_answers_agree_with_the_context_shown(v
     assert SYSTEM in prompt and TOOL_RESULT in prompt
     assert "trace to a specific line" not in prompt and "agree on every factual claim" in prompt
     assert resp.crosswalk.agreement.decision == "agreed"
-    assert resp.crosswalk.agreement.reason == "b vs a: Both allow the refund."
+    # votes are in the order the members answered: either may be the one compared
+    assert resp.crosswalk.agreement.reason in ("b vs a: Both allow the refund.", "a vs b: Both allow the refund.")
 
 
 @pytest.mark.parametrize(("vendor", "family", "shared"), [("va", "fj", "vendor 'va'"), ("vj", "fb", "family 'fb'")])

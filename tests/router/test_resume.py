@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from crosswalk.policies.config import ProviderConf
-from crosswalk.router.resume import Diverged, PrefixSkipper, continuation_body, continued, delivered_text, not_prose, plan
+from crosswalk.providers.base import stream_text
+from crosswalk.router.resume import Diverged, PrefixSkipper, continuation_body, continued, not_prose, plan
 
 
 def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None, **delta: object) -> dict:
@@ -19,7 +20,7 @@ def chunk(content: str | None = None, *, role: bool = False, finish: str | None 
 
 
 def text_of(chunks: list[dict]) -> str:
-    return delivered_text(chunks)
+    return stream_text(chunks)
 
 
 def test_the_skipper_holds_the_reproduced_prefix_and_passes_the_rest_cut_mid_chunk():
