@@ -16,7 +16,8 @@ class ChatRequest:
 
 
 # Where an adapter leaves the vendor's own request id (OpenAI's `x-request-id`, Anthropic's
-# `request-id`) in the answer dict it returns; the chain takes it out into the record.
+# `request-id`) in the answer dict it returns, or in a stream's first chunk; the chain takes
+# it out into the record before anything reaches the caller.
 REQUEST_ID = "_crosswalk_request_id"
 
 

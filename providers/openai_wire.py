@@ -97,10 +97,13 @@ class OpenAIWireProvider:
         try:
             if resp.status >= 400:
                 raise await self._http_error(resp)
+            request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
             async for data in iter_sse_data(resp.iter_lines()):
                 if data is DONE:
                     return
                 chunk = self._parse_chunk(data)
+                if request_id is not None:  # the first chunk carries it to the chain
+                    chunk[REQUEST_ID], request_id = request_id, None
                 finished = finished or chunk_finishes(chunk)
                 yield chunk
         except TransportError as exc:

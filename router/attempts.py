@@ -136,6 +136,8 @@ class StepRun:
         self.state.record_success(choice.provider)
         if self.kind == "complete":
             self.state.observe_latency(choice.provider, "complete", now - started)
+        elif request_id is None:  # a stream's came with its first chunk
+            request_id = self.record.committed_request_id
         self._add(Attempt(choice.provider, None, now - started, panic=choice.panic, hedge=hedge, request_id=request_id))
         self.record.provider = choice.provider
         self.record.latency_s = now - self.started
@@ -150,10 +152,11 @@ class StepRun:
                                  index=len(attempts), retry=retry)
         attempts.append(attempt)
 
-    def committed(self, choice: Choice, started: float) -> None:
-        """A stream reached its commit point: this provider is answering, and its time to
-        first token is a latency sample."""
+    def committed(self, choice: Choice, started: float, *, request_id: str | None = None) -> None:
+        """A stream reached its commit point: this provider is answering (under the vendor's
+        `request_id`, if it sent one), and its time to first token is a latency sample."""
         self.record.provider = choice.provider
+        self.record.committed_request_id = request_id
         self.state.observe_latency(choice.provider, "ttft", self.clock.now() - started)
 
     def set_aside(self, provider: str) -> None:

@@ -192,7 +192,7 @@ class FailoverChain:
                 run.abandoned(choice)
                 await _close(upstream)
                 raise
-            run.committed(choice, started)
+            run.committed(choice, started, request_id=_first_request_id(held))
             async with aclosing(self._after_commit(run, choice, upstream, held, started)) as chunks:
                 async for chunk in chunks:
                     yield chunk
@@ -209,7 +209,7 @@ class FailoverChain:
             held, flagged = held
             run.record.validation += flagged
         assert winner.upstream is not None
-        run.committed(winner.choice, winner.started)
+        run.committed(winner.choice, winner.started, request_id=_first_request_id(held))
         async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -287,6 +287,11 @@ def _request_id(result: Any) -> str | None:
     """The vendor's request id off a racer's answer (a validated racer's is (answer, flagged))."""
     answer = result[0] if isinstance(result, tuple) else result
     return answer.pop(REQUEST_ID, None)
+
+
+def _first_request_id(held: list[dict[str, Any]]) -> str | None:
+    """The vendor's request id off a stream's first chunk (taken out: it is not the caller's)."""
+    return held[0].pop(REQUEST_ID, None) if held else None
 
 
 def _hold(run: StepRun) -> float:

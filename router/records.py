@@ -150,6 +150,7 @@ class DecisionRecord:
         """The violations of the answer returned (on_invalid: flag); [] when it passed."""
         return [v for v in self.validation if v.action == "flag" and v.provider == self.provider]
     recovery: Recovery | None = None
+    committed_request_id: str | None = None  # a stream's: the answering vendor's id, known at its commit point
 
     @property
     def failovers(self) -> int:
@@ -166,8 +167,8 @@ class DecisionRecord:
         what its support desk asks for; None when it sent none."""
         for attempt in reversed(self.attempts):
             if attempt.provider == self.provider and attempt.failure_class is None and not attempt.cancelled:
-                return attempt.request_id
-        return None
+                return attempt.request_id or self.committed_request_id
+        return self.committed_request_id
 
     def summary(self) -> str:
         """One log line: step, answering provider, attempts."""

@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import ChatRequest, Provider, chunk_finishes, stream_text
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_finishes, stream_text
 from crosswalk.providers.classify import FailureClass
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router.attempts import StepRun
@@ -252,7 +252,7 @@ class Resumer:
         run, name, readers = self.run, choice.provider, self.readers
         skipper = PrefixSkipper(text) if way == "restart" else None
         idle = run.step.timeouts.idle_s
-        run.committed(choice, started)
+        run.committed(choice, started, request_id=held[0].pop(REQUEST_ID, None) if held else None)
         try:
             pending = iter(held)
             while True:

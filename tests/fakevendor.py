@@ -497,10 +497,11 @@ class FakeVendor:
 
     async def _stream(self, request: web.Request, b: Behaviour, model: str, body: dict[str, Any]) -> web.StreamResponse:
         self._request_id()
+        self.last_request_id = f"req_{self._seq}"
         resp = web.StreamResponse(status=200, headers={
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache",
-            "x-request-id": f"req_{self._seq}",
+            "x-request-id": self.last_request_id,
         })
         await resp.prepare(request)
         events = self._events(model, body, finish=b.finish)

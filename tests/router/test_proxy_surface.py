@@ -138,8 +138,11 @@ async def test_model_is_the_vendors_and_the_alias_and_request_id_are_headers(sta
     assert raw.headers["x-crosswalk-provider"] == "secondary"
     assert raw.headers["x-crosswalk-upstream-request-id"] == secondary.last_request_id
     raw = await client.chat.completions.with_raw_response.create(model="draft", messages=MSG, stream=True)
-    models = {chunk.model async for chunk in raw.parse()}
-    assert models == {"mistral-large"} and raw.headers["x-crosswalk-provider"] == "secondary"
+    chunks = [chunk async for chunk in raw.parse()]
+    assert {chunk.model for chunk in chunks} == {"mistral-large"} and raw.headers["x-crosswalk-provider"] == "secondary"
+    # a stream's id comes with its first chunk, and is taken out of it before the caller sees it
+    assert raw.headers["x-crosswalk-upstream-request-id"] == secondary.last_request_id
+    assert not any("_crosswalk_request_id" in (chunk.model_extra or {}) for chunk in chunks)
 
 
 async def test_a_verified_step_reports_what_the_whole_panel_spent(stack):
