@@ -28,10 +28,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/crosswalk demo
 
+# Two pytest workers (the machine's two cores): most tests wait on real processes and sockets.
 test: $(STAMP)
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; }
 	@$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

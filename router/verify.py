@@ -231,6 +231,7 @@ class Verifier:
         answer_usage: dict[str, int] = {}
         add_usage(answer_usage, rep[3])
         dissent = [i for i in range(len(votes)) if i not in winners]
+        _place_on_dissenters(votes, dissent, winners)
         record.provider = rep[1]
         record.agreement = AgreementRecord(
             decision=tally.final(), score=tally.score(), comparator=spec.compare,
@@ -284,6 +285,21 @@ def _vote(panel: _Panel, index: int) -> Vote:
         return Vote(provider, text)
     against, verdict = compared
     return Vote(provider, text, similarity=verdict.similarity, reason=verdict.reason, against=against)
+
+
+def _place_on_dissenters(votes: list[Vote], dissent: list[int], winners: list[int]) -> None:
+    """A comparison that split an agreeing member from a dissenter is the dissenter's: which
+    of the two was compared against the other depends only on who answered first, so a
+    dissenter that answered first would otherwise carry no reason while an agreeing vote did."""
+    for i in dissent:
+        if votes[i].against is not None:
+            continue
+        for j in winners:
+            if votes[j].against == votes[i].provider and votes[j].reason:
+                votes[i] = dataclasses.replace(votes[i], similarity=votes[j].similarity, reason=votes[j].reason,
+                                               against=votes[j].provider)
+                votes[j] = dataclasses.replace(votes[j], similarity=None, reason="", against=None)
+                break
 
 
 def _reason(votes: list[Vote], dissent: list[int], winners: list[int]) -> str:
