@@ -11,6 +11,7 @@ import openai
 import pytest
 
 import tests.fakevendor as fv
+from crosswalk.providers import trace_headers
 from crosswalk.router import otel, tracing
 from tests.eventually import eventually
 from tests.otlp_receiver import OTLPReceiver
@@ -261,3 +262,23 @@ async def test_sdk_calls_are_traced_under_the_applications_span(receiver, fake_v
     (attempt,) = _children(receiver, request)
     assert attempt.name == "chat m-solo" and attempt.attributes["gen_ai.provider.name"] == "vs"
     assert vendor.calls[0].headers["traceparent"].split("-")[1:3] == [app_trace, request.span_id]
+
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+
+
+@pytest.mark.parametrize(("sent", "passed"), [
+    ({"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01", "tracestate": "congo=t61rcWkgMzE"},
+     {"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01", "tracestate": "congo=t61rcWkgMzE"}),
+    ({"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01", "tracestate": "x=1\x7f"},  # not header-safe: left out
+     {"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"}),
+    ({"traceparent": f"00-{'0' * 32}-b7ad6b7169203331-01"}, None),  # an all-zero trace id is no trace
+    ({"traceparent": "not a traceparent"}, None),
+    ({"content-type": "application/json"}, None),
+])
+def test_tracing_off_passes_on_only_a_well_formed_caller_trace(sent, passed):
+    assert not tracing.ON
+    with tracing.request_span("draft", sent):
+        assert trace_headers.current() == passed
+        assert tracing.current_trace_id() == (TRACE_ID if passed else None)
+    assert trace_headers.current() is None
