@@ -25,7 +25,7 @@ import logging
 import math
 from contextlib import aclosing
 from functools import partial
-from typing import Any, AsyncIterator, Awaitable, Mapping, Protocol, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, TypeVar
 
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
@@ -89,35 +89,15 @@ class FailoverChain:
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
         if run.step.hedge is not None:
             return await self._complete_hedged(run, request)
-        per_try = run.step.timeouts.per_try_s
-        while True:
-            choice = await run.next()
-            provider = self.providers[choice.provider]
-            started = run.clock.now()
-            budget = min(per_try, run.remaining())
-            try:
-                result = await _within(provider.complete(request), budget)
-                if run.step.validate is not None:  # an invalid answer fails over as OutputRejected
-                    run.record.validation += screen(run, choice.provider, answer_text(result), self.observer)
-            except TimeoutError:
-                run.failed(choice, _timeout(choice.provider, "total", budget), started)
-                continue
-            except ProviderError as error:
-                run.failed(choice, error, started)
-                continue
-            except asyncio.CancelledError:
-                run.abandoned(choice)
-                raise
-            except Exception as exc:  # an adapter bug: a failed attempt, never a leaked probe slot
-                run.failed(choice, _adapter_error(choice.provider, exc), started)
-                continue
-            except BaseException:
-                run.abandoned(choice)
-                raise
-            run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
-            run.record.usage = usage_of(result)
-            self._name_model(result, choice.provider)
-            return result
+        providers = self.providers
+        check = None
+        if run.step.validate is not None:  # an invalid answer fails over as OutputRejected
+            def check(choice: Choice, result: dict[str, Any]) -> None:
+                run.record.validation += screen(run, choice.provider, answer_text(result), self.observer)
+        choice, result = await first_success(run, lambda choice: providers[choice.provider].complete(request), check=check)
+        run.record.usage = usage_of(result)
+        self._name_model(result, choice.provider)
+        return result
 
     async def _complete_hedged(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
         """`_complete` for a hedging step: attempts race, the first answer wins."""
@@ -270,6 +250,42 @@ class FailoverChain:
                 yield chunk
 
 
+async def first_success(run: StepRun, ask: Callable[[Choice], Awaitable[dict[str, Any]]], *,
+                        check: Callable[[Choice, dict[str, Any]], None] | None = None,
+                        what: str = "no answer") -> tuple[Choice, dict[str, Any]]:
+    """Walk `run`'s providers until one answers: `ask(choice)` under min(per-try timeout,
+    time left), then `check(choice, answer)` (raising a ProviderError fails that attempt
+    over). Any other exception from an adapter is a failed attempt on that provider, never
+    a leaked half-open slot. Records the success with the vendor's request id; returns the
+    choice that answered and its answer. `what`: a timeout's words ("no answer ...")."""
+    per_try = run.step.timeouts.per_try_s
+    while True:
+        choice = await run.next()
+        started = run.clock.now()
+        budget = min(per_try, run.remaining())
+        try:
+            result = await _within(ask(choice), budget)
+            if check is not None:
+                check(choice, result)
+        except TimeoutError:
+            run.failed(choice, _timeout(choice.provider, "total", budget, what=what), started)
+            continue
+        except ProviderError as error:
+            run.failed(choice, error, started)
+            continue
+        except asyncio.CancelledError:
+            run.abandoned(choice)
+            raise
+        except Exception as exc:  # an adapter bug: a failed attempt, never a leaked probe slot
+            run.failed(choice, _adapter_error(choice.provider, exc), started)
+            continue
+        except BaseException:
+            run.abandoned(choice)
+            raise
+        run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
+        return choice, result
+
+
 async def _answer(provider: Provider, request: ChatRequest, name: str, budget: float) -> dict[str, Any]:
     """One non-streamed attempt under its time budget (a hedge racer)."""
     try:
@@ -371,8 +387,8 @@ async def _within(call: Awaitable[T], seconds: float) -> T:
         handle.cancel()
 
 
-def _timeout(provider: str, phase: str, seconds: float) -> ProviderTimeout:
-    what = {"total": "no answer", "first_token": "no first token", "idle": "stream idle"}[phase]
+def _timeout(provider: str, phase: str, seconds: float, *, what: str = "no answer") -> ProviderTimeout:
+    what = {"total": what, "first_token": "no first token", "idle": "stream idle"}[phase]
     limit = f"within {seconds:.3g}s" if seconds > 0 else "before the step's time ran out"
     return ProviderTimeout(f"{provider}: {what} {limit}", provider=provider, phase=phase)
 

@@ -15,22 +15,20 @@ embeds on its providers in rank order.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
-import logging
 import struct
 from typing import Any, Protocol
 
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider
-from crosswalk.providers.errors import MalformedResponse, ProviderError, ProviderTimeout
+from crosswalk.providers.errors import MalformedResponse
 from crosswalk.router.attempts import StepRun
+from crosswalk.router.chain import first_success
 from crosswalk.router.errors import CrosswalkError, InvalidRequest
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.state import RouterState
 
-log = logging.getLogger("crosswalk")
 ENCODINGS = ("float", "base64")
 MAX_INPUTS = 2048  # OpenAI's own limit per request
 
@@ -112,37 +110,13 @@ async def embed(chain: Chain, step: StepConf, body: dict[str, Any]) -> tuple[dic
 
 
 async def _walk(chain: Chain, run: StepRun, body: dict[str, Any], texts: list[str]) -> dict[str, Any]:
-    per_try = run.step.timeouts.per_try_s
     upstream = {k: v for k, v in body.items() if k not in ("model", "input", "encoding_format")}
     upstream.update(input=texts, encoding_format="float")
-    while True:
-        choice = await run.next()
-        name = choice.provider
-        started = run.clock.now()
-        budget = min(per_try, run.remaining())
-        try:
-            async with asyncio.timeout(budget):
-                result = await _ask(chain.providers[name], upstream, texts)
-        except TimeoutError:
-            run.failed(choice, ProviderTimeout(f"{name}: no embeddings within {budget:.3g}s", provider=name, phase="total"), started)
-            continue
-        except ProviderError as exc:
-            run.failed(choice, exc, started)
-            continue
-        except asyncio.CancelledError:
-            run.abandoned(choice)
-            raise
-        except Exception as exc:  # an adapter bug: a failed attempt; only its type (its text may hold the input)
-            log.warning("crosswalk: provider %s raised %s embedding (an adapter bug)", name, type(exc).__name__)
-            run.failed(choice, ProviderError(f"{name}: {type(exc).__name__} in the adapter", provider=name), started)
-            continue
-        except BaseException:
-            run.abandoned(choice)
-            raise
-        run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
-        if not isinstance(result.get("model"), str) or not result["model"]:
-            result["model"] = chain.state.config.providers[name].model
-        return result
+    choice, result = await first_success(run, lambda choice: _ask(chain.providers[choice.provider], upstream, texts),
+                                         what="no embeddings")
+    if not isinstance(result.get("model"), str) or not result["model"]:
+        result["model"] = chain.state.config.providers[choice.provider].model
+    return result
 
 
 async def _ask(provider: Any, upstream: dict[str, Any], texts: list[str]) -> dict[str, Any]:
