@@ -30,7 +30,8 @@ demo: $(STAMP)
 
 # Two pytest workers (the machine's two cores): most tests wait on real processes and sockets.
 test: $(STAMP)
-	@command -v redis-server >/dev/null && command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl >/dev/null; }
+	@# redis-server for shared state; chromium and its driver for the operator page's browser test
+	@command -v redis-server >/dev/null && command -v openssl >/dev/null && command -v chromedriver >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl chromium chromium-driver >/dev/null; }
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -q -n 2
 

@@ -90,6 +90,7 @@ class ProxySettings:
     keepalive_timeout_s: float = 60.0
     max_connections: int = 4096
     drain_s: float = 5.0
+    ui: bool = True
 
 
 @dataclass(frozen=True, slots=True)

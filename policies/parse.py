@@ -250,6 +250,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             keepalive_timeout_s=spec.proxy.keepalive_timeout_s,
             max_connections=spec.proxy.max_connections,
             drain_s=spec.proxy.drain_s,
+            ui=spec.proxy.ui,
         ),
         source=source,
         state=spec.state,

@@ -420,6 +420,9 @@ class ProxySpec(_Spec):
     # (load balancers take that long to stop sending), then the listener closes and requests
     # in flight finish. SIGINT stops at once.
     drain_s: float = Field(5.0, ge=0, le=600)
+    # GET /ui, the operator's page (behind the same keys as /v1/*; a browser may send a key
+    # as the Basic password). false: the page and its lift button answer 404.
+    ui: bool = True
 
 
 class StateSpec(_Spec):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 import os
@@ -26,6 +28,20 @@ def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
     # Compare against every key, so timing does not reveal which (or whether one) matched.
     results = [hmac.compare_digest(presented, key.encode()) for key in keys]
     return any(results)
+
+
+def page_authorized(header: str | None, keys: tuple[str, ...]) -> bool:
+    """For the operator's page (/ui), which a browser opens: a bearer key as for the API,
+    or HTTP Basic with a key as the password (any user name), which a browser asks for."""
+    if not keys or authorized(header, keys):
+        return True
+    if not header or header[:6].lower() != "basic " or not header.isascii():
+        return False
+    try:
+        _, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return bool(sep) and authorized(f"Bearer {password}", keys)
 
 
 def is_loopback(host: str) -> bool:

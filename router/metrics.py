@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 from crosswalk.router.errors import CrosswalkError
+from crosswalk.router.recent import RecentDecisions
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.state import STATES, Event, RouterState
 
@@ -62,6 +63,7 @@ class Metrics:
         self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
+        self.recent = RecentDecisions()  # the operator's page (/ui): the last notable decisions
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -89,6 +91,7 @@ class Metrics:
 
     def request_done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         """Count a finished request and its attempts."""
+        self.recent.add(record, error)
         step = record.step
         self.requests[(step, "ok" if error is None else error.error_type)] += 1
         self.latency.observe((step,), record.latency_s)

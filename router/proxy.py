@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import logging
+import os
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -23,8 +25,8 @@ from aiohttp import web
 
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
-from crosswalk.router import logs, tracing, validation
-from crosswalk.router.auth import authorized
+from crosswalk.router import logs, tracing, ui, validation
+from crosswalk.router.auth import authorized, page_authorized
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
 from crosswalk.router.records import DecisionRecord
@@ -47,6 +49,7 @@ class ProxyState:
     host: str = ""  # the bound address: a reload may drop every key only on loopback ("" counts as public)
     started: float = field(default_factory=time.monotonic)
     draining: bool = False  # SIGTERM came: /readyz says so while requests are still served (router/serve.py)
+    ui_salt: bytes = field(default_factory=lambda: os.urandom(16))  # the /ui lift token's secret when no keys are set
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -120,14 +123,19 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler, *, auth: bool) -> Handler:
-    """Auth (for /v1/*), and every failure as OpenAI error JSON, never a stack trace.
+def _guarded(handler: Handler, *, auth: bool | str) -> Handler:
+    """Auth (for /v1/*; "page" for /ui, which also takes a key as a Basic password), and
+    every failure as OpenAI error JSON, never a stack trace.
     A plain wrapper per route rather than an aiohttp middleware: the middleware machinery
     cost several percent of the proxy's throughput."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         proxy: ProxyState = request.app["proxy"]
-        if auth and not authorized(request.headers.get("authorization"), proxy.keys):
+        header = request.headers.get("authorization")
+        if auth == "page" and not page_authorized(header, proxy.keys):
+            return _error(401, "the Crosswalk page needs one of the proxy's API keys (as a bearer key, or as the password when the browser asks)",
+                          type_="invalid_request_error", code="invalid_api_key", headers={"www-authenticate": 'Basic realm="crosswalk", charset="UTF-8"'})
+        if auth is True and not authorized(header, proxy.keys):
             return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
                           type_="invalid_request_error", code="invalid_api_key")
         try:
@@ -157,6 +165,10 @@ async def _no_route(request: web.Request) -> web.Response:
     if request.path in known:
         return _error(405, f"method {request.method} not allowed on {request.path} (use {known[request.path]})",
                       type_="invalid_request_error", code="405")
+    return _not_found(request)
+
+
+def _not_found(request: web.Request) -> web.Response:
     return _error(404, f"no route {request.path}", type_="invalid_request_error", code="404")
 
 
@@ -380,6 +392,45 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
 
 
+async def ui_page(request: web.Request) -> web.Response:
+    """GET /ui: the operator's page (router/ui.py); 404 with `proxy.ui: false`."""
+    proxy: ProxyState = request.app["proxy"]
+    if not proxy.runtime.config.proxy.ui:
+        return _not_found(request)
+    metrics = proxy.runtime.metrics
+    exposition = (await metrics.exposition()).decode() if metrics is not None else ""
+    lifted = request.query.get("lifted")
+    page = ui.PageInput(reloaded_at=proxy.reloaded_at, reload_error=proxy.reload_error, draining=proxy.draining,
+                        exposition=exposition, token=ui.lift_token(proxy.keys, proxy.ui_salt),
+                        recent=metrics.recent.latest() if metrics is not None else (),
+                        notice=None if lifted is None else f"Exclusion of {lifted} lifted.")
+    return web.Response(text=ui.render(proxy.runtime, page), content_type="text/html",
+                        headers={"cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                                 "x-frame-options": "DENY"})
+
+
+async def ui_unexclude(request: web.Request) -> web.StreamResponse:
+    """POST /ui/providers/{name}/unexclude: the page's lift button. The form must carry the
+    page's token and come from the page's own origin (a cross-site form cannot)."""
+    proxy: ProxyState = request.app["proxy"]
+    if not proxy.runtime.config.proxy.ui:
+        return _not_found(request)
+    origin = request.headers.get("origin")
+    if origin is not None and origin.partition("://")[2] != request.host:
+        return _error(403, "the lift form must be sent from the Crosswalk page itself", type_="invalid_request_error", code="forbidden")
+    form = await request.post()
+    token = form.get("token")
+    expected = ui.lift_token(proxy.keys, proxy.ui_salt)
+    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+        return _error(403, "the lift form's token is missing or stale: reload /ui and press the button again",
+                      type_="invalid_request_error", code="forbidden")
+    name = request.match_info["name"]
+    if name not in proxy.runtime.state.config.providers:
+        return _error(404, f"unknown provider '{name}'", type_="invalid_request_error", param="provider", code="provider_not_found")
+    proxy.runtime.state.lift(name, by="an operator (the /ui page)")
+    return web.Response(status=303, headers={"location": f"/ui?lifted={quote(name)}"})
+
+
 def build_app(proxy: ProxyState) -> web.Application:
     """The aiohttp application for one runtime."""
     app = web.Application(client_max_size=proxy.runtime.config.proxy.max_body_bytes)
@@ -394,11 +445,13 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/healthz": ("GET", healthz),
         "/readyz": ("GET", readyz),
         "/metrics": ("GET", metrics),
+        "/ui": ("GET", ui_page),
+        "/ui/providers/{name}/unexclude": ("POST", ui_unexclude),
     }
     probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
     app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
     for path, (method, handler) in routes.items():
-        guarded = _guarded(handler, auth=path.startswith("/v1/"))
+        guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"))
         app.router.add_route(method, path, guarded)
         if path in probes:
             app.router.add_route("HEAD", path, guarded)
