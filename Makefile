@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test bench check lint clean
+.PHONY: demo test bench check lint docs clean
 
 # Installed, router/ policies/ providers/ are crosswalk.router / .policies / .providers (a
 # package-dir mapping, see pyproject.toml); import-linter reads packages from the file tree,
@@ -46,8 +47,12 @@ lint: $(STAMP)
 	@cp -r router policies providers $(LINTVIEW)/crosswalk/ && mv $(LINTVIEW)/crosswalk/router/crosswalk/__init__.py $(LINTVIEW)/crosswalk/ && rm -rf $(LINTVIEW)/crosswalk/router/crosswalk
 	cd $(LINTVIEW) && PYTHONPATH=. $(abspath $(BIN))/lint-imports --no-cache $(abspath pyproject.toml)
 
+# The documentation site (docs/, mkdocs.yml) into .site/; tests/test_docs.py builds it too.
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict
+
 check: $(STAMP)
 	@for f in config/*.yaml; do $(BIN)/crosswalk check $$f >/dev/null || exit 1; done; echo "config/*.yaml OK"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .site
