@@ -136,7 +136,7 @@ def _continuation_verdict(delivered: str, held: str, ended: bool) -> Seam | None
         return Seam("failed", why="it answered anew instead of continuing")
     run = words_h[:_REPEAT_WORDS]
     if len(run) == _REPEAT_WORDS and _contains_run(words_d, run):
-        return Seam("failed", why="it repeated delivered text in other spacing or punctuation")
+        return Seam("failed", why="it repeated delivered words instead of going on from them")
     if words_h and words_h[:1] == words_d[:1] or _glued_start(delivered, held):
         return Seam("failed", why="it started the answer over in other words")
     if len(words_h) < WINDOW_WORDS and not ended:
