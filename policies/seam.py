@@ -10,16 +10,19 @@ continuations in tests/policies/seam_labelled.yaml (tests/policies/seam_eval.py)
    whitespace dropped and letters case-folded, starts with the whole delivered text. The
    reproduced part is skipped. While the held text is still a prefix of the delivered
    text, hold (a restart is being reproduced).
-2. trimmed: it starts with a tail of the delivered text that begins at a word and is at
-   least `MIN_OVERLAP` characters long (the longest such tail): the repeat is skipped.
-   While it is still the start of such a tail, hold.
-3. failed, at once, when it does neither but still repeats delivered text in other
-   spacing or punctuation (its first words appear in a row in the delivered text), opens
-   a fresh reply ("Sure", "Certainly", "Here is", ...), or - once `WINDOW_WORDS` words are
-   in - starts a sentence whose content words are mostly those of the delivered text's
-   first sentence (a paraphrased restart); also a capital letter glued to the delivered
-   text's last word or punctuation (no space: "TheForty-two", "time.Rust", "grew14%"),
-   and an opening on the delivered text's first word.
+2. trimmed: it starts with a tail of the delivered text that begins at a word, is at
+   least `MIN_OVERLAP` characters and two words long (the longest such tail), and opens
+   in the case it had there (a capital over a small letter opens a new sentence): the
+   repeat is skipped. While it is still the start of such a tail, hold. One word again
+   cannot be told from a new start on that word: failed.
+3. failed, at once, when it does neither but still repeats delivered words (its first
+   `_REPEAT_WORDS` words appear in a row in the delivered text, or it opens on the
+   delivered text's first word), opens a fresh reply ("Sure", "Certainly", "Here is",
+   ...), or glues a capital, or a digit after a letter, to the delivered text's last word
+   or punctuation ("TheForty-two", "time.Rust", "grew14%"); and, once `WINDOW_WORDS` words
+   are in, when it opens with a capital on a word the delivered text used, or on a
+   sentence whose content words are mostly those of the delivered text's first sentence
+   (a paraphrased restart).
 4. resumed: otherwise, once `WINDOW_WORDS` words are in, or the fallback ended.
 5. failed when none of this is decided `WINDOW_CHARS` characters past the delivered
    text's length (a run of symbols with no words): the hold is bounded.
@@ -100,21 +103,35 @@ def _judge(delivered: str, held: str, *, ended: bool, restart_only: bool) -> Sea
     if restart_only:
         at = next(i for i, (a, b) in enumerate(zip(h_norm, d_norm)) if a != b)
         return Seam("failed", why=f"its answer differs from the delivered text at character {at}")
-    tail = _tail_verdict(d_norm, h_norm, ends, ended)
+    tail = _tail_verdict(delivered, held, d_norm, h_norm, ends)
     if tail is not None or not ended and _within_tail(d_norm, h_norm):
         return tail
     return _continuation_verdict(delivered, held, ended)
 
 
-def _tail_verdict(d_norm: str, h_norm: str, ends: list[int], ended: bool) -> Seam | None:
-    """trimmed when the held text starts with a word-aligned tail of the delivered text."""
+def _tail_verdict(delivered: str, held: str, d_norm: str, h_norm: str, ends: list[int]) -> Seam | None:
+    """trimmed when the held text starts with a word-aligned tail of the delivered text of
+    two words or more, in the case it had there: a capital where the delivered tail had a
+    small letter opens a new sentence ("order" ... "Order 1234 will be"), not a repeat;
+    one word again cannot be told from a new start on that word (failed)."""
+    first = held.lstrip()[:1]
     for start in _word_starts(d_norm):
         tail = d_norm[start:]
         if len(tail) < MIN_OVERLAP:
             break
         if h_norm.startswith(tail):
+            if first.isupper() and not _original(delivered, d_norm, start).isupper():
+                return None
+            if " " not in tail:  # one word again: a repeat, or a new start on the same word
+                return Seam("failed", why="it began with the delivered text's last word: a repeat or a new start")
             return Seam("trimmed", skip=ends[len(tail) - 1])
     return None
+
+
+def _original(delivered: str, d_norm: str, start: int) -> str:
+    """The delivered character that `d_norm[start]` folds (the n-th non-space character)."""
+    n = len(d_norm[:start].replace(" ", ""))
+    return [ch for ch in delivered if not ch.isspace()][n]
 
 
 def _within_tail(d_norm: str, h_norm: str) -> bool:
@@ -151,6 +168,8 @@ def _restarts(delivered: str, held: str, opening: list[str], words_d: list[str])
     first = held.lstrip()[:1]
     if not first.isupper():
         return False
+    if opening and opening[0] != "i" and opening[0] in words_d:
+        return True  # a capitalised word the answer already used: a new start, not the next sentence
     content_h = {w for w in opening if w not in _STOPWORDS}
     first_sentence = _words(re.split(r"(?<=[.!?])\s|\n", delivered.strip(), maxsplit=1)[0])
     content_d = {w for w in first_sentence if w not in _STOPWORDS}

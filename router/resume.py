@@ -213,6 +213,8 @@ class Resumer:
         """Yield the rest of the answer whose delivered chunks are `sent` (appended to as
         more is delivered), or raise `StreamInterrupted` naming the first break."""
         run, mode = self.run, self.run.step.stream.resume
+        if any(chunk_finishes(c) for c in sent):
+            return  # the model had said it was done: only [DONE] (or a usage chunk) was missing
         text = stream_text(sent)
         rec = Recovery(broken=broken.provider, how=break_kind(error), failure_class=cls.value,
                        detail=error.evidence()[:200], delivered_chars=len(text))
@@ -234,6 +236,9 @@ class Resumer:
                     sent.append(chunk)
                     yield chunk
             except _Broke as broke:
+                if broke.outcome is not None and any(chunk_finishes(c) for c in sent):
+                    rec.mode, rec.finished_by, rec.outcome = broke.way, choice.provider, broke.outcome
+                    return  # it broke after its finish reached the caller: the answer is whole
                 text, last = stream_text(sent), choice.provider
                 rec.mode = broke.way
                 rec.tried.append(f"{choice.provider}: {broke.way} failed ({broke.cls}: {broke.error.message[:120]})")
@@ -317,7 +322,7 @@ class Resumer:
             raise self._diverged(choice, way, started, rec, str(diverged)) from None
         except ProviderError as error:
             cls = run.failed(choice, error, started)
-            raise _Broke(way, cls, error) from None
+            raise _Broke(way, cls, error, outcome=hold.seam.outcome if hold.seam else None) from None
         except BaseException:
             run.abandoned(choice)
             raise
@@ -355,7 +360,8 @@ def _request_refused(error: ProviderError) -> bool:
 
 
 class _Broke(Exception):
-    """A resumption broke after it had delivered more: the next provider resumes it."""
+    """A resumption broke (having delivered more of the answer, or nothing): the next
+    provider resumes it. `outcome`: its seam's verdict, when it had one."""
 
-    def __init__(self, way: str, cls: FailureClass, error: ProviderError) -> None:
-        self.way, self.cls, self.error = way, cls, error
+    def __init__(self, way: str, cls: FailureClass, error: ProviderError, *, outcome: str | None = None) -> None:
+        self.way, self.cls, self.error, self.outcome = way, cls, error, outcome
