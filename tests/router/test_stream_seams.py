@@ -156,3 +156,14 @@ async def test_tool_calls_and_json_output_are_still_never_stitched(stack):
     text, finish, error, record = await read(router, "verbatim", response_format={"type": "json_object"})
     assert text == DELIVERED and isinstance(error, StreamInterrupted) and "structured" in error.message
     assert record.recovery.outcome == "not_resumable" and v["verbatim"].count == 0
+
+
+async def test_a_continuation_that_breaks_after_its_verdict_is_continued_from_the_longer_text(stack):
+    router, metrics, v = stack
+    v["primary"].always(fv.cut(after=AFTER))
+    v["breaker"].always(fv.cut(after=9))  # its role chunk and 8 words: judged (6 words) and delivered, then cut
+    text, finish, error, record = await read(router, "breaks_again")
+    assert (text, finish, error) == (ANSWER, "stop", None)
+    sent = v["plain"].calls[-1].body["messages"][-2]["content"]
+    assert sent == DELIVERED + " paid back to the original card within five"
+    assert (record.recovery.finished_by, record.recovery.outcome) == ("plain", "resumed")
