@@ -21,11 +21,11 @@ import yaml
 from crosswalk.policies.seam import judge
 
 LABELLED = Path(__file__).resolve().parent / "seam_labelled.yaml"
-PARTS = ("tune", "tune_2", "tune_3", "held_out")
+PARTS = ("tune", "tune_2", "tune_3", "held_out", "held_out_2")
 
 
 def load(path: Path = LABELLED) -> dict[str, list[dict[str, Any]]]:
-    """The labelled parts: the tuned ones and held_out."""
+    """The labelled parts: the tuned ones, held_out and held_out_2."""
     with path.open(encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
 
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     for part in PARTS:
         items = parts.get(part) or []
         right, unsafe, wrong = score(items)
-        print(f"{part:9} {right}/{len(items)} right ({right / max(1, len(items)):.0%}), "
+        print(f"{part:10} {right}/{len(items)} right ({right / max(1, len(items)):.0%}), "
               f"{unsafe} garbled answers passed as whole")
         if "--wrong" in argv:
             print("\n".join(wrong))
