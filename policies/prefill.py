@@ -20,3 +20,32 @@ _PREFILL_MODELS = ("anthropic/", "bedrock/anthropic.", "bedrock/us.anthropic.", 
 def prefill_default(kind: str, model: str) -> bool:
     """Whether a provider of `kind` serving `model` takes an assistant prefill by default."""
     return kind == "litellm" and model.lower().startswith(_PREFILL_MODELS)
+
+
+class PrefillRefusals:
+    """Providers that rejected a prefill lately (mid-stream recovery asks them without one
+    for `ttl_s`, rather than spend a round trip on a 400 they gave a minute ago). Bounded:
+    at most `capacity` providers, the oldest refusal forgotten first. Times are passed in
+    (the router's clock), so this stays pure."""
+
+    def __init__(self, *, ttl_s: float = 900.0, capacity: int = 256) -> None:
+        self.ttl_s = ttl_s
+        self.capacity = capacity
+        self._at: dict[str, float] = {}  # provider -> when it last refused, oldest first
+
+    def note(self, provider: str, now: float) -> None:
+        """`provider` rejected a prefill at `now`."""
+        self._at.pop(provider, None)
+        self._at[provider] = now
+        while len(self._at) > self.capacity:
+            del self._at[next(iter(self._at))]
+
+    def refused_since(self, provider: str, now: float) -> float | None:
+        """Seconds since `provider` rejected a prefill, while that is remembered; else None."""
+        at = self._at.get(provider)
+        if at is None:
+            return None
+        if now - at >= self.ttl_s:
+            del self._at[provider]
+            return None
+        return now - at

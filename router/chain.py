@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, TypeVar
 
 from crosswalk.policies.config import ProviderConf, StepConf
+from crosswalk.policies.prefill import PrefillRefusals
 from crosswalk.policies.selection import Choice
 from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits, stream_text
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
@@ -55,10 +56,14 @@ class Observer(Protocol):
 class FailoverChain:
     """Runs steps down their ranked providers, sharing one `RouterState`."""
 
-    def __init__(self, state: RouterState, providers: Mapping[str, Provider], *, observer: Observer | None = None) -> None:
+    def __init__(self, state: RouterState, providers: Mapping[str, Provider], *, observer: Observer | None = None,
+                 prefill_refusals: PrefillRefusals | None = None) -> None:
+        """`prefill_refusals`: which providers rejected a prefill lately (mid-stream
+        recovery); the runtime keeps one across reloads."""
         self.state = state
         self.providers = providers
         self.observer = observer
+        self.prefill_refusals = prefill_refusals if prefill_refusals is not None else PrefillRefusals()
 
     def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         if self.observer is not None:
@@ -244,7 +249,8 @@ class FailoverChain:
                 f"step '{run.step.name}': deadline of {run.step.timeouts.total_s:g}s exceeded mid-stream from {name}; the answer is incomplete",
                 step=run.step.name, attempts=run.record.attempts,
             ) from None
-        resumer = Resumer(run, self.providers, run.request or ChatRequest({}), _READERS, name_model=self._name_model)
+        resumer = Resumer(run, self.providers, run.request or ChatRequest({}), _READERS, name_model=self._name_model,
+                          refusals=self.prefill_refusals)
         async with aclosing(resumer.resume(sent, choice, broke, cls)) as rest:
             async for chunk in rest:
                 yield chunk

@@ -170,7 +170,7 @@ class _Collector:
                        "as the vendors' usage reported them (streams: when the caller asked for stream_options.include_usage).",
                        ["step", "provider", "kind"], m.tokens)
         yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
-                       "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, failed, diverged, not_resumable).",
+                       "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, restarted, trimmed, failed, not_resumable).",
                        ["step", "mode", "outcome"], m.recoveries)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)

@@ -112,9 +112,11 @@ class Recovery:
     missing_terminator or adapter; `failure_class` and `detail`: the evidence;
     `delivered_chars`: the answer text the caller had then. `mode`: restart,
     continue-prefill or continue-user (None when none was tried); `finished_by`: the
-    provider that finished the answer; `outcome`: resumed, failed (no provider could),
-    diverged (a restart did not reproduce the delivered text) or not_resumable (a tool
-    call, structured output, or resume off). `tried`: what each resumption ran into."""
+    provider that finished the answer; `outcome`: resumed (the fallback continued),
+    restarted (it answered from the start; the reproduced prefix was skipped), trimmed (it
+    repeated the delivered tail first; the repeat was skipped), failed (no provider could,
+    or the fallback's output could not be trusted: policies/seam.py) or not_resumable (a
+    tool call, structured output, or resume off). `tried`: what each resumption ran into."""
 
     broken: str
     how: str

@@ -8,11 +8,17 @@ Two ways to resume, chosen per fallback provider (`plan`):
   assistant message; one that does not gets it followed by a user message asking to go
   on (the step's `stream.continue_prompt`). A prefill the provider rejects anyway (a
   4xx) is retried once on it without the prefill; that rejection is never the caller's
-  final error.
-- restart: the fallback regenerates from the start (same model, temperature 0); its
-  output is held until it has reproduced the delivered text (`PrefixSkipper`), then only
-  the rest is streamed. A fallback that diverges ends the stream with an in-band error
-  saying the answer could not be resumed.
+  final error, and the provider gets no prefill for a while (`PrefillRefusals`, kept by
+  the runtime).
+- restart: the fallback regenerates from the start (same model, temperature 0).
+
+Either way the fallback's output is held (`SeamHold`) until the seam rule
+(policies/seam.py) can tell what it is doing with the delivered text: it restarted
+verbatim (the reproduced part is skipped: outcome `restarted`), repeated the delivered
+tail before going on (the repeat is skipped: `trimmed`), or continued (`resumed`). A
+restart in other words, a fresh reply, or no verdict within the bounded window ends the
+stream with an in-band error naming the real break (`failed`); nothing of that output
+reaches the caller. A restart request accepts only a verbatim restart.
 
 A stream that broke inside a tool call or a structured (JSON) output is never continued
 as prose: it ends with a clean error (before the commit point it would have failed over).
@@ -28,6 +34,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf
+from crosswalk.policies.prefill import PrefillRefusals
+from crosswalk.policies.seam import Seam, judge
 from crosswalk.policies.selection import Choice
 from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_finishes, stream_text
 from crosswalk.providers.classify import FailureClass
@@ -97,43 +105,63 @@ def recovery_event(record: DecisionRecord) -> Chunk:
 
 
 class Diverged(Exception):
-    """A restarted answer differs from the text already delivered."""
+    """The fallback's output cannot be stitched to the delivered text (policies/seam.py)."""
 
 
-class PrefixSkipper:
-    """Holds a restarted stream's output until it has reproduced `prefix`, then passes the
-    rest. `feed` returns the chunks to deliver for one upstream chunk (often none)."""
+class SeamHold:
+    """Holds a fallback's output until `policies.seam.judge` can tell what it is doing
+    with the delivered text, then releases it minus what the caller already has. `feed`
+    returns the chunks to deliver for one upstream chunk (none while holding); raises
+    `Diverged` when the output cannot be trusted. Only a recovery pays for this: a stream
+    that never breaks is never held here."""
 
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.pos = 0
-
-    @property
-    def done(self) -> bool:
-        """The whole delivered prefix has been reproduced."""
-        return self.pos >= len(self.prefix)
+    def __init__(self, delivered: str, *, restart_only: bool) -> None:
+        self.delivered = delivered
+        self.restart_only = restart_only
+        self.held: list[Chunk] = []
+        self.text = ""
+        self.seam: Seam | None = None
 
     def feed(self, chunk: Chunk) -> list[Chunk]:
-        if self.done:
+        if self.seam is not None:
             return [chunk]
         choices = chunk.get("choices") or ()
-        if not choices:
-            return []  # usage or keep-alive chunks before the rest: nothing the caller lacks
-        delta = choices[0].get("delta") or {}
+        delta = (choices[0].get("delta") or {}) if choices else {}
         if delta.get("tool_calls") or delta.get("function_call"):
-            raise Diverged(f"it answered with a tool call after {self.pos} of {len(self.prefix)} characters")
-        content = delta.get("content") or ""
-        want = self.prefix[self.pos:self.pos + len(content)]
-        if content[:len(want)] != want:
-            at = self.pos + next(i for i, (a, b) in enumerate(zip(content, want)) if a != b)
-            raise Diverged(f"its answer differs from the delivered text at character {at}")
-        self.pos += len(want)
-        rest = content[len(want):]
-        if self.done and (rest or choices[0].get("finish_reason")):
-            return [_with_content(chunk, rest)]
-        if chunk_finishes(chunk):
-            raise Diverged(f"its answer ended after {self.pos} of the {len(self.prefix)} characters already delivered")
-        return []
+            raise Diverged(f"it answered with a tool call after {len(self.text)} characters")
+        self.held.append(chunk)
+        self.text += delta.get("content") or ""
+        return self._decide(ended=chunk_finishes(chunk))
+
+    def end(self) -> list[Chunk]:
+        """The fallback's stream ended: decide on what it said (nothing more to wait for)."""
+        return [] if self.seam is not None else self._decide(ended=True)
+
+    def _decide(self, *, ended: bool) -> list[Chunk]:
+        seam = judge(self.delivered, self.text, ended=ended, restart_only=self.restart_only)
+        if seam is None:
+            return []
+        if seam.outcome == "failed":
+            raise Diverged(seam.why)
+        self.seam = seam
+        return _skipped(self.held, seam.skip)
+
+
+def _skipped(chunks: list[Chunk], skip: int) -> list[Chunk]:
+    """`chunks` without their first `skip` characters of content; a chunk left with nothing
+    to say (no content, no finish reason) is dropped."""
+    out = []
+    for chunk in chunks:
+        choices = chunk.get("choices") or ()
+        content = (choices[0].get("delta") or {}).get("content") if choices else None
+        if skip and content:
+            cut = min(skip, len(content))
+            skip -= cut
+            if cut == len(content) and not choices[0].get("finish_reason"):
+                continue
+            chunk = _with_content(chunk, content[cut:])
+        out.append(chunk)
+    return out
 
 
 def _with_content(chunk: Chunk, content: str) -> Chunk:
@@ -170,19 +198,23 @@ class Resumer:
     """Finishes one broken stream on the step's next providers."""
 
     def __init__(self, run: StepRun, providers: Mapping[str, Provider], request: ChatRequest, readers: Readers,
-                 *, name_model: Callable[[Chunk, str], None]) -> None:
-        """`name_model(chunk, provider)` sets a delivered chunk's `model` as the chain does."""
+                 *, name_model: Callable[[Chunk, str], None], refusals: PrefillRefusals) -> None:
+        """`name_model(chunk, provider)` sets a delivered chunk's `model` as the chain does;
+        `refusals`: the providers that rejected a prefill lately (kept by the runtime)."""
         self.run = run
         self.name_model = name_model
         self.providers = providers
         self.request = request
         self.readers = readers
+        self.refusals = refusals
         self.confs = run.state.config.providers
 
     async def resume(self, sent: list[Chunk], broken: Choice, error: ProviderError, cls: FailureClass) -> AsyncIterator[Chunk]:
         """Yield the rest of the answer whose delivered chunks are `sent` (appended to as
         more is delivered), or raise `StreamInterrupted` naming the first break."""
         run, mode = self.run, self.run.step.stream.resume
+        if any(chunk_finishes(c) for c in sent):
+            return  # the model had said it was done: only [DONE] (or a usage chunk) was missing
         text = stream_text(sent)
         rec = Recovery(broken=broken.provider, how=break_kind(error), failure_class=cls.value,
                        detail=error.evidence()[:200], delivered_chars=len(text))
@@ -198,17 +230,30 @@ class Resumer:
             except CrosswalkError as final:
                 rec.outcome = "failed"
                 raise self._interrupted(rec, f"no provider could resume it: {final.message}") from None
-            way = plan(mode, self.confs[last], self.confs[choice.provider], self.request.body)
+            way = self._way(plan(mode, self.confs[last], self.confs[choice.provider], self.request.body), choice.provider, rec)
             try:
                 async for chunk in self._attempt(choice, way, text, rec):
                     sent.append(chunk)
                     yield chunk
             except _Broke as broke:
+                if broke.outcome is not None and any(chunk_finishes(c) for c in sent):
+                    rec.mode, rec.finished_by, rec.outcome = broke.way, choice.provider, broke.outcome
+                    return  # it broke after its finish reached the caller: the answer is whole
                 text, last = stream_text(sent), choice.provider
                 rec.mode = broke.way
                 rec.tried.append(f"{choice.provider}: {broke.way} failed ({broke.cls}: {broke.error.message[:120]})")
                 continue
             return
+
+    def _way(self, way: str, name: str, rec: Recovery) -> str:
+        """`way`, except no prefill to a provider that rejected one lately."""
+        if way != "continue-prefill":
+            return way
+        since = self.refusals.refused_since(name, self.run.clock.now())
+        if since is None:
+            return way
+        rec.tried.append(f"{name}: no prefill (it rejected one {since:.0f}s ago)")
+        return "continue-user"
 
     async def _attempt(self, choice: Choice, way: str, text: str, rec: Recovery) -> AsyncIterator[Chunk]:
         """One resumption on `choice`; raises `_Broke` when it failed (having delivered more
@@ -227,6 +272,7 @@ class Resumer:
                 if way == "continue-prefill" and _request_refused(error):
                     # Ours, not the caller's nor a sign of an outage: no verdict on its health.
                     cls = run.failed(choice, error, started, may_fail_over=False)
+                    self.refusals.note(name, run.clock.now())
                     if self._may_ask_again(choice):
                         rec.tried.append(f"{name}: rejected the prefill (status {error.status}); continued without it")
                         way = "continue-user"
@@ -249,8 +295,10 @@ class Resumer:
 
     async def _deliver(self, choice: Choice, way: str, upstream: AsyncIterator[Chunk], held: list[Chunk], started: float,
                        text: str, rec: Recovery) -> AsyncIterator[Chunk]:
+        """Stream the fallback's answer through a `SeamHold`: nothing of it reaches the
+        caller until the seam with the delivered `text` is judged."""
         run, name, readers = self.run, choice.provider, self.readers
-        skipper = PrefixSkipper(text) if way == "restart" else None
+        hold = SeamHold(text, restart_only=way == "restart")
         idle = run.step.timeouts.idle_s
         run.committed(choice, started, request_id=held[0].pop(REQUEST_ID, None) if held else None)
         try:
@@ -262,33 +310,38 @@ class Resumer:
                         chunk = await readers.next_chunk(upstream, min(idle, run.remaining()), name, "idle")
                     except StopAsyncIteration:
                         break
-                out = skipper.feed(chunk) if skipper is not None else [c for c in (continued(chunk),) if c is not None]
-                for piece in out:
+                for piece in hold.feed(chunk):
+                    if (piece := continued(piece)) is not None:
+                        self.name_model(piece, name)
+                        yield piece
+            for piece in hold.end():
+                if (piece := continued(piece)) is not None:
                     self.name_model(piece, name)
                     yield piece
         except Diverged as diverged:
-            raise self._diverged(choice, started, rec, str(diverged)) from None
+            raise self._diverged(choice, way, started, rec, str(diverged)) from None
         except ProviderError as error:
             cls = run.failed(choice, error, started)
-            raise _Broke(way, cls, error) from None
+            raise _Broke(way, cls, error, outcome=hold.seam.outcome if hold.seam else None) from None
         except BaseException:
             run.abandoned(choice)
             raise
         finally:
             await readers.close(upstream)
-        if skipper is not None and not skipper.done:
-            raise self._diverged(choice, started, rec, f"it ended after {skipper.pos} of the {len(text)} characters already delivered")
         run.succeeded(choice, started)
-        rec.mode, rec.finished_by, rec.outcome = way, name, "resumed"
+        assert hold.seam is not None
+        rec.mode, rec.finished_by, rec.outcome = way, name, hold.seam.outcome
 
-    def _diverged(self, choice: Choice, started: float, rec: Recovery, why: str) -> StreamInterrupted:
-        """A restart that did not reproduce the delivered text: recorded (no verdict on the
-        provider's health: it answered, just not this answer), and the stream ends."""
+    def _diverged(self, choice: Choice, way: str, started: float, rec: Recovery, why: str) -> StreamInterrupted:
+        """A fallback whose output could not be stitched to the delivered text: recorded
+        (no verdict on the provider's health: it answered, just not this answer), and the
+        stream ends; nothing of that output reached the caller."""
         run, name = self.run, choice.provider
         run.abandoned(choice)
-        run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started, detail=f"restart diverged: {why}"))
-        rec.mode, rec.outcome = "restart", "diverged"
-        return self._interrupted(rec, f"the answer could not be resumed: a restart on {name} was not faithful ({why})")
+        run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started, detail=f"{way} not trusted: {why}"))
+        rec.mode, rec.outcome = way, "failed"
+        rec.tried.append(f"{name}: {way} not trusted ({why})")
+        return self._interrupted(rec, f"the answer could not be resumed: the {way} on {name} could not be trusted ({why})")
 
     def _interrupted(self, rec: Recovery, why: str) -> StreamInterrupted:
         step = self.run.step.name
@@ -307,7 +360,8 @@ def _request_refused(error: ProviderError) -> bool:
 
 
 class _Broke(Exception):
-    """A resumption broke after it had delivered more: the next provider resumes it."""
+    """A resumption broke (having delivered more of the answer, or nothing): the next
+    provider resumes it. `outcome`: its seam's verdict, when it had one."""
 
-    def __init__(self, way: str, cls: FailureClass, error: ProviderError) -> None:
-        self.way, self.cls, self.error = way, cls, error
+    def __init__(self, way: str, cls: FailureClass, error: ProviderError, *, outcome: str | None = None) -> None:
+        self.way, self.cls, self.error, self.outcome = way, cls, error, outcome

@@ -17,6 +17,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 from crosswalk.policies.config import RouterConfig, StepConf
+from crosswalk.policies.prefill import PrefillRefusals
 from crosswalk.policies.selection import Row
 from crosswalk.providers.base import Provider
 from crosswalk.providers.jsonwire import encoding_problem
@@ -50,6 +51,9 @@ class Runtime:
         self._overrides = dict(providers or {})
         self.state = RouterState(config, self.clock, rng=rng)
         self.providers = build_providers(config, self._overrides)
+        # Kept across reloads (the chain is rebuilt): a provider that rejected a prefill
+        # a minute ago is not sent one again after a config change either.
+        self.prefill_refusals = PrefillRefusals()
         self._build()
         if metrics is not None:
             self.state.listen(metrics.on_event)
@@ -61,7 +65,7 @@ class Runtime:
 
     def _build(self) -> None:
         """The chain and its verifier for the current state and providers."""
-        self.chain = FailoverChain(self.state, self.providers, observer=self.metrics)
+        self.chain = FailoverChain(self.state, self.providers, observer=self.metrics, prefill_refusals=self.prefill_refusals)
         self.verifier = Verifier(self.chain, clock=self.clock, rng=self.state.rng, observer=self.metrics)
 
     def step(self, name: str) -> StepConf:

@@ -206,6 +206,10 @@ def _record_attributes(record: "DecisionRecord") -> dict[str, Any]:
     }
     if record.provider:
         attributes["crosswalk.provider"] = record.provider
+    recovery = record.recovery
+    if recovery is not None:  # a stream that broke mid-answer: as its last event and the metric say
+        attributes.update({"crosswalk.recovery.outcome": recovery.outcome, "crosswalk.recovery.how": recovery.how,
+                           "crosswalk.recovery.broken": recovery.broken, "crosswalk.recovery.mode": recovery.mode or "none"})
     agreement = record.agreement
     if agreement is not None:
         attributes.update({

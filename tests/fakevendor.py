@@ -177,6 +177,16 @@ def _continuing(body: Any, answer: str) -> str | None:
     return None
 
 
+def _tail(partial: str) -> str:
+    """What a model repeating itself says again: the partial answer's last sentence, or
+    (within the first) its last three words."""
+    sentences = re.split(r"(?<=[.!?])\s+", partial)
+    if len(sentences) > 1 and sentences[-1]:
+        return sentences[-1]
+    words = partial.split(" ")
+    return " ".join(words[-3:])
+
+
 def _openai_error(message: str, type_: str | None, code: str | None, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
@@ -290,17 +300,22 @@ class FakeVendor:
     """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
 
     def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None,
-                 rejects_prefill: bool = False, tool_call: dict[str, str] | None = None) -> None:
+                 rejects_prefill: bool = False, tool_call: dict[str, str] | None = None,
+                 continuation: str = "continue") -> None:
         """`tls`: serve https with this context. `rejects_prefill`: a conversation that ends
         with an assistant message gets a 400 (as models without prefill answer). `tool_call`
         ({"name", "arguments"}): streams answer with that tool call instead of text. A request
-        whose last assistant message is the start of `answer` is a continuation: the vendor
-        answers the rest of it."""
+        whose last assistant message is the start of `answer` is a continuation, answered
+        as `continuation` says: `continue` (the rest of it), `restart` (the whole answer
+        again, as models often do) or `repeat_tail` (the partial answer's last sentence, or
+        its last three words, again, then the rest). A vendor whose `answer` is another
+        wording answers a continuation with it whole: a paraphrased restart."""
         self.name = name
         self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
         self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
         self.rejects_prefill = rejects_prefill
         self.tool_call = tool_call
+        self.continuation = continuation
         self.calls: list[Call] = []
         self.base_url = ""
         self._queue: deque[Behaviour] = deque()
@@ -469,6 +484,10 @@ class FakeVendor:
             return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
         rest = _continuing(body, self.answer)
+        if rest is not None and self.continuation == "restart":
+            rest = None
+        elif rest is not None and self.continuation == "repeat_tail":
+            rest = _tail(self.answer[:len(self.answer) - len(rest)]) + rest
         if rest is not None:  # a continuation: the rest of the answer, cut where the words are
             pieces = re.findall(r"\s*\S+", rest) or [rest]
         else:

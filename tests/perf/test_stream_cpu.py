@@ -4,7 +4,12 @@ with a bare aiohttp pass-through streaming the same upstream (the Python floor).
 CPU, not wall time: the upstream and the load generator run on CPU 0, each proxy on CPU 1,
 and the figure is the proxy process's own user + system time (from /proc) over the chunks
 it forwarded. Rounds are interleaved and the best of each is kept. A long streamed answer
-spends most of its proxy cost here, so mid-stream recovery's bookkeeping must not raise it."""
+spends most of its proxy cost here, so mid-stream recovery's bookkeeping must not raise it.
+
+With CROSSWALK_BENCH_BASELINE=<commit> (say `HEAD~3`), that commit's `crosswalk serve`
+runs too, in the same rounds, for the ratio of this tree to it:
+
+    CROSSWALK_BENCH_BASELINE=HEAD~3 .venv/bin/python -m pytest -n 0 -s tests/perf/test_stream_cpu.py"""
 
 from __future__ import annotations
 
@@ -56,6 +61,21 @@ async def _drive(url: str, model: str) -> int:
     return received
 
 
+def _baseline_tree(commit: str, into: Path) -> Path:
+    """`commit`'s sources laid out as installed (the crosswalk package), for PYTHONPATH."""
+    repo = HERE.parents[1]
+    src = into / "src"
+    src.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", commit], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    pkg = into / "tree" / "crosswalk"
+    pkg.mkdir(parents=True)
+    for part in ("router", "policies", "providers", "config"):
+        (src / part).rename(pkg / part)
+    (pkg / "router" / "crosswalk" / "__init__.py").rename(pkg / "__init__.py")
+    return into / "tree"
+
+
 def _us_per_chunk(pid: int, url: str, model: str) -> float:
     cpu = _cpu_s(pid)
     received = asyncio.run(_drive(url, model))
@@ -90,6 +110,16 @@ health: {{probe_interval_s: 0}}
             "bare aiohttp pass-through": (passthrough.pid, f"http://127.0.0.1:{pt_port}", "bench-model"),
             "crosswalk serve": (cw.pid, f"http://127.0.0.1:{cw_port}", "long"),
         }
+        baseline = os.environ.get("CROSSWALK_BENCH_BASELINE")
+        if baseline:
+            tree = _baseline_tree(baseline, tmp_path / "baseline")
+            base_port = free_port()
+            base = subprocess.Popen(pinned([sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(cfg), "--port", str(base_port)], 1),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree,
+                                    env={**os.environ, "PYTHONPATH": str(tree)})
+            procs.append(base)
+            _wait_http(f"http://127.0.0.1:{base_port}/healthz")
+            targets[f"crosswalk serve at {baseline}"] = (base.pid, f"http://127.0.0.1:{base_port}", "long")
         for pid, url, model in targets.values():  # warm-up: imports, connection pools
             _us_per_chunk(pid, url, model)
         best: dict[str, float] = {}
@@ -104,7 +134,10 @@ health: {{probe_interval_s: 0}}
             p.wait(timeout=10)
     ratio = best["crosswalk serve"] / best["bare aiohttp pass-through"]
     rows = [(name, f"{us:7.1f} us CPU per chunk") for name, us in best.items()]
-    rows += [("crosswalk / pass-through (CPU per chunk)", f"{ratio:.2f}x"),
+    rows += [("crosswalk / pass-through (CPU per chunk)", f"{ratio:.2f}x")]
+    rows += [(f"this tree / {name.removeprefix('crosswalk serve at ')} (CPU per chunk)", f"{best['crosswalk serve'] / us:.2f}x")
+             for name, us in best.items() if name.startswith("crosswalk serve at ")]
+    rows += [
              ("measured", f"{ROUNDS} rounds x {REQUESTS} answers x {CHUNKS} chunks, {IN_FLIGHT} in flight, {wall:.1f} s")]
     report(f"proxy CPU per streamed chunk, {CHUNKS}-chunk answers", rows)
     assert best["crosswalk serve"] > 0 and best["bare aiohttp pass-through"] > 0

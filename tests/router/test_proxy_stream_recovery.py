@@ -131,7 +131,7 @@ async def test_a_restart_that_diverges_is_a_clean_in_band_error(stack):
     raw = await asyncio.to_thread(_raw_stream, proxy.url, {"model": "diverge", "messages": MSG, "stream": True, "temperature": 0})
     last = json.loads(raw.strip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))
     assert last["error"]["type"] == "stream_interrupted" and b"[DONE]" not in raw
-    assert last["crosswalk"]["recovery"]["outcome"] == "diverged" and last["crosswalk"]["recovery"]["broken"] == "primary"
+    assert last["crosswalk"]["recovery"]["outcome"] == "failed" and last["crosswalk"]["recovery"]["broken"] == "primary"
 
 
 def _raw_stream(url: str, body: dict[str, Any]) -> bytes:

@@ -1,4 +1,4 @@
-"""The pure parts of mid-stream recovery (router/resume.py): the prefix-skipping matcher,
+"""The pure parts of mid-stream recovery (router/resume.py): the seam hold,
 the continuation request, the choice of resume mode, what is never continued as prose."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from crosswalk.policies.config import ProviderConf
 from crosswalk.providers.base import stream_text
-from crosswalk.router.resume import Diverged, PrefixSkipper, continuation_body, continued, not_prose, plan
+from crosswalk.router.resume import Diverged, SeamHold, continuation_body, continued, not_prose, plan
 
 
 def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None, **delta: object) -> dict:
@@ -23,39 +23,50 @@ def text_of(chunks: list[dict]) -> str:
     return stream_text(chunks)
 
 
-def test_the_skipper_holds_the_reproduced_prefix_and_passes_the_rest_cut_mid_chunk():
-    skipper = PrefixSkipper("The refund is")
+def test_a_verbatim_restart_is_held_then_only_the_rest_passes_cut_mid_chunk():
+    hold = SeamHold("The refund is", restart_only=True)
     out = []
     for c in (chunk("", role=True), chunk("The"), chunk(" refund"), chunk(" is $42"), chunk(".99"), chunk(finish="stop")):
-        out += skipper.feed(c)
+        out += hold.feed(c)
     assert text_of(out) == " $42.99" and out[-1]["choices"][0]["finish_reason"] == "stop"
-    assert all("role" not in c["choices"][0]["delta"] for c in out)
+    assert hold.seam.outcome == "restarted"
 
 
-def test_the_skipper_passes_a_chunk_that_ends_exactly_at_the_prefix_only_with_a_finish():
-    skipper = PrefixSkipper("ab")
-    assert skipper.feed(chunk("ab")) == [] and skipper.done
-    assert text_of(skipper.feed(chunk("c"))) == "c"
+def test_a_continuation_is_held_for_the_window_then_passes_whole():
+    hold = SeamHold("The answer", restart_only=False)
+    words = [" is", " forty", " two,", " as", " the", " book"]
+    released = [hold.feed(chunk(w)) for w in words]
+    assert released[:-1] == [[]] * 5  # held until the sixth word
+    assert text_of(released[-1]) == "".join(words) and hold.seam.outcome == "resumed"
+    assert text_of(hold.feed(chunk(" says."))) == " says."  # after the verdict, chunks pass at once
+
+
+def test_a_repeated_tail_is_trimmed_and_a_short_answer_is_decided_at_its_finish():
+    hold = SeamHold("It is cached. The cache expires", restart_only=False)
+    out = hold.feed(chunk(" The cache expires")) + hold.feed(chunk(" hourly.", finish="stop"))
+    assert text_of(out) == " hourly." and hold.seam.outcome == "trimmed"
 
 
 @pytest.mark.parametrize("pieces, said", [
     (["The", " refund was"], "differs from the delivered text at character 11"),
     (["The refunds"], "differs from the delivered text at character 10"),
 ])
-def test_the_skipper_reports_where_a_restart_diverged(pieces, said):
-    skipper = PrefixSkipper("The refund is")
+def test_a_restart_request_accepts_only_a_verbatim_restart(pieces, said):
+    hold = SeamHold("The refund is", restart_only=True)
     with pytest.raises(Diverged, match=said):
         for p in pieces:
-            skipper.feed(chunk(p))
+            hold.feed(chunk(p))
 
 
-def test_a_restart_that_ends_early_or_calls_a_tool_diverges():
-    with pytest.raises(Diverged, match="ended after 3 of the 13"):
-        skipper = PrefixSkipper("The refund is")
-        skipper.feed(chunk("The"))
-        skipper.feed(chunk(finish="stop"))
+def test_a_restart_that_ends_early_a_tool_call_or_a_paraphrase_is_not_trusted():
+    hold = SeamHold("The refund is", restart_only=False)
+    hold.feed(chunk("The"))
+    with pytest.raises(Diverged, match="ended after reproducing 3 of the 13"):
+        hold.feed(chunk(finish="stop"))
     with pytest.raises(Diverged, match="tool call"):
-        PrefixSkipper("The").feed(chunk(tool_calls=[{"index": 0}]))
+        SeamHold("The", restart_only=False).feed(chunk(tool_calls=[{"index": 0}]))
+    with pytest.raises(Diverged, match="other words"):
+        SeamHold("The", restart_only=False).feed(chunk("Forty-two is the answer."))
 
 
 def test_a_continuation_drops_its_role_chunk_and_keeps_the_rest():

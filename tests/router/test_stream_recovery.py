@@ -182,7 +182,7 @@ async def test_a_restart_that_diverges_ends_with_a_clear_error(stack):
     assert "could not be resumed" in out.error.message and "differs from the delivered text" in out.error.message
     assert out.text == "The refund for order 1234" and out.finish_reason is None  # nothing of the other answer leaked
     assert "character 21" in out.error.message
-    assert out.record.recovery.outcome == "diverged"
+    assert out.record.recovery.outcome == "failed"
 
 
 async def test_a_restart_that_ends_before_reproducing_the_prefix_is_an_error(stack):
@@ -190,10 +190,10 @@ async def test_a_restart_that_ends_before_reproducing_the_prefix_is_an_error(sta
     stack.vendors["plain"].answer = "The"
     out = await stream(stack.router, "forced")
     assert isinstance(out.error, StreamInterrupted) and "could not be resumed" in out.error.message
-    assert "ended after 3 of the 10 characters" in out.error.message
+    assert "ended after reproducing 3 of the 10 characters" in out.error.message
     assert out.text == "The refund"
     assert [(a.provider, a.failure_class) for a in out.record.attempts] == [("primary", "stream_broken"), ("plain", "stream_broken")]
-    assert out.record.recovery.outcome == "diverged"
+    assert out.record.recovery.outcome == "failed"
 
 
 async def test_resume_off_ends_with_an_in_band_error(stack):
@@ -241,9 +241,11 @@ async def test_structured_output_is_never_continued_as_prose(stack):
 async def test_a_continuation_that_breaks_too_is_resumed_again(stack):
     stack.vendors["primary"].always(fv.cut(after=3))
     stack.vendors["plain"].always(fv.cut(after=3))  # the continuation breaks as well...
-    out = await stream(stack.router, "twice")  # ...and the next provider continues from further on
+    out = await stream(stack.router, "twice")  # ...and the next provider continues
     whole(out)
     rec = out.record.recovery
     assert (rec.broken, rec.finished_by, rec.mode) == ("primary", "filler", "continue-prefill")
     assert len(rec.tried) == 1 and rec.tried[0].startswith("plain: continue-user failed")
-    assert stack.vendors["filler"].calls[-1].body["messages"][-1] == {"role": "assistant", "content": "The refund for order"}
+    # plain's two words were still held (its seam not yet judged): never delivered, so the
+    # next provider continues from what the caller has.
+    assert stack.vendors["filler"].calls[-1].body["messages"][-1] == {"role": "assistant", "content": "The refund"}

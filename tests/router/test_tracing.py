@@ -191,6 +191,24 @@ async def receiver(monkeypatch):
     await receiver.stop()
 
 
+async def test_a_stream_rescued_or_not_says_its_recovery_outcome_on_the_span(traced):
+    proxy, client, receiver, (primary, secondary, *_) = traced
+    primary.always(fv.cut(after=3))  # "Answer from" delivered; secondary answers in its own words
+    stream = await client.chat.completions.create(model="draft", messages=MSG, stream=True)
+    with pytest.raises(openai.APIError, match="could not be resumed"):
+        async for _ in stream:
+            pass
+    request = await _request_span(receiver, "draft")
+    assert (request.attributes["crosswalk.recovery.outcome"], request.attributes["crosswalk.recovery.how"],
+            request.attributes["crosswalk.recovery.broken"]) == ("failed", "cut", "primary")
+    secondary.answer = primary.answer  # now it continues the same answer
+    stream = await client.chat.completions.create(model="draft", messages=MSG, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == primary.answer
+    request = await _request_span(receiver, "draft", count=2)
+    assert (request.attributes["crosswalk.recovery.outcome"], request.attributes["crosswalk.recovery.mode"]) == ("resumed", "continue-user")
+
+
 async def test_a_failed_request_span_says_why(traced):
     proxy, client, receiver, (primary, secondary, *_) = traced
     primary.always(fv.error(503, fv.OVERLOADED_503))
