@@ -115,7 +115,7 @@ class Recovery:
     provider that finished the answer; `outcome`: resumed (the fallback continued),
     restarted (it answered from the start; the reproduced prefix was skipped), trimmed (it
     repeated the delivered tail first; the repeat was skipped), failed (no provider could,
-    or the fallback's output could not be trusted: policies/seam.py) or not_resumable (a
+    or the fallback's output could not be trusted: policies/continuation.py) or not_resumable (a
     tool call, structured output, or resume off). `tried`: what each resumption ran into."""
 
     broken: str

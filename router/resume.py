@@ -13,7 +13,7 @@ Two ways to resume, chosen per fallback provider (`plan`):
 - restart: the fallback regenerates from the start (same model, temperature 0).
 
 Either way the fallback's output is held (`SeamHold`) until the seam rule
-(policies/seam.py) can tell what it is doing with the delivered text: it restarted
+(policies/continuation.py) can tell what it is doing with the delivered text: it restarted
 verbatim (the reproduced part is skipped: outcome `restarted`), repeated the delivered
 tail before going on (the repeat is skipped: `trimmed`), or continued (`resumed`). A
 restart in other words, a fresh reply, or no verdict within the bounded window ends the
@@ -35,7 +35,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from crosswalk.policies.config import ProviderConf
 from crosswalk.policies.prefill import PrefillRefusals
-from crosswalk.policies.seam import Seam, judge
+from crosswalk.policies.continuation import Seam, judge
 from crosswalk.policies.selection import Choice
 from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_finishes, stream_text
 from crosswalk.providers.classify import FailureClass
@@ -105,11 +105,11 @@ def recovery_event(record: DecisionRecord) -> Chunk:
 
 
 class Diverged(Exception):
-    """The fallback's output cannot be stitched to the delivered text (policies/seam.py)."""
+    """The fallback's output cannot be stitched to the delivered text (policies/continuation.py)."""
 
 
 class SeamHold:
-    """Holds a fallback's output until `policies.seam.judge` can tell what it is doing
+    """Holds a fallback's output until `policies.continuation.judge` can tell what it is doing
     with the delivered text, then releases it minus what the caller already has. `feed`
     returns the chunks to deliver for one upstream chunk (none while holding); raises
     `Diverged` when the output cannot be trusted. Only a recovery pays for this: a stream

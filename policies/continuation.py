@@ -4,7 +4,7 @@ delivered text, or starting over in other words? Pure: text in, verdict out.
 
 `judge` is called with everything the fallback has said so far (held, not delivered) and
 answers once it can tell, else None (hold more). The rule, measured on the labelled
-continuations in tests/policies/seam_labelled.yaml (tests/policies/seam_eval.py):
+continuations in tests/policies/continuation_labelled.yaml (tests/policies/continuation_eval.py):
 
 1. restarted: the held text, compared with runs of whitespace collapsed, leading
    whitespace dropped and letters case-folded, starts with the whole delivered text. The

@@ -1,13 +1,13 @@
-"""The seam rule (policies/seam.py) on its labelled continuations, and its mechanics:
+"""The seam rule (policies/continuation.py) on its labelled continuations, and its mechanics:
 where a restart's reproduced prefix ends, whitespace at the seam, the bounded hold.
-Accuracy per part: `.venv/bin/python tests/policies/seam_eval.py --wrong`."""
+Accuracy per part: `.venv/bin/python tests/policies/continuation_eval.py --wrong`."""
 
 from __future__ import annotations
 
 import pytest
 
-from crosswalk.policies.seam import WINDOW_CHARS, judge
-from tests.policies.seam_eval import PARTS, load, score
+from crosswalk.policies.continuation import WINDOW_CHARS, judge
+from tests.policies.continuation_eval import PARTS, load, score
 
 
 @pytest.mark.parametrize("part", PARTS)

@@ -6,7 +6,7 @@ text plus what the rule lets through is exactly the whole answer. A wrong "resum
 "trimmed" or "restarted" (a garbled answer passed as whole) is counted apart: it is the
 one error that must not happen.
 
-    .venv/bin/python tests/policies/seam_eval.py [--wrong]
+    .venv/bin/python tests/policies/continuation_eval.py [--wrong]
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from crosswalk.policies.seam import judge
+from crosswalk.policies.continuation import judge
 
-LABELLED = Path(__file__).resolve().parent / "seam_labelled.yaml"
+LABELLED = Path(__file__).resolve().parent / "continuation_labelled.yaml"
 PARTS = ("tune", "tune_2", "tune_3", "held_out", "held_out_2")
 
 
