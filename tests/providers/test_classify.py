@@ -32,6 +32,7 @@ from crosswalk.providers.errors import (
 )
 from crosswalk.providers.litellm_adapter import LiteLLMProvider
 from crosswalk.providers.openai_wire import OpenAIWireProvider
+from crosswalk.providers.simulated import Fault, SimulatedProvider
 
 F = FailureClass
 REQUEST = ChatRequest({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16})
@@ -538,3 +539,13 @@ async def test_http_date_retry_after_reaches_the_classification(upstream):
     got = classify(await _error_from(_wire(upstream)))
     assert got.failure_class is F.RATE_LIMITED
     assert got.retry_after_s is not None and 3000 < got.retry_after_s <= 3600
+
+
+async def test_the_simulated_kind_withdraws_a_model_as_anthropic_does():
+    provider = SimulatedProvider(name="sim", model="claude-sonnet-4-20250514")
+    provider.set_fault(Fault.withdrawn("claude-sonnet-4-20250514"))
+    error = await _error_from(provider)
+    assert classify(error, model=provider.model) == Classification(F.REGULATORY)
+    # Another model withdrawn is not news about this one.
+    provider.set_fault(Fault.withdrawn("claude-3-opus-20240229"))
+    assert classify(await _error_from(provider), model=provider.model).failure_class is F.CLIENT
