@@ -102,9 +102,9 @@ def upstream_names(model: str | None) -> tuple[str, ...]:
 
 def _names(message: str, model: str | None) -> bool:
     """Is one of the model's names in `message` as a whole name (`gpt-4o` is not named by
-    `gpt-4o-mini`)?"""
+    `gpt-4o-mini`; a full stop after it ends the sentence, not the name)?"""
     for name in upstream_names(model):
-        if re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", message, re.IGNORECASE):
+        if re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)", message, re.IGNORECASE):
             return True
     return False
 
