@@ -32,10 +32,9 @@ from crosswalk.providers.caller_text import CallerText
 @dataclass(frozen=True, slots=True)
 class Withdrawal:
     """The vendor says Crosswalk's model is gone. `structured`: read from its structured
-    fields or its naming of the model; False: from its words alone. `why`: which reading."""
+    fields or its naming of the model; False: from its words alone."""
 
     structured: bool
-    why: str
 
 
 _STATUSES = frozenset({400, 403, 404, 410})
@@ -78,16 +77,16 @@ def withdrawn(
     if status not in _STATUSES:
         return None
     if _MODEL_CODES.search(fields):
-        return Withdrawal(True, "code")
+        return Withdrawal(True)
     if about_request or status not in _NAMING_STATUSES:
         return None
     if status not in (404, 410) and not _NOT_FOUND.search(fields):
         return None
     if _names(message, model) and not _supplied(caller, model):
-        return Withdrawal(True, "names the model")
+        return Withdrawal(True)
     for found in _GONE.finditer(message):
         if caller is None or not caller.supplied(found.group(0)):
-            return Withdrawal(False, "says the model is gone")
+            return Withdrawal(False)
     return None
 
 
