@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Iterator, Mapping
 
 MIN_LEN = 4  # shorter strings hold none of the phrases the classifier matches
@@ -58,7 +59,14 @@ class CallerText:
     def supplied(self, text: str) -> bool:
         """May the caller have sent `text` (case-insensitively, as part of any one string)?
         Always, when the body was not read whole: what was not read may hold anything."""
-        return bool(text) and (not self.complete or text.lower() in self._corpus)
+        if not self.complete:
+            return bool(text)
+        words = text.lower().split()
+        if not words:
+            return False
+        # Any run of whitespace between the words: a vendor quoting "region  is\nnot
+        # supported" may print it with one space.
+        return re.search(r"\s+".join(map(re.escape, words)), self._corpus) is not None
 
 
 def _strings(value: Any, depth: int, cut: list[bool]) -> Iterator[str]:

@@ -179,6 +179,8 @@ def test_caller_text_is_bounded_and_fingerprints_the_request():
     assert a.fingerprint == CallerText.of({"messages": ASK}).fingerprint  # streamed or not: one request
     assert a.fingerprint != CallerText.of({"messages": [{"role": "user", "content": "another"}]}).fingerprint
     assert a.supplied("REFUND FOR ORDER") and a.supplied("messages") and not a.supplied("deprecated")
+    assert CallerText.of({"messages": [{"role": "user", "content": "our region  is\n not supported"}]}).supplied(
+        "Region is not supported")  # a vendor that collapses whitespace still quotes the caller
     assert not a.supplied("gpt-4o-mini") and CallerText.of({"model": "deprecated", "messages": ASK}).supplied("deprecated") is False
     # Past the bound nothing more is read, and then anything may be the caller's (fails safe).
     huge = CallerText.of({"messages": [{"role": "user", "content": "x" * (caller_text.MAX_CHARS + 1)}]})
