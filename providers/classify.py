@@ -116,8 +116,9 @@ _FIELD_COMPLAINT = re.compile(
     re.IGNORECASE,
 )
 
-# Ordered: the first matching rule decides. Regulatory evidence wins over the status it
-# arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403). A pattern is
+# Ordered: the first matching rule decides (after a withdrawn model, providers/withdrawn.py,
+# which also reads a 400 saying the model is retired). Regulatory evidence wins over the
+# status it arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403). A pattern is
 # looked for in the structured fields first (trusted), then in the message outside what
 # the caller supplied (free text: structured only beside a hard status).
 _RULES: tuple[_Rule, ...] = (
@@ -126,7 +127,6 @@ _RULES: tuple[_Rule, ...] = (
     _rule(FailureClass.REGULATORY, None, _REGION_BLOCK, need=r"\b(failed_precondition|permission_denied)\b"),
     _rule(FailureClass.REGULATORY, None, _REGION_BLOCK),
     _rule(FailureClass.REGULATORY, (404, 410), _WITHDRAWN),
-    _rule(FailureClass.REGULATORY, (400,), r"decommissioned|deprecated|withdrawn|no longer supported"),
     _rule(FailureClass.REGULATORY, (410,), None),
     _rule(FailureClass.QUOTA, (402,), None),
     _rule(FailureClass.QUOTA, (429, 403), r"insufficient_quota"),

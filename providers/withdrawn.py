@@ -12,9 +12,10 @@ excluded. The evidence rule still holds, so the readings are, strongest first:
    `NOT_FOUND` / `PERMISSION_DENIED`, Bedrock `ResourceNotFoundException` /
    `AccessDeniedException`, litellm's `NotFoundError` / `PermissionDeniedError`) or a 404 /
    410, whose message names the model Crosswalk sent, a name the caller did not supply.
-3. The same type or status with the vendor's own words that a model is gone (words the
-   caller did not supply): free text, so a 404 needs a second, different request to
-   corroborate it before anyone is excluded (a 403 / 410 is hard evidence by itself).
+3. The same type or status (or a 400) with the vendor's own words that a model is gone
+   (words the caller did not supply, `model` first in the sentence): free text, so a 400
+   or 404 needs a second, different request to corroborate it before anyone is excluded
+   (a 403 / 410 is hard evidence by itself).
 
 Never from a 4xx about the request's own fields (a `param`, an "unrecognized request
 argument"), never from a name or a phrase the caller sent: those are the caller's.
@@ -38,7 +39,6 @@ class Withdrawal:
 
 
 _STATUSES = frozenset({400, 403, 404, 410})
-_NAMING_STATUSES = frozenset({403, 404, 410})
 # Reading 1, in the code/type fields: these codes are about the model and nothing else.
 _MODEL_CODES = re.compile(r"\b(model_not_found|model_decommissioned|deploymentnotfound|invalid_model)\b", re.IGNORECASE)
 # Reading 2 and 3, in the type/status fields: "no such thing" or "not yours".
@@ -47,14 +47,19 @@ _NOT_FOUND = re.compile(
     r"|permission_error|permission_denied|accessdeniedexception|permissiondeniederror)\b",
     re.IGNORECASE,
 )
-# Reading 3: a vendor's own words that a model is gone. `model` must be in the sentence
-# (a dot inside a name such as `gpt-4.1` does not end it),
-# except Anthropic's export-control 404 ("Claude Fable 5 is not available. Please use
-# Opus 4.8."), which names the model by its display name only.
+# Reading 3: a vendor's own words that a model is gone. `model` must come first in the
+# sentence (a dot inside a name such as `gpt-4.1` does not end it): "'functions' is
+# deprecated" is about the caller's request, "the model `m` is deprecated" about ours.
+_ABOUT_MODEL = r"\bmodels?\b(?:[^.]|\.(?=\S)){0,80}?\b"
+_RETIRED = (r"deprecated|decommissioned|retired|discontinued|withdrawn|no longer (available|supported|served)"
+            r"|reached the end of its life|does not exist")
+# A 400 is about the request unless it says the model is retired in so many words.
+_GONE_400 = re.compile(rf"{_ABOUT_MODEL}({_RETIRED})", re.IGNORECASE)
+# A 403/404/410 also when the model is not available, not found or not this account's,
+# and Anthropic's export-control 404 ("Claude Fable 5 is not available. Please use Opus
+# 4.8."), which names the model by its display name only.
 _GONE = re.compile(
-    r"\bmodels?\b(?:[^.]|\.(?=\S)){0,80}?\b(does not exist|is not available|not found|reached the end of its life|"
-    r"deprecated|decommissioned|retired|discontinued|withdrawn|no longer (available|supported|served)|"
-    r"marked by provider as legacy|is not supported)"
+    rf"{_ABOUT_MODEL}({_RETIRED}|is not available|not found|marked by provider as legacy|is not supported)"
     r"|(don't|do not|does not) have (access|permission) to (use )?(the |this )?model"
     r"|not authorized to access model"
     r"|\bis not available\. please use\b",
@@ -78,16 +83,20 @@ def withdrawn(
         return None
     if _MODEL_CODES.search(fields):
         return Withdrawal(True)
-    if about_request or status not in _NAMING_STATUSES:
+    if about_request:
         return None
+    if status == 400:
+        return Withdrawal(False) if _says(_GONE_400, message, caller) else None
     if status not in (404, 410) and not _NOT_FOUND.search(fields):
         return None
     if _names(message, model) and not _supplied(caller, model):
         return Withdrawal(True)
-    for found in _GONE.finditer(message):
-        if caller is None or not caller.supplied(found.group(0)):
-            return Withdrawal(False)
-    return None
+    return Withdrawal(False) if _says(_GONE, message, caller) else None
+
+
+def _says(pattern: re.Pattern[str], message: str, caller: CallerText | None) -> bool:
+    """Does `pattern` occur in `message` in words the caller did not supply?"""
+    return any(caller is None or not caller.supplied(found.group(0)) for found in pattern.finditer(message))
 
 
 def upstream_names(model: str | None) -> tuple[str, ...]:
