@@ -6,9 +6,15 @@ new row, and the table-driven tests read the same shapes vendors really send.
 
 Evidence rule: the status and the vendor's structured fields (code, type, status, reason)
 are trusted; the message is not, because vendors echo the request in it. A phrase counts
-only where the caller did not supply it (`CallerText`), a 4xx about the request's own
-fields is never hard evidence against the provider, and a hard class read from free text
-alone is marked unstructured, so it needs corroboration before it excludes anyone.
+only where the caller did not supply it (`CallerText`; a body not read whole supplied
+everything), a 4xx that names a request field (`param`) or complains about one, in
+anyone's words, is never hard evidence against the provider, and a hard class read from
+free text alone is marked unstructured, so it needs corroboration before it excludes
+anyone.
+
+Withdrawn models (providers/withdrawn.py) are the one case read before the table: the
+model is Crosswalk's choice, so the vendor saying it is gone is an outage, not the
+caller's mistake.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from crosswalk.providers.caller_text import CallerText
+from crosswalk.providers.withdrawn import withdrawn
 from crosswalk.providers.errors import (
     MalformedResponse,
     OutputRejected,
@@ -109,8 +116,9 @@ _FIELD_COMPLAINT = re.compile(
     re.IGNORECASE,
 )
 
-# Ordered: the first matching rule decides. Regulatory evidence wins over the status it
-# arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403). A pattern is
+# Ordered: the first matching rule decides (after a withdrawn model, providers/withdrawn.py,
+# which also reads a 400 saying the model is retired). Regulatory evidence wins over the
+# status it arrives with (OpenAI sends it as 403, Gemini as 400, Bedrock as 400/403). A pattern is
 # looked for in the structured fields first (trusted), then in the message outside what
 # the caller supplied (free text: structured only beside a hard status).
 _RULES: tuple[_Rule, ...] = (
@@ -119,7 +127,6 @@ _RULES: tuple[_Rule, ...] = (
     _rule(FailureClass.REGULATORY, None, _REGION_BLOCK, need=r"\b(failed_precondition|permission_denied)\b"),
     _rule(FailureClass.REGULATORY, None, _REGION_BLOCK),
     _rule(FailureClass.REGULATORY, (404, 410), _WITHDRAWN),
-    _rule(FailureClass.REGULATORY, (400,), r"decommissioned|deprecated|withdrawn|no longer supported"),
     _rule(FailureClass.REGULATORY, (410,), None),
     _rule(FailureClass.QUOTA, (402,), None),
     _rule(FailureClass.QUOTA, (429, 403), r"insufficient_quota"),
@@ -149,9 +156,10 @@ def _own_match(pattern: re.Pattern[str], message: str, caller: CallerText | None
     return False
 
 
-def classify(error: ProviderError, *, caller: CallerText | None = None) -> Classification:
+def classify(error: ProviderError, *, caller: CallerText | None = None, model: str | None = None) -> Classification:
     """Give `error` its failure class and any Retry-After it carried. `caller`: the
-    strings of the request that failed (None: nothing in the message is the caller's)."""
+    strings of the request that failed (None: nothing in the message is the caller's).
+    `model`: the upstream model the request was sent with (the provider's configured one)."""
     if isinstance(error, ProviderTimeout):
         return Classification(FailureClass.TIMEOUT)
     if isinstance(error, StreamBroken):
@@ -163,8 +171,14 @@ def classify(error: ProviderError, *, caller: CallerText | None = None) -> Class
     fields = " ".join(filter(None, (error.code, error.error_type, error.reason)))
     message = error.message or ""
     status = error.status
+    # Whoever wrote the complaint, the error is about the request: a caller can only make
+    # its own error its own by quoting one, and no vendor's hard evidence reads like one.
     about_request = status is not None and 400 <= status < 500 and (
-        error.param is not None or _own_match(_FIELD_COMPLAINT, message, caller))
+        error.param is not None or _FIELD_COMPLAINT.search(message) is not None)
+    gone = withdrawn(status=status, fields=fields, message=message, model=model, caller=caller, about_request=about_request)
+    if gone is not None:
+        structured = gone.structured or status in _HARD_STATUSES
+        return Classification(FailureClass.REGULATORY, error.retry_after_s, structured)
     for rule in _RULES:
         if rule.statuses is not None and status not in rule.statuses:
             continue

@@ -33,10 +33,13 @@ class Fault:
     delay_s: float = 0.0
     after_chunks: int = 1
     retry_after_s: float | None = None
+    error_type: str | None = None
 
     @classmethod
-    def http(cls, status: int, message: str = "", code: str | None = None, retry_after_s: float | None = None) -> "Fault":
-        return cls("http", status=status, code=code, message=message or f"simulated HTTP {status}", retry_after_s=retry_after_s)
+    def http(cls, status: int, message: str = "", code: str | None = None, retry_after_s: float | None = None,
+             error_type: str | None = None) -> "Fault":
+        return cls("http", status=status, code=code, message=message or f"simulated HTTP {status}",
+                   retry_after_s=retry_after_s, error_type=error_type)
 
     @classmethod
     def outage(cls) -> "Fault":
@@ -47,6 +50,11 @@ class Fault:
     def region_block(cls) -> "Fault":
         """OpenAI's region block, exactly as it is sent."""
         return cls.http(403, "Country, region, or territory not supported", "unsupported_country_region_territory")
+
+    @classmethod
+    def withdrawn(cls, model: str) -> "Fault":
+        """Anthropic's 404 for a retired model, exactly as it is sent (`model` is the one retired)."""
+        return cls.http(404, f"model: {model}", error_type="not_found_error")
 
 
 class SimulatedProvider:
@@ -121,7 +129,8 @@ class SimulatedProvider:
         if fault.kind == "http":
             await self._sleep(self._delay(self.latency_s / 4))
             raise ProviderHTTPError(
-                fault.message, provider=self.name, status=fault.status, code=fault.code, retry_after_s=fault.retry_after_s
+                fault.message, provider=self.name, status=fault.status, code=fault.code, retry_after_s=fault.retry_after_s,
+                error_type=fault.error_type,
             )
         if fault.kind == "hang":
             await asyncio.Event().wait()  # the caller's timeout ends this

@@ -207,7 +207,7 @@ class StepRun:
         same-provider retry, so none is taken (nor paid for) here."""
         now = self.clock.now()
         caller = self._caller_text(error)
-        outcome = classify(error, caller=caller)
+        outcome = classify(error, caller=caller, model=self.state.config.providers[choice.provider].model)
         cls = outcome.failure_class
         action = action_for(cls, failover_on_content_filter=self.step.failover_on_content_filter)
         self.state.record_failure(choice.provider, action, outcome, error, fingerprint=caller.fingerprint if caller else None)

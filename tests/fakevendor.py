@@ -352,7 +352,7 @@ class FakeVendor:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> "FakeVendor":
-        app = web.Application()
+        app = web.Application(client_max_size=64 << 20)  # api.openai.com takes bodies far past aiohttp's 1 MiB default
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._chat)  # the same faults; `_answer` tells them apart
         # handler_cancellation: a client that hangs up stops the work, as at a real vendor.

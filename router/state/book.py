@@ -251,7 +251,7 @@ class RouterState:
                 self._recovered(provider, "background probes answered")
             result = "ok"
         else:
-            outcome = classify(error)
+            outcome = classify(error, model=self.config.providers[provider].model)
             action = action_for(outcome.failure_class)
             result = outcome.failure_class.value
             health = self.health[provider]

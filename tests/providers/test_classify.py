@@ -32,6 +32,7 @@ from crosswalk.providers.errors import (
 )
 from crosswalk.providers.litellm_adapter import LiteLLMProvider
 from crosswalk.providers.openai_wire import OpenAIWireProvider
+from crosswalk.providers.simulated import Fault, SimulatedProvider
 
 F = FailureClass
 REQUEST = ChatRequest({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16})
@@ -55,6 +56,7 @@ class Case:
     retry_after: float | None = None
     content_type: str = "application/json"
     free_text: tuple[str, ...] = ()  # adapters through which a hard class rests on the message alone
+    model: str | None = None  # the model the provider is configured with (None: the adapter's default here)
 
     @property
     def raw(self) -> str:
@@ -129,6 +131,11 @@ CASES: list[Case] = [
     Case("openai", "404-model_not_found-deprecated", 404, openai_err(
         "The model `text-davinci-003` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
         "invalid_request_error", "model_not_found"), F.REGULATORY),
+    # A model that is gone or not this account's (README "Withdrawn models"): openai-python's
+    # NotFoundError docs and api.openai.com's answer for a model nobody may use.
+    Case("openai", "404-model_not_found-does-not-exist", 404, openai_err(
+        "The model `gpt-4.1-nano-2099` does not exist or you do not have access to it.", "invalid_request_error",
+        "model_not_found"), F.REGULATORY, model="gpt-4.1-nano-2099"),
     Case("openai", "400-invalid_request_error-json-mode", 400, openai_err(
         "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
         "invalid_request_error", None, "messages"), F.CLIENT),
@@ -153,6 +160,10 @@ CASES: list[Case] = [
         "rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: "
         "https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit."}},
          F.RATE_LIMITED, headers=(("retry-after", "6"), ("retry-after-ms", "5500")), retry_after=5.5),
+    # Azure's 404 for a deployment that is gone (MicrosoftDocs/azure-docs#114013, chatboxai/chatbox#861).
+    Case("azure", "404-DeploymentNotFound", 404, {"error": {"code": "DeploymentNotFound", "message":
+        "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, "
+        "please wait a moment and try again."}}, F.REGULATORY),
     Case("azure", "401-invalid-subscription-key", 401, {"error": {"code": "401", "message":
         "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an "
         "active subscription and use a correct regional API endpoint for your resource."}}, F.AUTH),
@@ -171,6 +182,9 @@ CASES: list[Case] = [
         "org, and if so, purchase more at https://openrouter.ai/settings/credits"}}, F.QUOTA),
     Case("deepseek", "402-insufficient-balance", 402, openai_err(
         "Insufficient Balance", "unknown_error", "invalid_request_error"), F.QUOTA),
+    # Mistral's answer for a model it does not serve (mistralai/mistral-vibe#617, tmc/langchaingo#1233).
+    Case("mistral", "400-invalid_model", 400, {"object": "error", "message": "Invalid model: mistral-medium-3.5",
+         "type": "invalid_model", "param": None, "code": "1500"}, F.REGULATORY, model="mistral-medium-3.5"),
     Case("mistral", "401-top-level-message", 401, {"message": "Unauthorized", "request_id": "c6a4d2e0b1f94b7e"}, F.AUTH),
     Case("any", "451-legal-json", 451, openai_err(
         "Unavailable For Legal Reasons", "unavailable_for_legal_reasons", None), F.REGULATORY),
@@ -191,6 +205,20 @@ CASES: list[Case] = [
         "response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try "
         "again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for "
         "a rate limit increase."), F.RATE_LIMITED, headers=(("retry-after", "17"),), via=BOTH, retry_after=17.0),
+    # The export-control withdrawal of 12 June 2026 (issue 18; recorded in a Claude Code issue):
+    # the display name only, so it rests on the words and needs corroboration.
+    Case("anthropic", "404-not_found_error-withdrawn", 404, anthropic_err("not_found_error",
+        "Claude Fable 5 is not available. Please use Opus 4.8. Learn more: https://www.anthropic.com/news/fable-mythos-access"),
+         F.REGULATORY, via=BOTH, free_text=BOTH),
+    # A retired model (mattermost/mattermost-plugin-agents#257, anthropics/claude-code#5349):
+    # names the model Crosswalk sent, under a structured not_found_error.
+    Case("anthropic", "404-not_found_error-retired", 404, anthropic_err("not_found_error", "model: claude-sonnet-4-20250514"),
+         F.REGULATORY, via=BOTH, model="claude-sonnet-4-20250514"),
+    Case("anthropic", "404-not_found_error-other-model", 404, anthropic_err("not_found_error", "model: claude-3-opus-20240229"),
+         F.CLIENT, via=BOTH, model="claude-sonnet-4-20250514"),
+    Case("anthropic", "403-permission_error-model", 403, anthropic_err("permission_error",
+        "Your organization does not have access to model claude-opus-4-1-20250805."), F.REGULATORY, via=BOTH,
+         model="claude-opus-4-1-20250805"),
     Case("anthropic", "403-permission_error", 403, anthropic_err(
         "permission_error", "Your API key does not have permission to use the specified resource."), F.AUTH, via=BOTH),
     # Anthropic reports an empty prepaid balance as a 400, not a 402/429.
@@ -248,8 +276,13 @@ CASES: list[Case] = [
         "Access to the model is not allowed from unsupported countries, regions, or territories."},
          F.REGULATORY, headers=bedrock("AccessDeniedException"), via=LITELLM),
     Case("bedrock", "403-AccessDeniedException-no-model-access", 403, {"message":
-        "You don't have access to the model with the specified model ID."}, F.AUTH,
+        "You don't have access to the model with the specified model ID."}, F.REGULATORY,
          headers=bedrock("AccessDeniedException"), via=LITELLM),
+    # Legacy models (awslabs/llmeter#35, fourTheorem/podwhisperer#24).
+    Case("bedrock", "404-ResourceNotFoundException-legacy", 404, {"message":
+        "Access denied. This Model is marked by provider as Legacy and you have not been actively using the model in "
+        "the last 30 days. Please upgrade to an active model on Amazon Bedrock"}, F.REGULATORY,
+         headers=bedrock("ResourceNotFoundException"), via=LITELLM, free_text=LITELLM),
     Case("bedrock", "429-ThrottlingException", 429, {"message": "Too many requests, please wait before trying again."},
          F.RATE_LIMITED, headers=bedrock("ThrottlingException"), via=LITELLM),
     # litellm turns Bedrock's 408 into its Timeout: the model was too slow, not flaky.
@@ -272,14 +305,15 @@ def _params() -> list[Any]:
     return [pytest.param(c, via, id=f"{c.vendor}-{c.name}-{via}") for c in CASES for via in c.via]
 
 
-def _wire(upstream: Any, *, base: str = "/v1", api_key: str = "sk-test-loopback") -> OpenAIWireProvider:
-    return OpenAIWireProvider(name="up", model="m-1", base_url=upstream.url + base, api_key=api_key)
+def _wire(upstream: Any, *, base: str = "/v1", api_key: str = "sk-test-loopback", model: str | None = None) -> OpenAIWireProvider:
+    return OpenAIWireProvider(name="up", model=model or "m-1", base_url=upstream.url + base, api_key=api_key)
 
 
-def _litellm(vendor: str, url: str, monkeypatch: pytest.MonkeyPatch) -> LiteLLMProvider:
+def _litellm(vendor: str, url: str, monkeypatch: pytest.MonkeyPatch, model: str | None = None) -> LiteLLMProvider:
     if vendor == "bedrock":
         monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
-    return LiteLLMProvider(name="up", model=LITELLM_MODELS[vendor], api_key="test-loopback-key", base_url=url)
+    configured = LITELLM_MODELS[vendor] if model is None else LITELLM_MODELS[vendor].split("/")[0] + "/" + model
+    return LiteLLMProvider(name="up", model=configured, api_key="test-loopback-key", base_url=url)
 
 
 async def _error_from(provider: Any, request: ChatRequest = REQUEST) -> ProviderError:
@@ -294,12 +328,12 @@ async def _error_from(provider: Any, request: ChatRequest = REQUEST) -> Provider
 @pytest.mark.parametrize(("case", "via"), _params())
 async def test_vendor_error_payload_gets_its_failure_class(upstream, monkeypatch, case: Case, via: str):
     upstream.reply(case.status, case.raw, dict(case.headers), content_type=case.content_type)
-    provider = _wire(upstream) if via == "wire" else _litellm(case.vendor, upstream.url, monkeypatch)
+    provider = _wire(upstream, model=case.model) if via == "wire" else _litellm(case.vendor, upstream.url, monkeypatch, case.model)
     error = await _error_from(provider)
     assert upstream.hits, "the adapter never reached the loopback vendor"
     if not isinstance(error, ProviderTimeout):
         assert isinstance(error, ProviderHTTPError), repr(error)
-    got = classify(error)
+    got = classify(error, model=provider.model)
     assert got.failure_class is case.expected, f"{error.evidence()} (code={error.code!r}, type={error.error_type!r})"
     if case.retry_after is not None:
         assert got.retry_after_s == pytest.approx(case.retry_after)
@@ -505,3 +539,13 @@ async def test_http_date_retry_after_reaches_the_classification(upstream):
     got = classify(await _error_from(_wire(upstream)))
     assert got.failure_class is F.RATE_LIMITED
     assert got.retry_after_s is not None and 3000 < got.retry_after_s <= 3600
+
+
+async def test_the_simulated_kind_withdraws_a_model_as_anthropic_does():
+    provider = SimulatedProvider(name="sim", model="claude-sonnet-4-20250514")
+    provider.set_fault(Fault.withdrawn("claude-sonnet-4-20250514"))
+    error = await _error_from(provider)
+    assert classify(error, model=provider.model) == Classification(F.REGULATORY)
+    # Another model withdrawn is not news about this one.
+    provider.set_fault(Fault.withdrawn("claude-3-opus-20240229"))
+    assert classify(await _error_from(provider), model=provider.model).failure_class is F.CLIENT

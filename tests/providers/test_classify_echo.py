@@ -18,8 +18,9 @@ import pytest
 
 from crosswalk.providers import classify as classify_mod
 from crosswalk.providers.base import ChatRequest
+from crosswalk.providers import caller_text
 from crosswalk.providers.caller_text import CallerText
-from crosswalk.providers.classify import HARD, FailureClass, classify
+from crosswalk.providers.classify import HARD, Classification, FailureClass, classify
 from crosswalk.providers.errors import ProviderError
 from crosswalk.providers.openai_wire import OpenAIWireProvider
 from tests import fakevendor as fv
@@ -66,7 +67,8 @@ RULES = [
         "deprecated", "decommissioned", "withdrawn", "discontinued", "no longer available", "no longer supported",
         "no longer served", "has been retired", "model_not_found", "does not exist or you do not have access",
         "reached the end of its life", "is not found for API version"), 404, fv.MODEL_WITHDRAWN_404, 404),
-    HardRule("model-withdrawn-400", F.REGULATORY, ("decommissioned", "deprecated", "withdrawn", "no longer supported"), 400,
+    HardRule("model-withdrawn-400", F.REGULATORY, ("model has been decommissioned", "model is deprecated", "model was withdrawn",
+                                                    "model is no longer supported", "model has been retired"), 400,
              {"error": {"message": "The model `mixtral-8x7b-32768` has been decommissioned and is no longer supported.",
                         "type": "invalid_request_error", "code": "model_decommissioned"}}, 400),
     HardRule("insufficient-quota-code", F.QUOTA, ("insufficient_quota",), 429, fv.INSUFFICIENT_QUOTA_429, 429),
@@ -178,5 +180,63 @@ def test_caller_text_is_bounded_and_fingerprints_the_request():
     assert a.fingerprint == CallerText.of({"messages": ASK}).fingerprint  # streamed or not: one request
     assert a.fingerprint != CallerText.of({"messages": [{"role": "user", "content": "another"}]}).fingerprint
     assert a.supplied("REFUND FOR ORDER") and a.supplied("messages") and not a.supplied("deprecated")
-    huge = CallerText.of({"messages": [{"role": "user", "content": "x" * (3 << 20)}]})
-    assert len(huge._corpus) <= (1 << 20) + 64
+    assert CallerText.of({"messages": [{"role": "user", "content": "our region  is\n not supported"}]}).supplied(
+        "Region is not supported")  # a vendor that collapses whitespace still quotes the caller
+    assert not a.supplied("gpt-4o-mini") and CallerText.of({"model": "deprecated", "messages": ASK}).supplied("deprecated") is False
+    # Past the bound nothing more is read, and then anything may be the caller's (fails safe).
+    huge = CallerText.of({"messages": [{"role": "user", "content": "x" * (caller_text.MAX_CHARS + 1)}]})
+    assert len(huge._corpus) <= caller_text.MAX_CHARS and not huge.complete and huge.supplied("deprecated")
+    deep: dict = {"messages": ASK}
+    for _ in range(caller_text.MAX_DEPTH + 2):
+        deep = {"x": deep}
+    assert not CallerText.of(deep).complete and CallerText.of({"messages": ASK}).complete
+
+
+# --- Part of issue 23: no length, position or phrase makes an echo the vendor's words ---------
+
+
+PAD = "lorem ipsum " * ((1 << 20) // 12 + 1)  # 1 MiB: the old bound of what was read
+
+
+def _forge(field: str, *, pad: str = PAD, lead: str = "", deep: int = 0) -> dict:
+    """A body the issue's attacker sends: padding, a prompt phrase, an unknown field,
+    optionally nested `deep` levels down."""
+    body: dict = {"messages": [{"role": "user", "content": lead + pad}]}
+    inner: dict = body
+    for _ in range(deep):
+        inner["metadata_x"] = {}
+        inner = inner["metadata_x"]
+    inner[field] = True
+    return body
+
+
+@pytest.mark.parametrize("lead", ["", "unrecognized request argument ", "Unknown parameter. "])
+@pytest.mark.parametrize("field", ["unsupported_country_region_territory", "deprecated", "model_not_found",
+                                   "x_insufficient_quota", "api_key_invalid"])
+async def test_padding_and_a_prompt_phrase_never_make_an_echoed_field_the_vendors(fake_vendor, field: str, lead: str):
+    vendor = await fake_vendor("forge")
+    vendor.always(fv.echo_field())
+    body = _forge(field, lead=lead)
+    error = await _fail(vendor, body)
+    assert error.message == f"Unrecognized request argument supplied: {field}"
+    got = classify(error, caller=CallerText.of(body), model="gpt-4o-mini")
+    assert got.failure_class is F.CLIENT, (field, lead, got)
+
+
+@pytest.mark.parametrize("where", ["past-the-bound", "too-deep"])
+def test_free_text_from_a_body_not_read_whole_is_never_hard_evidence(where: str):
+    # The vendor quotes the field without saying it is a field: only the caller text could
+    # tell, and it was not read whole.
+    if where == "past-the-bound":
+        body = _forge("unsupported_country_region_territory", pad="x" * (caller_text.MAX_CHARS + 1))
+    else:
+        body = _forge("unsupported_country_region_territory", pad="", deep=caller_text.MAX_DEPTH + 2)
+    caller = CallerText.of(body)
+    assert not caller.complete
+    for status in (400, 404, 403):
+        error = ProviderError("Could not process 'unsupported_country_region_territory' (deprecated).", status=status)
+        got = classify(error, caller=caller)
+        assert got.failure_class is (F.AUTH if status == 403 else F.CLIENT), (status, got)
+    # The vendor's structured fields still count, whatever the size of the body.
+    coded = ProviderError("Country, region, or territory not supported", status=403, code="unsupported_country_region_territory")
+    assert classify(coded, caller=caller) == Classification(F.REGULATORY)

@@ -229,16 +229,23 @@ async def test_an_ejection_on_one_replica_stops_the_other_calling_the_provider(r
     print(f"ejection propagated A -> B in {took * 1000:.0f} ms (poll granularity 10 ms)")
 
 
-async def test_a_regional_block_is_shared_with_its_evidence(replicas: Any, vendors: Vendors) -> None:
+# A regional block, and a model the vendor calls gone (Anthropic's not_found_error naming
+# the model Crosswalk sent): both regulatory, both the whole fleet's at once.
+@pytest.mark.parametrize(("status", "payload", "evidence"), [
+    (403, fv.REGION_403, "unsupported_country_region_territory"),
+    (404, {"type": "error", "error": {"type": "not_found_error", "message": "model: gpt-4o-mini"}}, "model: gpt-4o-mini"),
+], ids=["region-block", "model-withdrawn"])
+async def test_a_regional_block_is_shared_with_its_evidence(replicas: Any, vendors: Vendors, status: int, payload: Any,
+                                                            evidence: str) -> None:
     a, b = replicas
-    vendors.primary.always(fv.error(403, fv.REGION_403))
+    vendors.primary.always(fv.error(status, payload))
     status, headers = await a.ask()
     assert status == 200 and headers["x-crosswalk-provider"] == "secondary"
     assert (await a.provider("primary"))["state"] == "excluded"
     await eventually(lambda: _is(_state(b, "primary"), "excluded"), within=PROPAGATION_S, what="B learns of A's exclusion")
     exclusion = (await b.provider("primary"))["exclusion"]
     assert exclusion["failure_class"] == "regulatory"
-    assert "unsupported_country_region_territory" in exclusion["evidence"]
+    assert evidence in exclusion["evidence"]
     assert exclusion["at"] == (await a.provider("primary"))["exclusion"]["at"]
     assert exclusion["until_s"] > 3600  # the long re-probe interval came along
     for _ in range(5):
