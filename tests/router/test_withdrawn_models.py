@@ -30,6 +30,10 @@ from tests.loopback import serve_loopback
 from tests.router.proxy_harness import ProxyProcess
 from tests.router.test_exclusion_evidence import _cli
 
+# The Claude sidecar imports litellm on its first call (several seconds of CPU, more on a
+# loaded machine): more than the suite's default 60 s per test.
+pytestmark = pytest.mark.timeout(240)
+
 KEY = "cw-withdrawn-key-0123456789"
 CLAUDE = "claude-sonnet-4-20250514"
 ASK = [{"role": "user", "content": "How much is the refund for order 1234?"}]
