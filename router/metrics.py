@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 from crosswalk.router.errors import CrosswalkError
-from crosswalk.router.records import DecisionRecord
+from crosswalk.router.records import DecisionRecord, SeamFlag
 from crosswalk.router.state import STATES, Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -62,6 +62,7 @@ class Metrics:
         self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
+        self.seams: defaultdict[tuple[str, str], int] = defaultdict(int)  # (from_step, to_step)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -127,6 +128,10 @@ class Metrics:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
         self.agreements[(step, comparator, decision, mode)] += 1
 
+    def seam(self, flag: SeamFlag) -> None:
+        """A request carried a near miss of an amount an earlier step of its run answered."""
+        self.seams[(flag.from_step, flag.to_step)] += 1
+
     def invalid_output(self, step: str, provider: str, rule: str) -> None:
         """An answer broke one of the step's validators (each rule broken counts once)."""
         self.invalid[(step, provider, rule)] += 1
@@ -169,6 +174,9 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
                        "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, failed, diverged, not_resumable).",
                        ["step", "mode", "outcome"], m.recoveries)
+        yield _counter(CounterMetricFamily, "crosswalk_seam_flags", "Requests carrying a near miss of an amount an earlier step of "
+                       "their run answered (decimal dropped or moved, digits dropped or transposed, sign lost, currency changed), "
+                       "by the step that answered it and the step that received the near miss.", ["from_step", "to_step"], m.seams)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),
