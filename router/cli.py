@@ -151,9 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        invalid = report_mod.render_invalid(report_mod.invalid_outputs(text), rows)
-        if invalid:
-            print("\n" + invalid)
+        details = report_mod.render_details(text, rows)
+        if details:
+            print(details)
         return 0
     if args.command == "serve":
         from crosswalk.router import serve as serve_mod

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 from crosswalk.router.errors import CrosswalkError
-from crosswalk.router.records import DecisionRecord, SeamFlag
+from crosswalk.router.records import AgreementRecord, DecisionRecord, SeamFlag
 from crosswalk.router.state import STATES, Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -63,6 +63,8 @@ class Metrics:
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
         self.seams: defaultdict[tuple[str, str], int] = defaultdict(int)  # (from_step, to_step)
+        self.verify_tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, member | judge, prompt | completion)
+        self.panel_asked: defaultdict[str, int] = defaultdict(int)  # panel members asked, by step
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -128,6 +130,18 @@ class Metrics:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
         self.agreements[(step, comparator, decision, mode)] += 1
 
+    def verification_spend(self, step: str, agreement: AgreementRecord) -> None:
+        """What a verified request's panel cost: members asked, tokens of members and judge."""
+        self.panel_asked[step] += agreement.asked
+        judge = agreement.judge_usage
+        for kind in ("prompt", "completion"):
+            key = f"{kind}_tokens"
+            total, judged = agreement.usage.get(key, 0), judge.get(key, 0)
+            if judged > 0:
+                self.verify_tokens[(step, "judge", kind)] += judged
+            if total - judged > 0:
+                self.verify_tokens[(step, "member", kind)] += total - judged
+
     def seam(self, flag: SeamFlag) -> None:
         """A request carried a near miss of an amount an earlier step of its run answered."""
         self.seams[(flag.from_step, flag.to_step)] += 1
@@ -174,6 +188,12 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
                        "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, failed, diverged, not_resumable).",
                        ["step", "mode", "outcome"], m.recoveries)
+        yield _counter(CounterMetricFamily, "crosswalk_verification_tokens", "Tokens verification spent, by step, role (member: the "
+                       "panel members' answers, the answering one's included; judge: the judge's calls) and kind (prompt or completion).",
+                       ["step", "role", "kind"], m.verify_tokens)
+        yield _counter(CounterMetricFamily, "crosswalk_panel_members_asked", "Verification panel members asked, by step "
+                       "(a lazy panel asks the fewest that could reach the quorum, and more only on disagreement or failure).",
+                       ["step"], {(k,): v for k, v in m.panel_asked.items()})
         yield _counter(CounterMetricFamily, "crosswalk_seam_flags", "Requests carrying a near miss of an amount an earlier step of "
                        "their run answered (decimal dropped or moved, digits dropped or transposed, sign lost, currency changed), "
                        "by the step that answered it and the step that received the near miss.", ["from_step", "to_step"], m.seams)

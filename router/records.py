@@ -111,6 +111,8 @@ class AgreementRecord:
     reason: str = ""  # semantic / judge: why the panel split (the first dissenter's reason), else why it agreed
     evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
     answer_usage: dict[str, int] = field(default_factory=dict)  # the answering member's own usage
+    judge_usage: dict[str, int] = field(default_factory=dict)  # the judge's calls alone (part of `usage`)
+    asked: int = 0  # panel members asked (a lazy panel asks the fewest that could reach the quorum first)
 
     def header(self) -> str:
         """Compact form for the x-crosswalk-agreement header."""

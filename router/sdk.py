@@ -191,12 +191,11 @@ class Router:
             raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
         from prometheus_client import generate_latest
 
-        from crosswalk.router.report import from_exposition, invalid_outputs, render, render_invalid
+        from crosswalk.router.report import from_exposition, render, render_details
 
         text = generate_latest(metrics.registry).decode()
         rows = from_exposition(text)
-        invalid = render_invalid(invalid_outputs(text), rows)
-        return render(rows, pipeline) + (f"\n\n{invalid}" if invalid else "")
+        return render(rows, pipeline) + render_details(text, rows)
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""

@@ -54,6 +54,8 @@ class Observer(Protocol):
 
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
 
+    def verification_spend(self, step: str, agreement: AgreementRecord) -> None: ...
+
 
 class _Panel:
     """Answers gathered so far, grouped by the comparator."""
@@ -226,7 +228,8 @@ class Verifier:
         usage: dict[str, int] = {}
         for _, _, _, result in panel.answers:
             add_usage(usage, result)
-        for key, value in getattr(panel.comparator, "usage", {}).items():  # a judge's calls
+        judge_usage = dict(getattr(panel.comparator, "usage", {}))  # a judge's calls
+        for key, value in judge_usage.items():
             usage[key] = usage.get(key, 0) + value
         answer_usage: dict[str, int] = {}
         add_usage(answer_usage, rep[3])
@@ -240,6 +243,7 @@ class Verifier:
             failed=panel.failed, escalated=list(panel.escalated),
             differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
             usage=usage, answer_usage=answer_usage, mode=mode, reason=_reason(votes, dissent, winners),
+            judge_usage=judge_usage, asked=len(panel.records) + (mode == "shadow"),
         )
         return record
 
@@ -270,6 +274,7 @@ class Verifier:
                 log.info("crosswalk verification step=%s %s", step.name, agreement.header())
             if observer is not None:
                 observer.agreement(step.name, spec.compare, agreement.decision, agreement.mode)
+                observer.verification_spend(step.name, agreement)
 
     async def aclose(self) -> None:
         """Wait for shadow checks still running."""
