@@ -158,6 +158,9 @@ class VerifySpec(_Spec):
     on_disagree: Literal["flag", "fail", "escalate"] = "flag"
     escalate_max: int = Field(2, ge=1, le=10)
     sample: float = Field(1.0, ge=0, le=1)
+    # lazy: ask the fewest members that could reach the quorum (2 of a 2-of-3 panel) and the
+    # next only when they disagree or one fails; eager (default): ask every member at once.
+    lazy: bool = False
 
     @model_validator(mode="after")
     def _needs(self) -> "VerifySpec":

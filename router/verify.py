@@ -18,7 +18,8 @@ import asyncio
 import dataclasses
 import logging
 import random
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from crosswalk.policies.agreement import Decision, Tally, pick_diverse
 from crosswalk.policies.config import ProviderConf, StepConf
@@ -165,11 +166,11 @@ class Verifier:
             await panel.add(0, primary[0], primary[1])
         spares = [c.name for c in eligible if c not in members and (primary is None or c.name != primary[0])]
         k = max(1, len(members))
-        tasks = {
-            asyncio.create_task(self._member(step, body, (m.name, *spares[i::k]))): i + 1
-            for i, m in enumerate(members)
-        }
-        await self._collect(panel, tasks)
+        asks = [(partial(self._member, step, body, (m.name, *spares[i::k])), i + 1) for i, m in enumerate(members)]
+        if spec.lazy:  # members start as the tally needs them (Tally.more_to_ask)
+            await self._collect(panel, {}, reserve=asks)
+        else:
+            await self._collect(panel, {asyncio.create_task(ask()): rank for ask, rank in asks})
         if spec.on_disagree == "escalate" and panel.tally(0).final() is not Decision.AGREED:
             used = {a.provider for r in panel.records for a in r.attempts} | {a[1] for a in panel.answers}
             extra = [c.name for c in eligible if c.name not in used][: spec.escalate_max]
@@ -193,10 +194,21 @@ class Verifier:
             span.done(record, answered=True)
             return result, record
 
-    async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int]) -> None:
+    async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int],
+                       reserve: list[tuple[Callable[[], Awaitable[Any]], int]] | None = None) -> None:
+        """Gather members' answers until the quorum is decided. `reserve`: a lazy panel's
+        members not yet asked, started only as many as the tally needs."""
         pending = set(tasks)
+        waiting = list(reserve or ())
         try:
-            while pending:
+            while True:
+                for ask, rank in waiting[: panel.tally(len(pending)).more_to_ask(len(waiting))]:
+                    task = asyncio.create_task(ask())
+                    tasks[task] = rank
+                    pending.add(task)
+                    waiting.remove((ask, rank))
+                if not pending:
+                    break
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     result, record = task.result()
@@ -205,7 +217,7 @@ class Verifier:
                         panel.failed.append(record.attempts[0].provider if record.attempts else "?")
                     else:
                         await panel.add(tasks[task], record.provider or "?", result)
-                decided = panel.tally(len(pending)).decided()
+                decided = panel.tally(len(pending) + len(waiting)).decided()
                 # Agreement ends the wait at once. A settled disagreement does too when the step
                 # fails on it; for flag and escalate the rest still decide the majority answer.
                 if decided is Decision.AGREED or (decided is not None and panel.stop_on_disagreement):
