@@ -206,11 +206,11 @@ class Runtime:
             self._start_sync()
 
     def _start_sync(self) -> None:
-        """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
-        sync runs in the background, requests never wait on it."""
+        """Share ejections, exclusions, cooldowns, the retry budget and the runs' answered
+        amounts through Redis; the sync runs in the background, requests never wait on it."""
         from crosswalk.router.state.redis_sync import RedisSync
 
-        self.sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock)
+        self.sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock, runs=self.runs)
         self.sync.start()
         if self.metrics is not None:
             self.metrics.state_backend = self.sync

@@ -105,3 +105,26 @@ class RunBook:
                 entry.answered.append(kept)
         while len(self._runs) > self.spec.max_runs:
             self._runs.popitem(last=False)  # the least recently used run
+
+
+def encode(answer: RunAnswer, *, origin: str) -> bytes:
+    """One run answer as the message replicas exchange (JSON: run, step, amounts, origin)."""
+    import json
+
+    amounts = [[str(a.value), a.currency] for a in answer.amounts]
+    return json.dumps({"run": answer.run, "step": answer.step, "amounts": amounts, "origin": origin}).encode()
+
+
+def decode(raw: bytes | str) -> tuple[str, RunAnswer] | None:
+    """(origin, answer) from a message, or None for anything malformed (never raises)."""
+    import json
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        data = json.loads(raw)
+        amounts = tuple(Amount(Decimal(str(v)), c if isinstance(c, str) else None) for v, c in data["amounts"])
+        if not all(isinstance(data[k], str) for k in ("run", "step", "origin")) or not all(a.value.is_finite() for a in amounts):
+            return None
+        return data["origin"], RunAnswer(data["run"], data["step"], amounts)
+    except (ValueError, KeyError, TypeError, InvalidOperation):
+        return None
