@@ -19,15 +19,25 @@ Guards, each against a legitimate figure that looks like a mangled one:
 - a received amount equal to any answered amount is a copy, never a miss;
 - when the answered amount itself is also in the request, the other figure is derived
   from it (10 months of 42.99 is 429.90), not a mangled copy of it.
+
+Two phases keep it off the hot path. Every answer of a run gives its amount tokens
+(`amount_tokens`: one regular expression; "$42.99", "42,99 €", "USD 1,234.50", with the
+sign, currency, percent, cents or magnitude written beside them, dates and times left
+out), which is all a run keeps. A later step's request is read the same way, and only
+tokens whose significant digits relate to an answered token's (the same digits, one
+dropped, two swapped) are parsed (`policies.numbers`) and judged (`check`): a request
+with no such token costs one regular expression, whatever its length.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Iterable, Sequence
 
 from crosswalk.policies.numbers import read_numbers
+from crosswalk.policies.units import CENTS_RE, CURRENCY_AFTER_RE
 
 MIN_DIGITS = 3  # significant digits an amount needs before a 10^k or digit relation means anything
 MAX_POWER = 6  # 42.99 -> 42990000 is still a moved decimal; beyond, a coincidence
@@ -66,6 +76,94 @@ class NearMiss:
     def describe(self, to_step: str) -> str:
         """`extract -> refund: 42.99 USD answered, 4299 received (decimal dropped)`."""
         return f"{self.from_step} -> {to_step}: {self.answered} answered, {self.received} received ({self.kind})"
+
+
+_DIGITS_RE = re.compile(r"\d+(?:(?:[.,'’\u00a0\u202f\u2009]| (?=\d))\d+)*")
+_DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?")
+# A currency before an amount is taken loosely here (a symbol run, or a code in capitals):
+# the token is parsed by `policies.numbers` later, which knows the real ones; the list of
+# every currency in this pattern cost 16 us a number.
+_BEFORE_RE = re.compile(r"(?P<open>\(\s*)?(?P<word>(?i:minus|negative)\s)?(?P<sign>[-\u2212])?"
+                        r"(?:(?:[^\w\s().,;:!?'\"]{1,3}|[A-Z]{2,3}\$?)\s?[-\u2212]?)?$")
+_AFTER_RE = re.compile(
+    r"(?:\s?(?:%|(?i:per\s?cent|percent)(?![A-Za-z])|(?i:thousand|millions?|billions?|trillions?)(?![A-Za-z])"
+    r"|(?:mn|bn|[kKMB])(?![A-Za-z])))?"
+    rf"(?:{CURRENCY_AFTER_RE.pattern}|{CENTS_RE.pattern})?(?P<close>\s*\))?"
+)
+_LABEL_CUES = (":", "=", "|", "\n")
+# What can stand before an amount and change it: a symbol, a sign or parenthesis, a currency
+# code, a minus in words. Most numbers have none of these before them ("within 5 days"),
+# and the prefix pattern (every currency there is) is then not worth running.
+_MAYBE_BEFORE_RE = re.compile(r"[^\w\s]|[A-Z]|(?i:minus|negative)\s$")
+
+
+def _token(text: str, start: int, end: int) -> str:
+    """The amount at [start, end) with what is written beside it and changes it."""
+    head = text[max(0, start - 16):start]
+    before = _BEFORE_RE.search(head) if _MAYBE_BEFORE_RE.search(head) else None
+    if before is None:  # nothing before it changes the amount
+        after = _AFTER_RE.match(text, end)
+        assert after is not None
+        return text[start:after.start("close") if after["close"] else after.end()].strip()
+    lead = before.start()
+    if before["sign"] and not before["word"]:  # "88123-4299" is no negative
+        at = start - len(head) + before.start("sign")
+        if at > 0 and (text[at - 1].isalnum() or text[at - 1] in ".,"):
+            lead = before.end("sign")
+    opened = False
+    if before["open"] and lead == before.start():  # accounting "($8,640)" only as a label's value
+        at = start - len(head) + before.start("open")
+        rest = text[:at].rstrip()
+        opened = not rest or rest.endswith(_LABEL_CUES)
+        if not opened:
+            lead = before.end("open")
+    after = _AFTER_RE.match(text, end)
+    assert after is not None
+    tail = after.end() if opened or not after["close"] else after.start("close")
+    return text[start - len(head) + lead:tail].strip()
+
+
+def amount_tokens(text: str, *, limit: int = 64) -> tuple[str, ...]:
+    """The amounts of `text` as written, with what is written beside them and changes
+    them (sign, currency, percent, cents, magnitude), distinct, in order, at most `limit`;
+    dates and times are left out. What a run keeps of an answer."""
+    if not any(ch.isdigit() for ch in text):
+        return ()
+    if "-" in text or ":" in text:  # blank dates and times out, keeping every other offset
+        text = _DATE_TIME_RE.sub(lambda m: " " * len(m.group()), text)
+    seen: dict[str, None] = {}
+    for match in _DIGITS_RE.finditer(text):
+        seen.setdefault(_token(text, match.start(), match.end()), None)
+        if len(seen) >= limit:
+            break
+    return tuple(seen)
+
+
+def _key(token: str) -> str:
+    """A token's significant digits ("$1,234.50" -> "12345", "0.75" -> "75")."""
+    return "".join(ch for ch in token if ch.isdigit()).strip("0")
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether two digit keys could be a copy or a near miss of each other."""
+    return a == b or _one_deleted(a, b) or _one_deleted(b, a) or _one_swap(a, b)
+
+
+def check(earlier: Sequence[tuple[str, str]], received: str, *, limit: int = 64) -> list[NearMiss]:
+    """The near misses in `received` (a later step's request text) of the amounts earlier
+    steps of its run wrote (`earlier`: (step, token) pairs from `amount_tokens`). Only
+    tokens whose digits relate to an answered one's are parsed; the verdict is `seam_flags`'s."""
+    tokens = amount_tokens(received, limit=limit)
+    if not tokens or not earlier:
+        return []
+    answered_keys = {_key(token) for _, token in earlier}
+    wanted = [t for t in tokens if any(_related(_key(t), k) for k in answered_keys if k)]
+    if not wanted:
+        return []
+    wanted_keys = {_key(t) for t in wanted}
+    before = [Answered(step, amount) for step, token in earlier if any(_related(_key(token), k) for k in wanted_keys)
+              for amount in amounts_in(token)]
+    return seam_flags(before, (amount for token in wanted for amount in amounts_in(token)))
 
 
 def amounts_in(text: str, *, limit: int = 64) -> tuple[Amount, ...]:

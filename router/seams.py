@@ -19,7 +19,7 @@ import logging
 from typing import Any, Mapping, Protocol
 
 from crosswalk.policies.config import RouterConfig, StepConf
-from crosswalk.policies.seams import amounts_in, seam_flags
+from crosswalk.policies.seams import amount_tokens, check
 from crosswalk.router import logs, tracing
 from crosswalk.router.errors import CrosswalkError, SeamBroken
 from crosswalk.router.records import DecisionRecord, SeamFlag
@@ -77,8 +77,7 @@ class Seams:
         earlier = self.book.answered(run)
         if not earlier:
             return []
-        received = amounts_in(received_text(body, config.seams.scan_chars), limit=config.seams.max_amounts)
-        misses = seam_flags(earlier, received)
+        misses = check(earlier, received_text(body, config.seams.scan_chars), limit=config.seams.max_amounts)
         flags = [SeamFlag(m.from_step, step.name, str(m.answered), str(m.received), m.kind, step.on_seam) for m in misses]
         for flag in flags:
             log.warning("crosswalk seam run=%s %s (%s)", run, flag.describe(), flag.action)
@@ -100,4 +99,4 @@ class Seams:
         """Keep the amounts of `step`'s answer in `run`."""
         if run is None or not config.seams.enabled or not text:
             return
-        self.book.add(run, step.name, amounts_in(text, limit=config.seams.max_amounts))
+        self.book.add(run, step.name, amount_tokens(text, limit=config.seams.max_amounts))

@@ -1,8 +1,8 @@
 """The amounts each pipeline run's steps answered, for the seam checks (router/seams.py).
 
 A run is a caller's W3C trace id or an explicit run id. It keeps only what the rule needs:
-the step name and each amount's value and currency (`policies.seams.Amount`), never prompt
-or answer text. Bounded three ways (`seams:` in the config): a run is forgotten `ttl_s`
+the step name and each amount as the step wrote it (`policies.seams.amount_tokens`:
+"$42.99", "42,99 €"), never the rest of a prompt or an answer. Bounded three ways (`seams:` in the config): a run is forgotten `ttl_s`
 after its last answer, past `max_runs` the least recently used run goes, and a run keeps
 its latest `max_amounts` amounts. Time comes from the injected clock.
 
@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from crosswalk.policies.schema import SeamsSpec
-from crosswalk.policies.seams import Amount, Answered
 from crosswalk.router.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
 class RunAnswer:
-    """One step's answer amounts in one run (what listeners hear and replicas exchange)."""
+    """One step's answer amounts in one run, as written (what listeners hear and replicas exchange)."""
 
     run: str
     step: str
-    amounts: tuple[Amount, ...]
+    amounts: tuple[str, ...]
 
 
 class _Run:
@@ -36,7 +35,7 @@ class _Run:
 
     def __init__(self, expires: float, max_amounts: int) -> None:
         self.expires = expires
-        self.answered: deque[Answered] = deque(maxlen=max_amounts)
+        self.answered: deque[tuple[str, str]] = deque(maxlen=max_amounts)  # (step, amount as written)
 
 
 class RunBook:
@@ -66,8 +65,9 @@ class RunBook:
         while len(self._runs) > spec.max_runs:
             self._runs.popitem(last=False)
 
-    def answered(self, run: str) -> list[Answered]:
-        """The amounts earlier steps of `run` answered, oldest first ([] for an unknown or expired run)."""
+    def answered(self, run: str) -> list[tuple[str, str]]:
+        """(step, amount as written) that earlier steps of `run` answered, oldest first ([]
+        for an unknown or expired run)."""
         entry = self._runs.get(run)
         if entry is None:
             return []
@@ -76,7 +76,7 @@ class RunBook:
             return []
         return list(entry.answered)
 
-    def add(self, run: str, step: str, amounts: Iterable[Amount]) -> None:
+    def add(self, run: str, step: str, amounts: Iterable[str]) -> None:
         """Keep the amounts `step` answered in `run`, and tell the listeners."""
         answer = RunAnswer(run, step, tuple(amounts))
         if not answer.amounts:
@@ -100,7 +100,7 @@ class RunBook:
         entry.expires = now + self.spec.ttl_s
         self._runs.move_to_end(answer.run)
         for amount in answer.amounts:
-            kept = Answered(answer.step, amount)
+            kept = (answer.step, amount)
             if kept not in entry.answered:  # a step answering the same amount again takes no second slot
                 entry.answered.append(kept)
         while len(self._runs) > self.spec.max_runs:
@@ -111,20 +111,19 @@ def encode(answer: RunAnswer, *, origin: str) -> bytes:
     """One run answer as the message replicas exchange (JSON: run, step, amounts, origin)."""
     import json
 
-    amounts = [[str(a.value), a.currency] for a in answer.amounts]
-    return json.dumps({"run": answer.run, "step": answer.step, "amounts": amounts, "origin": origin}).encode()
+    return json.dumps({"run": answer.run, "step": answer.step, "amounts": list(answer.amounts), "origin": origin}).encode()
 
 
 def decode(raw: bytes | str) -> tuple[str, RunAnswer] | None:
     """(origin, answer) from a message, or None for anything malformed (never raises)."""
     import json
-    from decimal import Decimal, InvalidOperation
 
     try:
         data = json.loads(raw)
-        amounts = tuple(Amount(Decimal(str(v)), c if isinstance(c, str) else None) for v, c in data["amounts"])
-        if not all(isinstance(data[k], str) for k in ("run", "step", "origin")) or not all(a.value.is_finite() for a in amounts):
-            return None
-        return data["origin"], RunAnswer(data["run"], data["step"], amounts)
-    except (ValueError, KeyError, TypeError, InvalidOperation):
+        amounts = tuple(data["amounts"])
+        fields = (data["run"], data["step"], data["origin"], *amounts)
+    except (ValueError, KeyError, TypeError):
         return None
+    if not all(isinstance(f, str) and len(f) <= 256 for f in fields):
+        return None
+    return data["origin"], RunAnswer(data["run"], data["step"], amounts)

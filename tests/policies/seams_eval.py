@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from crosswalk.policies.seams import Answered, amounts_in, seam_flags
+from crosswalk.policies.seams import amount_tokens, check
 
 LABELLED = Path(__file__).resolve().parent / "seams_labelled.yaml"
 HALVES = ("tune", "held_out")
@@ -52,9 +52,10 @@ def load(path: Path = LABELLED) -> dict[str, list[dict[str, Any]]]:
 
 
 def decide(case: dict[str, Any]) -> list[str]:
-    """The flags the rule raises on a case, described."""
-    earlier = [Answered("earlier", a) for a in amounts_in(case["answered"])]
-    return [f.describe("later") for f in seam_flags(earlier, amounts_in(case["received"]))]
+    """The flags the rule raises on a case, described: what the router does, the answer's
+    amount tokens kept, the later request checked against them."""
+    earlier = [("earlier", token) for token in amount_tokens(case["answered"])]
+    return [f.describe("later") for f in check(earlier, case["received"])]
 
 
 def score(cases: list[dict[str, Any]]) -> Score:

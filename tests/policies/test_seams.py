@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from crosswalk.policies.seams import Amount, Answered, amounts_in, near_miss, seam_flags
+from crosswalk.policies.seams import Amount, Answered, amount_tokens, amounts_in, check, near_miss, seam_flags
 from tests.policies import seams_eval
 
 
@@ -38,6 +38,19 @@ def test_amounts_leave_dates_and_keep_money() -> None:
     assert amounts_in("Refund $42.99 on 2026-03-01, the 3rd request") == (_a("42.99", "USD"),)
     assert amounts_in("no digits here") == ()
     assert len(amounts_in(" ".join(str(n) for n in range(100, 300)), limit=8)) == 8
+
+
+def test_amount_tokens_keep_what_changes_an_amount_and_nothing_else() -> None:
+    text = "Refund amount: $42.99 (order 88123) on 2026-03-02 at 10:30; fee 2.9%, minus 310.25 EUR, 12.5k, 4299 cents"
+    assert amount_tokens(text) == ("$42.99", "88123", "2.9%", "minus 310.25 EUR", "12.5k", "4299 cents")
+    assert amount_tokens("Net: ($8,640.00)") == ("($8,640.00)",)
+
+
+def test_check_parses_only_tokens_whose_digits_relate() -> None:
+    earlier = [("extract", "$42.99")]
+    assert [m.kind for m in check(earlier, "Issue a refund of 4299 for order 88123 on 2026-03-02.")] == ["decimal dropped"]
+    assert check(earlier, "Issue a refund of $42.99 for order 88123.") == []
+    assert check(earlier, "Order 88123: ship 3 items.") == []  # nothing relates: nothing parsed
 
 
 def test_the_right_figure_beside_a_multiple_is_not_a_miss() -> None:
