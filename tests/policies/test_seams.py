@@ -69,3 +69,21 @@ def test_labelled_seams_precision_and_recall() -> None:
     assert tune.precision == 1.0 and tune.recall == 1.0, tune.wrong
     assert held.precision == 1.0, held.wrong  # a false flag is the expensive error
     assert held.recall >= 0.83, held.wrong
+
+
+def test_config_seams_on_seam_and_lazy_are_typed_and_errors_name_the_path() -> None:
+    from crosswalk.policies.errors import ConfigError
+    from crosswalk.policies.parse import parse_config
+
+    base = ("providers:\n  a: {kind: simulated, model: m, vendor: va, family: fa}\n  b: {kind: simulated, model: m, vendor: vb, family: fb}\n"
+            "steps:\n  s: {providers: [a, b], %s}\n%s")
+    config = parse_config(base % ("on_seam: fail, verify: {agree: {min: 2, of: 2}, lazy: true}", "seams: {ttl_s: 60, max_runs: 5}"), env={})
+    assert config.steps["s"].on_seam == "fail" and config.steps["s"].verify.lazy is True
+    assert (config.seams.ttl_s, config.seams.max_runs, config.seams.max_amounts) == (60, 5, 64)
+    default = parse_config(base % ("verify: {agree: {min: 2, of: 2}}", ""), env={})
+    assert default.steps["s"].on_seam == "flag" and default.steps["s"].verify.lazy is False and default.seams.enabled
+    for step, extra, path in (("on_seam: warn", "", "steps.s.on_seam: Input should be 'flag', 'fail' or 'off'"),
+                              ("on_seam: flag", "seams: {ttl_s: 0}", "seams.ttl_s"),
+                              ("on_seam: flag", "seams: {max_run: 5}", "seams.max_run")):
+        with pytest.raises(ConfigError, match=path.replace("(", r"\(")):
+            parse_config(base % (step, extra), env={})

@@ -132,3 +132,36 @@ async def test_proxy_ties_a_run_by_header_or_traceparent_and_flags_the_seam(vend
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
+
+
+async def test_sdk_ties_a_run_by_the_applications_trace_and_puts_the_seam_on_its_span(vendors):
+    """No run id: the application's current OpenTelemetry span's trace ties the two steps;
+    the flagged seam is an event `crosswalk.seam` on the second step's request span."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from crosswalk.router import tracing
+
+    a, b = vendors
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.enable(provider)
+    router = Router(parse_config(_yaml(a.base_url, b.base_url), env={}))
+    try:
+        with provider.get_tracer("app").start_as_current_span("refund pipeline"):
+            await router.acompletion(step="extract", messages=ASK)
+            second = await router.acompletion(step="issue", messages=MANGLED)
+        elsewhere = await router.acompletion(step="issue", messages=MANGLED)  # another trace: another run
+    finally:
+        tracing.disable()
+        await router.aclose()
+        provider.shutdown()
+    assert [f.short() for f in second.crosswalk.seams] == [FLAG] and elsewhere.crosswalk.seams == []
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "chat issue" and s.events]
+    (event,) = span.events
+    assert event.name == "crosswalk.seam"
+    assert dict(event.attributes) == {"crosswalk.seam.from_step": "extract", "crosswalk.seam.to_step": "issue",
+                                      "crosswalk.seam.answered": "42.99 USD", "crosswalk.seam.received": "4299",
+                                      "crosswalk.seam.kind": "decimal dropped", "crosswalk.seam.action": "flag"}
