@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Iterable, Sequence
 
@@ -78,56 +79,50 @@ class NearMiss:
         return f"{self.from_step} -> {to_step}: {self.answered} answered, {self.received} received ({self.kind})"
 
 
+_ANY_DIGIT_RE = re.compile(r"\d")
 _DIGITS_RE = re.compile(r"\d+(?:(?:[.,'’\u00a0\u202f\u2009]| (?=\d))\d+)*")
 _DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?")
-# A currency before an amount is taken loosely here (a symbol run, or a code in capitals):
-# the token is parsed by `policies.numbers` later, which knows the real ones; the list of
-# every currency in this pattern cost 16 us a number.
-_BEFORE_RE = re.compile(r"(?P<open>\(\s*)?(?P<word>(?i:minus|negative)\s)?(?P<sign>[-\u2212])?"
-                        r"(?:(?:[^\w\s().,;:!?'\"]{1,3}|[A-Z]{2,3}\$?)\s?[-\u2212]?)?$")
+# What stands before an amount and changes it, read leftwards from its first digit (one
+# anchored match on the reversed head): a sign, a currency, a sign, "minus"/"negative", an
+# accounting parenthesis. A currency is taken loosely (a symbol run, or a code in capitals):
+# the token is parsed by `policies.numbers` later, which knows the real ones.
+_BEFORE_REV_RE = re.compile(r"(?P<inner>[-\u2212])?(?:\s?(?P<cur>[^\w\s().,;:!?'\"]{1,3}|\$?[A-Z]{2,3})(?![A-Za-z]))?(?P<sign>[-\u2212])?"
+                            r"(?P<word>\s(?i:sunim|evitagen)(?![A-Za-z]))?(?P<open>\s*\()?")
 _AFTER_RE = re.compile(
     r"(?:\s?(?:%|(?i:per\s?cent|percent)(?![A-Za-z])|(?i:thousand|millions?|billions?|trillions?)(?![A-Za-z])"
     r"|(?:mn|bn|[kKMB])(?![A-Za-z])))?"
     rf"(?:{CURRENCY_AFTER_RE.pattern}|{CENTS_RE.pattern})?(?P<close>\s*\))?"
 )
 _LABEL_CUES = (":", "=", "|", "\n")
-# What can stand before an amount and change it: a symbol, a sign or parenthesis, a currency
-# code, a minus in words. Most numbers have none of these before them ("within 5 days"),
-# and the prefix pattern (every currency there is) is then not worth running.
-_MAYBE_BEFORE_RE = re.compile(r"[^\w\s]|[A-Z]|(?i:minus|negative)\s$")
 
 
 def _token(text: str, start: int, end: int) -> str:
     """The amount at [start, end) with what is written beside it and changes it."""
-    head = text[max(0, start - 16):start]
-    before = _BEFORE_RE.search(head) if _MAYBE_BEFORE_RE.search(head) else None
-    if before is None:  # nothing before it changes the amount
-        after = _AFTER_RE.match(text, end)
-        assert after is not None
-        return text[start:after.start("close") if after["close"] else after.end()].strip()
-    lead = before.start()
-    if before["sign"] and not before["word"]:  # "88123-4299" is no negative
-        at = start - len(head) + before.start("sign")
+    before = _BEFORE_REV_RE.match(text[max(0, start - 12):start][::-1])  # "negative US$" at most
+    assert before is not None  # every part is optional
+    lead = before.end()
+    sign = "sign" if before["sign"] else "inner" if before["inner"] and not before["cur"] else None
+    if sign is not None and not before["word"]:  # "88123-4299" is no negative
+        at = start - before.end(sign)
         if at > 0 and (text[at - 1].isalnum() or text[at - 1] in ".,"):
-            lead = before.end("sign")
+            lead = before.start(sign)
     opened = False
-    if before["open"] and lead == before.start():  # accounting "($8,640)" only as a label's value
-        at = start - len(head) + before.start("open")
-        rest = text[:at].rstrip()
+    if before["open"] and lead == before.end():  # accounting "($8,640)" only as a label's value
+        rest = text[:start - before.end("open")].rstrip()
         opened = not rest or rest.endswith(_LABEL_CUES)
         if not opened:
-            lead = before.end("open")
+            lead = before.start("open")
     after = _AFTER_RE.match(text, end)
     assert after is not None
     tail = after.end() if opened or not after["close"] else after.start("close")
-    return text[start - len(head) + lead:tail].strip()
+    return text[start - lead:tail].strip()
 
 
 def amount_tokens(text: str, *, limit: int = 64) -> tuple[str, ...]:
     """The amounts of `text` as written, with what is written beside them and changes
     them (sign, currency, percent, cents, magnitude), distinct, in order, at most `limit`;
     dates and times are left out. What a run keeps of an answer."""
-    if not any(ch.isdigit() for ch in text):
+    if not _ANY_DIGIT_RE.search(text):
         return ()
     if "-" in text or ":" in text:  # blank dates and times out, keeping every other offset
         text = _DATE_TIME_RE.sub(lambda m: " " * len(m.group()), text)
@@ -139,9 +134,13 @@ def amount_tokens(text: str, *, limit: int = 64) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_NON_DIGITS_RE = re.compile(r"\D+")
+
+
+@lru_cache(maxsize=4096)  # a run's tokens are read again at each of its later steps
 def _key(token: str) -> str:
     """A token's significant digits ("$1,234.50" -> "12345", "0.75" -> "75")."""
-    return "".join(ch for ch in token if ch.isdigit()).strip("0")
+    return _NON_DIGITS_RE.sub("", token).strip("0")
 
 
 def _related(a: str, b: str) -> bool:
@@ -171,7 +170,7 @@ def amounts_in(text: str, *, limit: int = 64) -> tuple[Amount, ...]:
     numbers with a unit), at most `limit`, distinct, in order. A number `read_numbers`
     calls an id by the words before it stays in ("issue a refund of 4299": `issue` is an
     id word there), unless its leading zero makes it one."""
-    if not any(ch.isdigit() for ch in text):
+    if not _ANY_DIGIT_RE.search(text):
         return ()
     seen: dict[Amount, None] = {}
     for reading in read_numbers(text):
