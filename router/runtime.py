@@ -23,7 +23,7 @@ from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.chain import FailoverChain
 from crosswalk.router.clock import Clock, SystemClock
 from crosswalk.router.embed_chain import embed
-from crosswalk.router.errors import InvalidRequest, UnknownStep
+from crosswalk.router.errors import CrosswalkError, InvalidRequest, UnknownStep
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.registry import build_providers
@@ -94,10 +94,15 @@ class Runtime:
         config, conf = self.config, self._sendable(step, body)
         run = run_id(run)
         flags = self.seams.check(config, conf, run, body)
-        if conf.verify is not None:
-            result, record = await self.verifier.complete(conf, body)
-        else:
-            result, record = await self.chain.complete(conf, body)
+        try:
+            if conf.verify is not None:
+                result, record = await self.verifier.complete(conf, body)
+            else:
+                result, record = await self.chain.complete(conf, body)
+        except CrosswalkError as error:  # a flagged seam stays on the error's record
+            if error.record is not None:
+                error.record.run, error.record.seams = run, flags
+            raise
         record.run, record.seams = run, flags
         self.seams.answered(config, conf, run, answer_text(result))
         return result, record

@@ -3,7 +3,10 @@
 Each panel member runs the step's own failover and timeouts on a narrowed copy of the step
 (its panel provider first, then a disjoint share of the spare providers). Members report
 as they finish; once the quorum is decided the rest are cancelled, so latency is about
-the quorum's slowest member, not the sum. Below `sample: 1` verification runs in the
+the quorum's slowest member, not the sum. A `lazy` panel starts only the fewest members
+that could reach the quorum and the next ones only on disagreement or failure
+(`Tally.more_to_ask`): fewer calls, a second round of latency when they split. Below
+`sample: 1` verification runs in the
 shadow: the caller gets the primary's answer at once and the panel's verdict goes to
 metrics and to the (mutable) agreement record.
 
