@@ -22,8 +22,8 @@ Guards, each against a legitimate figure that looks like a mangled one:
 
 Two phases keep it off the hot path. Every answer of a run gives its amount tokens
 (`amount_tokens`: one regular expression; "$42.99", "42,99 €", "USD 1,234.50", with the
-sign, currency, percent, cents or magnitude written beside them, dates and times left
-out), which is all a run keeps. A later step's request is read the same way, and only
+sign, currency, percent, cents, magnitude or unit written beside them, dates and times
+left out), which is all a run keeps. A later step's request is read the same way, and only
 tokens whose significant digits relate to an answered token's (the same digits, one
 dropped, two swapped) are parsed (`policies.numbers`) and judged (`check`): a request
 with no such token costs one regular expression, whatever its length.
@@ -38,7 +38,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, Invalid
 from typing import Iterable, Sequence
 
 from crosswalk.policies.numbers import read_numbers
-from crosswalk.policies.units import CENTS_RE, CURRENCY_AFTER_RE
+from crosswalk.policies.units import CENTS_RE, CURRENCY_AFTER_RE, UNIT_RE
 
 MIN_DIGITS = 3  # significant digits an amount needs before a 10^k or digit relation means anything
 MAX_POWER = 6  # 42.99 -> 42990000 is still a moved decimal; beyond, a coincidence
@@ -88,9 +88,11 @@ _DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\d
 # the token is parsed by `policies.numbers` later, which knows the real ones.
 _BEFORE_REV_RE = re.compile(r"(?P<inner>[-\u2212])?(?:\s?(?P<cur>[^\w\s().,;:!?'\"]{1,3}|\$?[A-Z]{2,3})(?![A-Za-z]))?(?P<sign>[-\u2212])?"
                             r"(?P<word>\s(?i:sunim|evitagen)(?![A-Za-z]))?(?P<open>\s*\()?")
+_QUOTES = "\"'’′″"  # after a number these close a JSON string or a quotation; never inches or feet here
+# After the digits: percent, magnitude or unit (a unit keeps a quantity out of the amounts), currency or cents.
 _AFTER_RE = re.compile(
     r"(?:\s?(?:%|(?i:per\s?cent|percent)(?![A-Za-z])|(?i:thousand|millions?|billions?|trillions?)(?![A-Za-z])"
-    r"|(?:mn|bn|[kKMB])(?![A-Za-z])))?"
+    rf"|(?:mn|bn|[kKMB])(?![A-Za-z])|(?![{_QUOTES}])(?:{UNIT_RE.pattern})))?"
     rf"(?:{CURRENCY_AFTER_RE.pattern}|{CENTS_RE.pattern})?(?P<close>\s*\))?"
 )
 _LABEL_CUES = (":", "=", "|", "\n")

@@ -68,7 +68,7 @@ def test_labelled_seams_precision_and_recall() -> None:
     assert tune.cases >= 35 and held.cases >= 35
     assert tune.precision == 1.0 and tune.recall == 1.0, tune.wrong
     assert held.precision == 1.0, held.wrong  # a false flag is the expensive error
-    assert held.recall >= 0.83, held.wrong
+    assert held.recall >= 0.9, held.wrong
 
 
 def test_config_seams_on_seam_and_lazy_are_typed_and_errors_name_the_path() -> None:
