@@ -133,14 +133,11 @@ class Metrics:
     def verification_spend(self, step: str, agreement: AgreementRecord) -> None:
         """What a verified request's panel cost: members asked, tokens of members and judge."""
         self.panel_asked[step] += agreement.asked
-        judge = agreement.judge_usage
-        for kind in ("prompt", "completion"):
-            key = f"{kind}_tokens"
-            total, judged = agreement.usage.get(key, 0), judge.get(key, 0)
-            if judged > 0:
-                self.verify_tokens[(step, "judge", kind)] += judged
-            if total - judged > 0:
-                self.verify_tokens[(step, "member", kind)] += total - judged
+        for role, usage in (("member", agreement.member_usage), ("judge", agreement.judge_usage)):
+            for kind in ("prompt", "completion"):
+                count = usage.get(f"{kind}_tokens", 0)
+                if count > 0:
+                    self.verify_tokens[(step, role, kind)] += count
 
     def seam(self, flag: SeamFlag) -> None:
         """A request carried a near miss of an amount an earlier step of its run answered."""

@@ -112,7 +112,11 @@ class AgreementRecord:
     evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
     answer_usage: dict[str, int] = field(default_factory=dict)  # the answering member's own usage
     judge_usage: dict[str, int] = field(default_factory=dict)  # the judge's calls alone (part of `usage`)
-    asked: int = 0  # panel members asked (a lazy panel asks the fewest that could reach the quorum first)
+    # What verification added: the members' answers (in the shadow, not the primary's, which
+    # the request paid for anyway) and how many members were asked (a lazy panel asks the
+    # fewest that could reach the quorum first).
+    member_usage: dict[str, int] = field(default_factory=dict)
+    asked: int = 0
 
     def header(self) -> str:
         """Compact form for the x-crosswalk-agreement header."""

@@ -241,8 +241,11 @@ class Verifier:
         from crosswalk.router.compare import add_usage
 
         usage: dict[str, int] = {}
-        for _, _, _, result in panel.answers:
+        member_usage: dict[str, int] = {}
+        for rank, _, _, result in panel.answers:
             add_usage(usage, result)
+            if rank != 0:  # rank 0: a shadow check's primary, which answered the request itself
+                add_usage(member_usage, result)
         judge_usage = dict(getattr(panel.comparator, "usage", {}))  # a judge's calls
         for key, value in judge_usage.items():
             usage[key] = usage.get(key, 0) + value
@@ -258,7 +261,7 @@ class Verifier:
             failed=panel.failed, escalated=list(panel.escalated),
             differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
             usage=usage, answer_usage=answer_usage, mode=mode, reason=_reason(votes, dissent, winners),
-            judge_usage=judge_usage, asked=len(panel.records) + (mode == "shadow"),
+            judge_usage=judge_usage, member_usage=member_usage, asked=len(panel.records),
         )
         return record
 

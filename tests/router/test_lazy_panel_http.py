@@ -105,3 +105,23 @@ async def test_proxy_lazy_panel_and_the_report_of_verification_spend(fake_vendor
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
+
+
+async def test_a_lazy_shadow_check_asks_one_more_member_and_bills_only_its_answer(fake_vendor):
+    """In the shadow the primary has answered the request already: a lazy 2-of-3 check asks
+    one more member, and verification's spend is that member's answer alone."""
+    import random
+
+    a = await fake_vendor("a", answer="Refund: $42.99")
+    b = await fake_vendor("b", answer="Refund: $42.99")
+    c = await fake_vendor("c", answer="Refund: $42.99")
+    text = _yaml(a.base_url, b.base_url, c.base_url).replace("lazy: true}", "lazy: true, sample: 0.999}")
+    router = Router(parse_config(text, env={}), metrics=Metrics(), rng=random.Random(1))
+    try:
+        resp = await router.acompletion(step="refund", messages=MSG)
+        await router.runtime.verifier.aclose()  # the shadow check finishes
+        assert resp.crosswalk.agreement.mode == "shadow" and resp.crosswalk.agreement.decision == "agreed"
+        assert resp.crosswalk.agreement.asked == 1 and (a.count, b.count, c.count) == (1, 1, 0)
+        assert _spend_row(router.report(), "refund")[2:4] == ["1", "29"]  # asked, member tokens
+    finally:
+        await router.aclose()
