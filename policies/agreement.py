@@ -62,6 +62,16 @@ class Tally:
             return Decision.DISAGREED
         return Decision.INCONCLUSIVE
 
+    def more_to_ask(self, left: int) -> int:
+        """A lazy panel's next step: how many of the `left` members not yet asked to ask now,
+        the fewest that could still let a group reach the quorum with the answers in hand and
+        those pending (2 at first in a 2-of-3 panel; 1 more after a disagreement or a failure;
+        0 once agreed or while enough are pending)."""
+        if self.groups and max(self.groups) >= self.quorum:
+            return 0
+        need = self.quorum - max(self.groups, default=0) - self.pending
+        return max(0, min(left, need))
+
     def score(self) -> float:
         """Share of the answers received that sit in the largest group (0 with no answers)."""
         total = sum(self.groups)

@@ -15,6 +15,7 @@ from crosswalk.policies.schema import (
     RateLimitedSpec,
     RetryBudgetSpec,
     RetrySpec,
+    SeamsSpec,
     SimulateSpec,
     StateSpec,
     StreamSpec,
@@ -76,6 +77,7 @@ class StepConf:
     validate: Validators | None = None
     on_invalid: str = "failover"
     stream: StreamSpec = field(default_factory=StreamSpec)
+    on_seam: str = "flag"  # flag | fail | off: a near miss of an amount an earlier step of the run answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +107,4 @@ class RouterConfig:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     source: str = "config"
     state: StateSpec = field(default_factory=StateSpec)  # memory, or shared on Redis
+    seams: SeamsSpec = field(default_factory=SeamsSpec)  # seam checks between the steps of a run

@@ -232,6 +232,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             rate_limited=s.rate_limited,
             validate=validators_of(s.validators) if s.validators else None,
             on_invalid=s.on_invalid,
+            on_seam=s.on_seam,
             stream=spec.stream if s.stream is None else spec.stream.model_copy(
                 update={k: getattr(s.stream, k) for k in s.stream.model_fields_set}),
         )
@@ -254,6 +255,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
         ),
         source=source,
         state=spec.state,
+        seams=spec.seams,
     )
 
 

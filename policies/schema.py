@@ -158,6 +158,9 @@ class VerifySpec(_Spec):
     on_disagree: Literal["flag", "fail", "escalate"] = "flag"
     escalate_max: int = Field(2, ge=1, le=10)
     sample: float = Field(1.0, ge=0, le=1)
+    # lazy: ask the fewest members that could reach the quorum (2 of a 2-of-3 panel) and the
+    # next only when they disagree or one fails; eager (default): ask every member at once.
+    lazy: bool = False
 
     @model_validator(mode="after")
     def _needs(self) -> "VerifySpec":
@@ -319,6 +322,10 @@ class StepSpec(_Spec):
     rate_limited: RateLimitedSpec = Field(default_factory=RateLimitedSpec)
     validators: list[ValidatorSpec] = Field(default_factory=list, alias="validate")
     on_invalid: Literal["failover", "flag", "fail"] = "failover"
+    # A request of this step carrying a near miss of an amount an earlier step of its run
+    # answered (policies/seams.py): flag it (header, record, metric, span event), fail it
+    # (422 before any provider is asked), or do not check.
+    on_seam: Literal["flag", "fail", "off"] = "flag"
 
     @model_validator(mode="after")
     def _validators(self) -> "StepSpec":
@@ -451,6 +458,21 @@ class StateSpec(_Spec):
         return self
 
 
+class SeamsSpec(_Spec):
+    """Seam checks between the steps of one pipeline run (router/seams.py). A run is the
+    caller's W3C trace id or an explicit run id (`x-crosswalk-run`, `run=`). Each run keeps
+    only the amounts its steps answered, with the step names: no prompt or answer text.
+    A run is forgotten `ttl_s` after its last answer; past `max_runs` the least recently
+    used one goes; a run keeps its latest `max_amounts`. `scan_chars`: how much of a
+    request's text (its latest messages) is read for amounts."""
+
+    enabled: bool = True
+    ttl_s: float = Field(3600.0, gt=0, le=7 * 86400)
+    max_runs: int = Field(10_000, ge=1, le=1_000_000)
+    max_amounts: int = Field(64, ge=1, le=1024)
+    scan_chars: int = Field(20_000, ge=100, le=1_000_000)
+
+
 class ConfigSpec(_Spec):
     """The whole file."""
 
@@ -463,3 +485,4 @@ class ConfigSpec(_Spec):
     proxy: ProxySpec = Field(default_factory=ProxySpec)
     state: StateSpec = Field(default_factory=StateSpec)
     stream: StreamSpec = Field(default_factory=StreamSpec)  # every step's, unless the step sets its own
+    seams: SeamsSpec = Field(default_factory=SeamsSpec)

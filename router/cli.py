@@ -84,9 +84,12 @@ def routing_table(config: RouterConfig, today: dt.date, verdict: object) -> str:
             lines.append(
                 f"  verify: {v.agree.min} of {v.agree.of} must agree ({v.compare}); panel differs in "
                 f"{' and '.join(v.diverse)}; on disagreement: {v.on_disagree}; sample {v.sample:g}"
+                + ("; lazy (the fewest that can agree first)" if v.lazy else "")
             )
         if step.validate is not None:
             lines.append(f"  validate: {', '.join(step.validate.names)}; on invalid: {step.on_invalid}")
+        if step.on_seam != "flag":
+            lines.append(f"  seams: on a near miss of an amount an earlier step of the run answered: {step.on_seam}")
         for rank, name in enumerate(step.providers, 1):
             p = config.providers[name]
             v = verdict(config, step, p, today)  # type: ignore[operator]
@@ -151,9 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        invalid = report_mod.render_invalid(report_mod.invalid_outputs(text), rows)
-        if invalid:
-            print("\n" + invalid)
+        details = report_mod.render_details(text, rows)
+        if details:
+            print(details)
         return 0
     if args.command == "serve":
         from crosswalk.router import serve as serve_mod

@@ -15,6 +15,8 @@ caller-facing error tree. Import every error from here (or from `crosswalk`).
     +-- VerificationFailed         409  the panel disagreed and the step fails on that (record)
     +-- InvalidOutput              422  answers broke the step's validators (on_invalid: fail, or
                                         every provider's answer under failover; record)
+    +-- SeamBroken                 422  the request carries a near miss of an amount an earlier
+                                        step of its run answered (on_seam: fail; record)
 
 `CrosswalkError` and `ConfigError` are defined in `crosswalk.policies.errors`, because the
 pure config parser raises `ConfigError` and `policies` may not import `router`; they are
@@ -45,6 +47,7 @@ __all__ = [
     "StreamInterrupted",
     "VerificationFailed",
     "InvalidOutput",
+    "SeamBroken",
     "attempts_text",
     "client_should_retry",
 ]
@@ -152,6 +155,20 @@ class InvalidOutput(CrosswalkError):
 
     def __init__(self, message: str, *, step: str, attempts: Sequence[Attempt] = (), record: DecisionRecord | None = None) -> None:
         super().__init__(message, step=step, attempts=attempts)
+        self.record = record
+
+
+class SeamBroken(CrosswalkError):
+    """The request carries a near miss of an amount an earlier step of its run answered
+    and the step says `on_seam: fail`; nothing was sent to a provider. The message names
+    both amounts and both steps; `record.seams` lists them."""
+
+    status_code = 422
+    error_type = "seam_near_miss"
+    code = "seam_near_miss"
+
+    def __init__(self, message: str, *, step: str, record: DecisionRecord) -> None:
+        super().__init__(message, step=step)
         self.record = record
 
 

@@ -18,6 +18,8 @@ never imports it, and it is the only module that imports langchain-core.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
 
@@ -50,8 +52,12 @@ class ChatCrosswalk(BaseChatModel):
     `failovers`, and `agreement`: for a verified step a dict with `decision` (agreed,
     disagreed, inconclusive), `score`, `agreeing` and `dissenting` votes; None otherwise;
     and `validation`: each answer that broke one of the step's validators (provider, rule,
-    message, action), [] when none did.
-    `usage_metadata` comes from the completion's usage."""
+    message, action), [] when none did; `seams`: each amount of the request that is a near
+    miss of one an earlier step of the run answered (from_step, to_step, answered,
+    received, kind, action), [] when none was.
+    `run`: the pipeline run every call belongs to (a per-call `run=` wins); default: the
+    current trace id, if any. A LangGraph app passes one per invocation, e.g. through
+    `config={"configurable": ...}` into its nodes, or builds one ChatCrosswalk per run."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
@@ -62,6 +68,8 @@ class ChatCrosswalk(BaseChatModel):
     stop: list[str] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other OpenAI request fields sent with every call (response_format, seed, ...)."""
+    run: str | None = None
+    """The pipeline run the calls are steps of (seam checks); a per-call `run=` wins."""
 
     _own_router: Any = PrivateAttr(default=None)
 
@@ -98,7 +106,8 @@ class ChatCrosswalk(BaseChatModel):
         kwargs.pop("stream", None)  # each method decides streaming itself
         named = kwargs.pop("model", None), kwargs.pop("step", None)  # neither is a request field
         step = named[0] or named[1] or self.step
-        params: dict[str, Any] = {**self.model_kwargs}
+        run = kwargs.pop("run", None) or self.run  # not a request field: the SDK's run= argument
+        params: dict[str, Any] = {**self.model_kwargs, **({"run": run} if run else {})}
         if self.temperature is not None:
             params["temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -180,6 +189,7 @@ def decision_metadata(record: DecisionRecord | None, router: Router) -> dict[str
         "failovers": record.failovers,
         "agreement": None,
         "validation": validation.as_json(record),
+        "seams": [dataclasses.asdict(flag) for flag in record.seams],
     }
     agreement = record.agreement
     if agreement is not None:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.recent import RecentDecisions
-from crosswalk.router.records import DecisionRecord
+from crosswalk.router.records import AgreementRecord, DecisionRecord, SeamFlag
 from crosswalk.router.state import STATES, Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -64,6 +64,9 @@ class Metrics:
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
         self.recent = RecentDecisions()  # the operator's page (/ui): the last notable decisions
+        self.seams: defaultdict[tuple[str, str], int] = defaultdict(int)  # (from_step, to_step)
+        self.verify_tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, member | judge, prompt | completion)
+        self.panel_asked: defaultdict[str, int] = defaultdict(int)  # panel members asked, by step
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -130,6 +133,19 @@ class Metrics:
         """A verified request's outcome (agreed, disagreed, inconclusive)."""
         self.agreements[(step, comparator, decision, mode)] += 1
 
+    def verification_spend(self, step: str, agreement: AgreementRecord) -> None:
+        """What a verified request's panel cost: members asked, tokens of members and judge."""
+        self.panel_asked[step] += agreement.asked
+        for role, usage in (("member", agreement.member_usage), ("judge", agreement.judge_usage)):
+            for kind in ("prompt", "completion"):
+                count = usage.get(f"{kind}_tokens", 0)
+                if count > 0:
+                    self.verify_tokens[(step, role, kind)] += count
+
+    def seam(self, flag: SeamFlag) -> None:
+        """A request carried a near miss of an amount an earlier step of its run answered."""
+        self.seams[(flag.from_step, flag.to_step)] += 1
+
     def invalid_output(self, step: str, provider: str, rule: str) -> None:
         """An answer broke one of the step's validators (each rule broken counts once)."""
         self.invalid[(step, provider, rule)] += 1
@@ -172,6 +188,15 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
                        "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, restarted, trimmed, failed, not_resumable).",
                        ["step", "mode", "outcome"], m.recoveries)
+        yield _counter(CounterMetricFamily, "crosswalk_verification_tokens", "Tokens verification spent, by step, role (member: the "
+                       "panel members' answers, the answering one's included; judge: the judge's calls) and kind (prompt or completion).",
+                       ["step", "role", "kind"], m.verify_tokens)
+        yield _counter(CounterMetricFamily, "crosswalk_panel_members_asked", "Verification panel members asked, by step "
+                       "(a lazy panel asks the fewest that could reach the quorum, and more only on disagreement or failure).",
+                       ["step"], {(k,): v for k, v in m.panel_asked.items()})
+        yield _counter(CounterMetricFamily, "crosswalk_seam_flags", "Requests carrying a near miss of an amount an earlier step of "
+                       "their run answered (decimal dropped or moved, digits dropped or transposed, sign lost, currency changed), "
+                       "by the step that answered it and the step that received the near miss.", ["from_step", "to_step"], m.seams)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

@@ -84,10 +84,17 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
         headers["x-crosswalk-agreement"] = record.agreement.header()
     if record.validation:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
+    if record.seams:
+        headers["x-crosswalk-seam"] = _seam_header(record)
     request_id = record.request_id
     if request_id is not None:  # the answering vendor's own id, for its support desk
         headers["x-crosswalk-upstream-request-id"] = _header_text(request_id)
     return headers
+
+
+def _seam_header(record: DecisionRecord) -> str:
+    """`from->to:answered->received:kind:action` per flagged seam, comma-separated."""
+    return _header_text(", ".join(flag.short() for flag in record.seams))
 
 
 def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
@@ -114,6 +121,9 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
     if record is not None and record.validation:  # invalid answers: which rule, whose
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
         extra["validation"] = validation.as_json(record)
+    if record is not None and record.seams:  # near misses of amounts earlier steps of the run answered
+        headers["x-crosswalk-seam"] = _seam_header(record)
+        extra["seams"] = [dataclasses.asdict(flag) for flag in record.seams]
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
     return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
@@ -200,14 +210,15 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     step = body.pop("model")
     runtime = proxy.runtime
     logs.bind_request(request.headers)
+    run = request.headers.get("x-crosswalk-run")  # else the traceparent's trace id ties the run's steps together
     with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
         if body.get("stream"):
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, step, body, records)
+            response = await _stream(request, runtime, step, body, records, run)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
-            result, record = await runtime.complete(step, body)
+            result, record = await runtime.complete(step, body, run=run)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
             return _crosswalk_error(err)
@@ -216,6 +227,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         result["crosswalk"] = _agreement_json(record)
     if record.validation:
         result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
+    if record.seams:
+        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["seams"] = [
+            dataclasses.asdict(flag) for flag in record.seams]
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
@@ -231,11 +245,11 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord]) -> web.StreamResponse:
+                  records: list[DecisionRecord], run: str | None) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
-    async with aclosing(runtime.stream(step, body, records)) as chunks:
+    async with aclosing(runtime.stream(step, body, records, run=run)) as chunks:
         try:
             first = await anext(chunks)
         except CrosswalkError as err:

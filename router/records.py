@@ -65,6 +65,30 @@ class InvalidAnswer:
         return f"{self.provider}:{self.rule}:{self.action}"
 
 
+@dataclass(frozen=True, slots=True)
+class SeamFlag:
+    """An amount this step received that is a near miss of one an earlier step of its run
+    answered (policies/seams.py): which steps, both amounts, how (`kind`: decimal dropped,
+    decimal moved, digits dropped, digits transposed, sign lost, currency changed) and what
+    the step's `on_seam` did (flag or fail)."""
+
+    from_step: str
+    to_step: str
+    answered: str
+    received: str
+    kind: str
+    action: str
+
+    def short(self) -> str:
+        """`from->to:answered->received:kind:action`, as in the x-crosswalk-seam header."""
+        return f"{self.from_step}->{self.to_step}:{self.answered}->{self.received}:{self.kind}:{self.action}"
+
+    def describe(self) -> str:
+        """One sentence for errors and logs."""
+        return (f"step '{self.to_step}' received {self.received} where step '{self.from_step}' of the same run answered "
+                f"{self.answered} ({self.kind})")
+
+
 @dataclass(slots=True)
 class AgreementRecord:
     """The verification signal of a verified step.
@@ -87,6 +111,12 @@ class AgreementRecord:
     reason: str = ""  # semantic / judge: why the panel split (the first dissenter's reason), else why it agreed
     evidence: str = "disagreement is strong evidence of an error; agreement is weak evidence of truth"
     answer_usage: dict[str, int] = field(default_factory=dict)  # the answering member's own usage
+    judge_usage: dict[str, int] = field(default_factory=dict)  # the judge's calls alone (part of `usage`)
+    # What verification added: the members' answers (in the shadow, not the primary's, which
+    # the request paid for anyway) and how many members were asked (a lazy panel asks the
+    # fewest that could reach the quorum first).
+    member_usage: dict[str, int] = field(default_factory=dict)
+    asked: int = 0
 
     def header(self) -> str:
         """Compact form for the x-crosswalk-agreement header."""
@@ -146,6 +176,8 @@ class DecisionRecord:
     members: list["DecisionRecord"] = field(default_factory=list)
     validation: list[InvalidAnswer] = field(default_factory=list)
     usage: dict[str, Any] | None = None  # the answer's usage object, as the vendor reported it
+    run: str | None = None  # the pipeline run the request belongs to (trace id or x-crosswalk-run), when known
+    seams: list[SeamFlag] = field(default_factory=list)  # near misses of amounts earlier steps of the run answered
 
     @property
     def flagged(self) -> list[InvalidAnswer]:

@@ -2,7 +2,9 @@
 observed: requests, the share answered, answered by the first attempt, whose first attempt
 failed, answered after failover and unanswered, the verified share and disagreement rate,
 and the compounded end-to-end figure with and without failover (in the pipeline's order);
-then which provider's answers broke which of a step's validators, how often."""
+then which provider's answers broke which of a step's validators, how often; what
+verification spent per step (panel members and judge, in tokens); and the seams flagged
+between steps of one run."""
 
 from __future__ import annotations
 
@@ -134,19 +136,64 @@ def legend(columns: Sequence[Column]) -> str:
     return "\n".join(["", *(f"{c.header}: {c.legend}" for c in columns)])
 
 
-def invalid_outputs(text: str) -> dict[tuple[str, str, str], int]:
-    """(step, provider, rule) -> how many answers broke the rule, from exposition text."""
+def _counts(text: str, family_name: str, labels: Sequence[str]) -> dict[tuple[str, ...], int]:
+    """(label values...) -> count of one counter family, from exposition text."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    counts: dict[tuple[str, ...], int] = defaultdict(int)
     for family in text_string_to_metric_families(text):
-        if family.name != "crosswalk_invalid_outputs":
+        if family.name != family_name:
             continue
         for sample in family.samples:
             if sample.name.endswith("_total"):
-                labels = sample.labels
-                counts[(labels.get("step", ""), labels.get("provider", ""), labels.get("rule", ""))] += int(sample.value)
+                counts[tuple(sample.labels.get(name, "") for name in labels)] += int(sample.value)
     return dict(counts)
+
+
+def invalid_outputs(text: str) -> dict[tuple[str, str, str], int]:
+    """(step, provider, rule) -> how many answers broke the rule, from exposition text."""
+    return _counts(text, "crosswalk_invalid_outputs", ("step", "provider", "rule"))  # type: ignore[return-value]
+
+
+def render_spend(text: str, rows: Sequence[StepReliability] = ()) -> str:
+    """Verification spend per step: members asked and tokens of the panel members and the
+    judge, in all and per verified request ("" when nothing was verified)."""
+    tokens = _counts(text, "crosswalk_verification_tokens", ("step", "role", "kind"))
+    asked = _counts(text, "crosswalk_panel_members_asked", ("step",))
+    steps = sorted({k[0] for k in tokens} | {k[0] for k in asked})
+    if not steps:
+        return ""
+    verified = {r.step: r.verified for r in rows}
+    lines = [f"{'verification spend':<18} {'verified':>8} {'asked':>7} {'member tokens':>13} {'judge tokens':>12} {'tokens/verified':>15}"]
+    for step in steps:
+        member = sum(v for (s, role, _), v in tokens.items() if s == step and role == "member")
+        judge = sum(v for (s, role, _), v in tokens.items() if s == step and role == "judge")
+        n = verified.get(step, 0)
+        per = f"{(member + judge) / n:>15.1f}" if n else f"{'-':>15}"
+        lines.append(f"{step:<18} {n:>8} {asked.get((step,), 0):>7} {member:>13} {judge:>12} {per}")
+    lines.append("verification spend: panel members asked and the tokens (prompt + completion, as the vendors' usage reported "
+                 "them) of the members' answers and of the judge's calls; tokens/verified: per verified request.")
+    return "\n".join(lines)
+
+
+def render_seams(text: str) -> str:
+    """Seams flagged between steps of one run, by the step that answered and the step that
+    received a near miss ("" when none was)."""
+    counts = _counts(text, "crosswalk_seam_flags", ("from_step", "to_step"))
+    if not counts:
+        return ""
+    lines = [f"{'seams flagged':<18} {'to step':<18} {'count':>6}"]
+    for (source, target), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"{source:<18} {target:<18} {n:>6}")
+    lines.append("seams flagged: requests carrying a near miss (decimal dropped or moved, digits dropped or transposed, sign "
+                 "lost, currency changed) of an amount an earlier step of the same run answered.")
+    return "\n".join(lines)
+
+
+def render_details(text: str, rows: Sequence[StepReliability]) -> str:
+    """The sections after the step table: invalid outputs, verification spend, seams."""
+    sections = [render_invalid(invalid_outputs(text), rows), render_spend(text, rows), render_seams(text)]
+    return "".join(f"\n\n{s}" for s in sections if s)
 
 
 def render_invalid(counts: dict[tuple[str, str, str], int], rows: Sequence[StepReliability] = ()) -> str:

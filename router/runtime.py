@@ -19,16 +19,19 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 from crosswalk.policies.config import RouterConfig, StepConf
 from crosswalk.policies.prefill import PrefillRefusals
 from crosswalk.policies.selection import Row
-from crosswalk.providers.base import Provider
+from crosswalk.providers.base import Provider, stream_text
 from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.chain import FailoverChain
 from crosswalk.router.clock import Clock, SystemClock
 from crosswalk.router.embed_chain import embed
-from crosswalk.router.errors import InvalidRequest, UnknownStep
+from crosswalk.router.errors import CrosswalkError, InvalidRequest, UnknownStep
 from crosswalk.router.metrics import Metrics
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.registry import build_providers
+from crosswalk.router.seams import Seams, run_id
 from crosswalk.router.state import RouterState
+from crosswalk.router.state.runs import RunBook
+from crosswalk.router.validation import answer_text
 from crosswalk.router.verify import Verifier, synthetic_chunks
 
 if TYPE_CHECKING:  # loaded only when used: a memory-state router never imports redis
@@ -50,6 +53,7 @@ class Runtime:
         self._rng = rng
         self._overrides = dict(providers or {})
         self.state = RouterState(config, self.clock, rng=rng)
+        self.runs = RunBook(config.seams, self.clock)  # pipeline runs' answered amounts (seam checks)
         self.providers = build_providers(config, self._overrides)
         # Kept across reloads (the chain is rebuilt): a provider that rejected a prefill
         # a minute ago is not sent one again after a config change either.
@@ -67,6 +71,7 @@ class Runtime:
         """The chain and its verifier for the current state and providers."""
         self.chain = FailoverChain(self.state, self.providers, observer=self.metrics, prefill_refusals=self.prefill_refusals)
         self.verifier = Verifier(self.chain, clock=self.clock, rng=self.state.rng, observer=self.metrics)
+        self.seams = Seams(self.runs, observer=self.metrics)
 
     def step(self, name: str) -> StepConf:
         """The step called `name`, or `UnknownStep` listing the known ones."""
@@ -86,30 +91,55 @@ class Runtime:
             raise InvalidRequest(f"step '{step.name}': the request body cannot be sent as JSON: {problem}", step=step.name)
         return step
 
-    async def complete(self, step: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
-        """Run a non-streaming request on `step`; returns the completion dict and its record."""
-        conf = self._sendable(step, body)
-        if conf.verify is not None:
-            return await self.verifier.complete(conf, body)
-        return await self.chain.complete(conf, body)
+    async def complete(self, step: str, body: dict[str, Any], *, run: str | None = None) -> tuple[dict[str, Any], DecisionRecord]:
+        """Run a non-streaming request on `step`; returns the completion dict and its record.
+        `run`: the pipeline run it belongs to (default: the caller's trace id), whose
+        earlier answers its amounts are checked against (router/seams.py)."""
+        config, conf = self.config, self._sendable(step, body)
+        run = run_id(run)
+        flags = self.seams.check(config, conf, run, body)
+        try:
+            if conf.verify is not None:
+                result, record = await self.verifier.complete(conf, body)
+            else:
+                result, record = await self.chain.complete(conf, body)
+        except CrosswalkError as error:  # a flagged seam stays on the error's record
+            if error.record is not None:
+                error.record.run, error.record.seams = run, flags
+            raise
+        record.run, record.seams = run, flags
+        self.seams.answered(config, conf, run, answer_text(result))
+        return result, record
 
-    async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None,
+                     *, run: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request on `step`, yielding chunk dicts; the decision record is
         appended to `records` at once and filled in as attempts happen. A verified step
-        answers once verification is done, as synthetic chunks."""
-        conf = self._sendable(step, body)
+        answers once verification is done, as synthetic chunks. `run` as for `complete`."""
+        config, conf = self.config, self._sendable(step, body)
+        run = run_id(run)
+        flags = self.seams.check(config, conf, run, body)
+        records = records if records is not None else []
         if conf.verify is not None:
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             result, record = await self.verifier.complete(conf, plain)
-            if records is not None:
-                records.append(record)
+            record.run, record.seams = run, flags
+            records.append(record)
+            self.seams.answered(config, conf, run, answer_text(result))
             for chunk in synthetic_chunks(result, created=int(self.clock.wall().timestamp())):
                 yield chunk
             return
+        said: list[dict[str, Any]] = []  # the answer's chunks, read for its amounts once it is whole
+        first = True
         # aclosing: a caller who stops reading closes the chain's generator at once.
         async with aclosing(self.chain.stream(conf, body, records)) as chunks:
             async for chunk in chunks:
+                if first:  # the record exists once the chain has started
+                    records[-1].run, records[-1].seams, first = run, flags, False
+                if run is not None:
+                    said.append(chunk)
                 yield chunk
+        self.seams.answered(config, conf, run, stream_text(said))
 
     async def embed(self, step: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
         """Embed `body["input"]` on `step`'s providers that embed (router/embed_chain.py);
@@ -135,6 +165,7 @@ class Runtime:
         retired = [p for name, p in self.providers.items() if built.get(name) is not p]
         grace_s = max((s.timeouts.total_s for s in self.config.steps.values()), default=0.0)
         self.config, self.state, self.providers = config, state, built
+        self.runs.resize(config.seams)
         self._build()
         if self.sync is not None and self.sync.spec != config.state:  # one sync, on the new settings
             await self.sync.stop()
@@ -184,11 +215,11 @@ class Runtime:
             self._start_sync()
 
     def _start_sync(self) -> None:
-        """Share ejections, exclusions, cooldowns and the retry budget through Redis; the
-        sync runs in the background, requests never wait on it."""
+        """Share ejections, exclusions, cooldowns, the retry budget and the runs' answered
+        amounts through Redis; the sync runs in the background, requests never wait on it."""
         from crosswalk.router.state.redis_sync import RedisSync
 
-        self.sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock)
+        self.sync = RedisSync(lambda: self.state, self.config.state, clock=self.clock, runs=self.runs)
         self.sync.start()
         if self.metrics is not None:
             self.metrics.state_backend = self.sync

@@ -108,33 +108,36 @@ class Router:
 
     @overload
     async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[False] = False,
-                          **params: Any) -> ChatCompletion: ...
+                          run: str | None = None, **params: Any) -> ChatCompletion: ...
     @overload
     async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[True],
-                          **params: Any) -> AsyncCompletionStream: ...
+                          run: str | None = None, **params: Any) -> AsyncCompletionStream: ...
     @overload
     async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool,
-                          **params: Any) -> ChatCompletion | AsyncCompletionStream: ...
+                          run: str | None = None, **params: Any) -> ChatCompletion | AsyncCompletionStream: ...
 
     async def acompletion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False,
-                          **params: Any) -> ChatCompletion | AsyncCompletionStream:
+                          run: str | None = None, **params: Any) -> ChatCompletion | AsyncCompletionStream:
         """Run one step. Returns a `ChatCompletion`, or with stream=True an
         `AsyncCompletionStream` whose first token has already been secured (failures
-        before it fail over, and if nothing answers the error is raised here)."""
+        before it fail over, and if nothing answers the error is raised here). `run`: the
+        pipeline run this call is a step of (default: the current trace id, if any); an
+        amount it carries that is a near miss of one an earlier step of the run answered
+        is flagged in `resp.crosswalk.seams` (or raises `SeamBroken`, `on_seam: fail`)."""
         body = _body(messages, params)
         runtime = self.runtime
         runtime.keep_sync()  # SDK processes share state without having to call astart()
         if not stream:
             with tracing.request_span(step, None) as span:  # under the caller's span, when tracing is enabled
                 try:
-                    result, record = await runtime.complete(step, body)
+                    result, record = await runtime.complete(step, body, run=run)
                 except CrosswalkError as err:
                     span.done(err.record, err, providers=runtime.config.providers)
                     raise
                 span.done(record, result=result, providers=runtime.config.providers)
             return to_completion(result, record)
         records: list[DecisionRecord] = []
-        chunks = runtime.stream(step, body, records)
+        chunks = runtime.stream(step, body, records, run=run)
         try:
             first = await anext(chunks)
         except StopAsyncIteration:
@@ -143,19 +146,20 @@ class Router:
 
     @overload
     def completion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[False] = False,
-                   **params: Any) -> ChatCompletion: ...
+                   run: str | None = None, **params: Any) -> ChatCompletion: ...
     @overload
     def completion(self, *, step: str, messages: list[dict[str, Any]], stream: Literal[True],
-                   **params: Any) -> CompletionStream: ...
+                   run: str | None = None, **params: Any) -> CompletionStream: ...
     @overload
     def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool,
-                   **params: Any) -> ChatCompletion | CompletionStream: ...
+                   run: str | None = None, **params: Any) -> ChatCompletion | CompletionStream: ...
 
     def completion(self, *, step: str, messages: list[dict[str, Any]], stream: bool = False,
-                   **params: Any) -> ChatCompletion | CompletionStream:
+                   run: str | None = None, **params: Any) -> ChatCompletion | CompletionStream:
         """Blocking form of `acompletion`; with stream=True a plain iterator of chunks."""
         loop = self._loop()
-        result = loop.run(self.acompletion(step=step, messages=messages, stream=stream, **params))
+        run = run or tracing.current_trace_id()  # the caller's trace, read on its own thread
+        result = loop.run(self.acompletion(step=step, messages=messages, stream=stream, run=run, **params))
         if isinstance(result, AsyncCompletionStream):
             return CompletionStream(result, loop)
         return result
@@ -187,12 +191,11 @@ class Router:
             raise ValueError("metrics: construct the Router with metrics=Metrics() to get a report")
         from prometheus_client import generate_latest
 
-        from crosswalk.router.report import from_exposition, invalid_outputs, render, render_invalid
+        from crosswalk.router.report import from_exposition, render, render_details
 
         text = generate_latest(metrics.registry).decode()
         rows = from_exposition(text)
-        invalid = render_invalid(invalid_outputs(text), rows)
-        return render(rows, pipeline) + (f"\n\n{invalid}" if invalid else "")
+        return render(rows, pipeline) + render_details(text, rows)
 
     def status(self, step: str) -> list[Row]:
         """Each provider of `step` with its current standing (eligible, ejected, excluded...) and why."""

@@ -32,7 +32,7 @@ from crosswalk.providers import trace_headers
 if TYPE_CHECKING:
     from crosswalk.policies.config import ProviderConf
     from crosswalk.router.errors import CrosswalkError
-    from crosswalk.router.records import Attempt, DecisionRecord
+    from crosswalk.router.records import Attempt, DecisionRecord, SeamFlag
 
 _NONE: Mapping[str, Any] = MappingProxyType({})
 ON = False  # spans are recorded and exported (set by `enable`)
@@ -333,3 +333,15 @@ def validator_span(step: str, rule: str, ok: bool, *, provider: str | None = Non
         span.set_attributes({"crosswalk.failure_class": "invalid_output", "error.type": "invalid_output"})
         span.set_status(Status(StatusCode.ERROR, reason[:200] or "invalid output"))
     span.end(end_time=end)
+
+
+def seam_event(flag: "SeamFlag") -> None:
+    """A flagged seam (a `records.SeamFlag`) as the event `crosswalk.seam` on the current
+    span (the request's); returns at once when tracing is off."""
+    if not ON:
+        return
+    trace.get_current_span().add_event("crosswalk.seam", attributes={
+        "crosswalk.seam.from_step": flag.from_step, "crosswalk.seam.to_step": flag.to_step,
+        "crosswalk.seam.answered": flag.answered, "crosswalk.seam.received": flag.received,
+        "crosswalk.seam.kind": flag.kind, "crosswalk.seam.action": flag.action,
+    })

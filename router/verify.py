@@ -3,7 +3,10 @@
 Each panel member runs the step's own failover and timeouts on a narrowed copy of the step
 (its panel provider first, then a disjoint share of the spare providers). Members report
 as they finish; once the quorum is decided the rest are cancelled, so latency is about
-the quorum's slowest member, not the sum. Below `sample: 1` verification runs in the
+the quorum's slowest member, not the sum. A `lazy` panel starts only the fewest members
+that could reach the quorum and the next ones only on disagreement or failure
+(`Tally.more_to_ask`): fewer calls, a second round of latency when they split. Below
+`sample: 1` verification runs in the
 shadow: the caller gets the primary's answer at once and the panel's verdict goes to
 metrics and to the (mutable) agreement record.
 
@@ -18,7 +21,8 @@ import asyncio
 import dataclasses
 import logging
 import random
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from crosswalk.policies.agreement import Decision, Tally, pick_diverse
 from crosswalk.policies.config import ProviderConf, StepConf
@@ -53,6 +57,8 @@ class Observer(Protocol):
     def request_done(self, record: DecisionRecord, error: CrosswalkError | None) -> None: ...
 
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
+
+    def verification_spend(self, step: str, agreement: AgreementRecord) -> None: ...
 
 
 class _Panel:
@@ -163,11 +169,11 @@ class Verifier:
             await panel.add(0, primary[0], primary[1])
         spares = [c.name for c in eligible if c not in members and (primary is None or c.name != primary[0])]
         k = max(1, len(members))
-        tasks = {
-            asyncio.create_task(self._member(step, body, (m.name, *spares[i::k]))): i + 1
-            for i, m in enumerate(members)
-        }
-        await self._collect(panel, tasks)
+        asks = [(partial(self._member, step, body, (m.name, *spares[i::k])), i + 1) for i, m in enumerate(members)]
+        if spec.lazy:  # members start as the tally needs them (Tally.more_to_ask)
+            await self._collect(panel, {}, reserve=asks)
+        else:
+            await self._collect(panel, {asyncio.create_task(ask()): rank for ask, rank in asks})
         if spec.on_disagree == "escalate" and panel.tally(0).final() is not Decision.AGREED:
             used = {a.provider for r in panel.records for a in r.attempts} | {a[1] for a in panel.answers}
             extra = [c.name for c in eligible if c.name not in used][: spec.escalate_max]
@@ -191,10 +197,21 @@ class Verifier:
             span.done(record, answered=True)
             return result, record
 
-    async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int]) -> None:
+    async def _collect(self, panel: _Panel, tasks: dict[asyncio.Task[Any], int],
+                       reserve: list[tuple[Callable[[], Awaitable[Any]], int]] | None = None) -> None:
+        """Gather members' answers until the quorum is decided. `reserve`: a lazy panel's
+        members not yet asked, started only as many as the tally needs."""
         pending = set(tasks)
+        waiting = list(reserve or ())
         try:
-            while pending:
+            while True:
+                for ask, rank in waiting[: panel.tally(len(pending)).more_to_ask(len(waiting))]:
+                    task = asyncio.create_task(ask())
+                    tasks[task] = rank
+                    pending.add(task)
+                    waiting.remove((ask, rank))
+                if not pending:
+                    break
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     result, record = task.result()
@@ -203,7 +220,7 @@ class Verifier:
                         panel.failed.append(record.attempts[0].provider if record.attempts else "?")
                     else:
                         await panel.add(tasks[task], record.provider or "?", result)
-                decided = panel.tally(len(pending)).decided()
+                decided = panel.tally(len(pending) + len(waiting)).decided()
                 # Agreement ends the wait at once. A settled disagreement does too when the step
                 # fails on it; for flag and escalate the rest still decide the majority answer.
                 if decided is Decision.AGREED or (decided is not None and panel.stop_on_disagreement):
@@ -224,9 +241,13 @@ class Verifier:
         from crosswalk.router.compare import add_usage
 
         usage: dict[str, int] = {}
-        for _, _, _, result in panel.answers:
+        member_usage: dict[str, int] = {}
+        for rank, _, _, result in panel.answers:
             add_usage(usage, result)
-        for key, value in getattr(panel.comparator, "usage", {}).items():  # a judge's calls
+            if rank != 0:  # rank 0: a shadow check's primary, which answered the request itself
+                add_usage(member_usage, result)
+        judge_usage = dict(getattr(panel.comparator, "usage", {}))  # a judge's calls
+        for key, value in judge_usage.items():
             usage[key] = usage.get(key, 0) + value
         answer_usage: dict[str, int] = {}
         add_usage(answer_usage, rep[3])
@@ -240,6 +261,7 @@ class Verifier:
             failed=panel.failed, escalated=list(panel.escalated),
             differences=panel.comparator.differences(rep[2], panel.answers[dissent[0]][2]) if dissent else [],
             usage=usage, answer_usage=answer_usage, mode=mode, reason=_reason(votes, dissent, winners),
+            judge_usage=judge_usage, member_usage=member_usage, asked=len(panel.records),
         )
         return record
 
@@ -270,6 +292,7 @@ class Verifier:
                 log.info("crosswalk verification step=%s %s", step.name, agreement.header())
             if observer is not None:
                 observer.agreement(step.name, spec.compare, agreement.decision, agreement.mode)
+                observer.verification_spend(step.name, agreement)
 
     async def aclose(self) -> None:
         """Wait for shadow checks still running."""

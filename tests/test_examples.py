@@ -53,3 +53,16 @@ def test_langgraph_pipeline_loop_is_bounded_when_the_panel_never_agrees(tmp_path
     verdicts = [line for line in out.stdout.splitlines() if line.startswith("verify #")]
     assert len(verdicts) == 3 and all("inconclusive" in line and "broke refund-band" in line for line in verdicts)
     assert "result: inconclusive after 3 draft(s), 2 revision(s)" in out.stdout
+
+
+SEAMS = ROOT / "examples" / "langgraph_seams.py"
+
+
+def test_langgraph_seams_example_flags_the_dropped_decimal_between_two_steps():
+    out = subprocess.run([sys.executable, str(SEAMS)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "the application passed on: 4299" in out.stdout
+    assert ("seam flagged: extract-refund -> issue-refund: 42.99 USD answered, 4299 USD received (decimal dropped; flag)"
+            in out.stdout)
+    fixed = subprocess.run([sys.executable, str(SEAMS), "--fixed"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert fixed.returncode == 0 and "no seam flagged" in fixed.stdout, fixed.stdout + fixed.stderr

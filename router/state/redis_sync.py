@@ -13,7 +13,10 @@ background task per router keeps a connection. While it is up, the task
 - applies the other replicas' messages through `RouterState.apply_remote`, which tells no
   listener, so nothing learned from Redis is ever published again (no echo);
 - exchanges retry-budget counts every `sync_interval_s` (`redis_budget.py`), which is
-  also its liveness check.
+  also its liveness check;
+- with a run book (router/state/runs.py), publishes the amounts each local answer of a
+  pipeline run gave on `{prefix}:runs` and keeps the other replicas' (the seam checks of a
+  run whose steps land on different replicas); runs live in memory only, never in a key.
 On every (re)connect it resynchronises: subscribe first, then read every live standing key
 and apply it, then publish what this process knows that Redis does not (a restarted Redis
 is empty). When Redis is slow or down, requests run on local state as they always do; the
@@ -37,7 +40,9 @@ from crosswalk.providers.redaction import redact_url, url_secrets
 from crosswalk.router.background import cancel_and_wait
 from crosswalk.router.clock import Clock
 from crosswalk.router.state.book import RouterState
+from crosswalk.router.state import runs as run_wire
 from crosswalk.router.state.redis_budget import BudgetShare
+from crosswalk.router.state.runs import RunAnswer, RunBook
 from crosswalk.router.state.standing import Event
 from crosswalk.router.state.wire import KINDS, Update, from_event, snapshot, standing_key, to_event
 
@@ -66,8 +71,11 @@ class RedisSync:
     the waits and converts deadlines (default: the state's clock)."""
 
     def __init__(self, state: Callable[[], RouterState], spec: StateSpec, *, connect: Callable[[], Any] | None = None,
-                 rng: random.Random | None = None, clock: Clock | None = None) -> None:
+                 rng: random.Random | None = None, clock: Clock | None = None, runs: RunBook | None = None) -> None:
         self.spec = spec
+        self.runs = runs
+        self.runs_channel = f"{spec.prefix}:runs"
+        self._run_queue: deque[RunAnswer] = deque(maxlen=QUEUE_MAX)  # past it the oldest go: a run is short-lived
         self.origin = uuid.uuid4().hex[:12]  # this process, so it skips its own messages
         self.channel = f"{spec.prefix}:events"
         self.up = False
@@ -97,11 +105,15 @@ class RedisSync:
         """Listen to the state's events and start the sync task on the running loop."""
         self._loop = asyncio.get_running_loop()
         self._state().listen(self.on_event)
+        if self.runs is not None:
+            self.runs.listen(self.on_run)
         self._task = self._loop.create_task(self._run(), name="crosswalk-shared-state")
 
     async def stop(self) -> None:
         """Stop publishing and syncing; the router goes on with its local state."""
         self._state().unlisten(self.on_event)
+        if self.runs is not None:
+            self.runs.unlisten(self.on_run)
         self._state().set_fleet_budget(0, 0)
         task, self._task = self._task, None
         if task is None or self._loop is None or self._loop.is_closed():
@@ -121,6 +133,8 @@ class RedisSync:
         """Stop without waiting, from any loop or thread, so that a new sync can take over:
         the listener goes at once; the task is cancelled if its loop can still run it."""
         self._state().unlisten(self.on_event)
+        if self.runs is not None:
+            self.runs.unlisten(self.on_run)
         task, self._task = self._task, None
         loop = self._loop
         if task is not None and not task.done() and loop is not None and not loop.is_closed():
@@ -132,6 +146,14 @@ class RedisSync:
             self._queue.popleft()
             self.publish_failures += 1
         self._queue.append(event)
+        self._wake_up()
+
+    def on_run(self, answer: RunAnswer) -> None:
+        """`RunBook` listener, called on the request path: only queues the answer's amounts."""
+        self._run_queue.append(answer)
+        self._wake_up()
+
+    def _wake_up(self) -> None:
         loop = self._loop
         if loop is None:
             return
@@ -149,6 +171,14 @@ class RedisSync:
         process's own messages (they come back from the channel) are skipped."""
         update = Update.decode(raw)
         return update is not None and self._apply(update)
+
+    def receive_run(self, raw: bytes | str) -> bool:
+        """Keep another replica's run answer; returns whether it was one (not ours, well formed)."""
+        decoded = run_wire.decode(raw)
+        if decoded is None or decoded[0] == self.origin or self.runs is None:
+            return False
+        self.runs.apply_remote(decoded[1])
+        return True
 
     # -- the connection -------------------------------------------------------------------
 
@@ -182,7 +212,7 @@ class RedisSync:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             async with asyncio.timeout(max(self._timeout_s, CONNECT_TIMEOUT_S)):
-                await pubsub.subscribe(self.channel)  # before the resync, so no message falls in between
+                await pubsub.subscribe(self.channel, self.runs_channel)  # before the resync, so no message falls in between
                 applied, pushed = await self._resync(client)
             self._strikes = 0
             self._set_up(applied, pushed)
@@ -218,12 +248,20 @@ class RedisSync:
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is not None and message.get("type") == "message":
-                self.receive(message["data"])
+                if message.get("channel") in (self.runs_channel, self.runs_channel.encode()):
+                    self.receive_run(message["data"])
+                else:
+                    self.receive(message["data"])
 
     async def _publish(self, client: Any) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._run_queue:  # best effort: a run's amounts lost while Redis is down are not re-sent
+                answers = [self._run_queue.popleft() for _ in range(min(len(self._run_queue), BATCH))]
+                if self._run_queue:
+                    self._wake.set()
+                await self._bounded(self._publish_runs(client, answers))
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), BATCH))]
                 try:
@@ -277,6 +315,12 @@ class RedisSync:
                     pipe.delete(standing_key(self.spec.prefix, displaced, update.provider))
                 pipe.set(update.key(self.spec.prefix), payload, px=ttl_ms)
                 pipe.publish(self.channel, payload)
+        await pipe.execute()
+
+    async def _publish_runs(self, client: Any, answers: list[RunAnswer]) -> None:
+        pipe = client.pipeline(transaction=False)
+        for answer in answers:
+            pipe.publish(self.runs_channel, run_wire.encode(answer, origin=self.origin))
         await pipe.execute()
 
     def _apply(self, update: Update) -> bool:
