@@ -16,7 +16,7 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
@@ -24,6 +24,8 @@ from aiohttp import web
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
+from crosswalk.router.dialects import completions as completions_dialect
+from crosswalk.router.dialects import responses as responses_dialect
 from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
@@ -31,6 +33,7 @@ from crosswalk.router.records import DecisionRecord
 from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
+from crosswalk.router.state.conversations import Conversations, MemoryConversations, RedisConversations
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -47,6 +50,21 @@ class ProxyState:
     host: str = ""  # the bound address: a reload may drop every key only on loopback ("" counts as public)
     started: float = field(default_factory=time.monotonic)
     draining: bool = False  # SIGTERM came: /readyz says so while requests are still served (router/serve.py)
+    _conversations: Conversations | None = None
+
+    @property
+    def conversations(self) -> Conversations:
+        """Stored Responses-API conversations: in this process, or on Redis with
+        `state.backend: redis` (built on first use from the config then in force)."""
+        if self._conversations is None:
+            spec = self.runtime.config.state
+            if spec.backend == "redis" and spec.url is not None:
+                self._conversations = RedisConversations(url=spec.url.get_secret_value(), prefix=spec.prefix,
+                                                         ttl_s=spec.responses_ttl_s)
+            else:
+                self._conversations = MemoryConversations(ttl_s=spec.responses_ttl_s, max_entries=spec.responses_max_entries,
+                                                          now=self.runtime.clock.now)
+        return self._conversations
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -207,6 +225,68 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
+async def responses(request: web.Request) -> web.StreamResponse:
+    """POST /v1/responses: the Responses API, translated to the step's chat request
+    (router/dialects/responses.py); `previous_response_id` resolved from what was stored."""
+    proxy: ProxyState = request.app["proxy"]
+    conversations = proxy.conversations
+    turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations)
+    runtime = proxy.runtime
+    logs.bind_request(request.headers)
+    with tracing.request_span(turn.step, request.headers) as span:
+        if turn.stream:
+            records: list[DecisionRecord] = []
+            encoder = responses_dialect.StreamEncoder(turn, conversations)
+            response = await _stream(request, runtime, turn.step, turn.body, records, encoder)
+            span.done(records[0] if records else None, providers=runtime.config.providers)
+            return response
+        try:
+            result, record = await runtime.complete(turn.step, turn.body)
+        except CrosswalkError as err:
+            span.done(err.record, err, providers=runtime.config.providers)
+            return _crosswalk_error(err)
+        span.done(record, result=result, providers=runtime.config.providers)
+    answer = turn.render(result, record)
+    await turn.save(answer, conversations)
+    return web.Response(body=dumps(answer), content_type=JSON, headers=_record_headers(record))
+
+
+async def get_response(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}: a stored response."""
+    proxy: ProxyState = request.app["proxy"]
+    response_id = request.match_info["id"]
+    return _json(responses_dialect.stored_response(await proxy.conversations.get(response_id), response_id))
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    """DELETE /v1/responses/{id}: forget a stored response (its conversation with it)."""
+    proxy: ProxyState = request.app["proxy"]
+    response_id = request.match_info["id"]
+    return _json(responses_dialect.deleted(response_id, await proxy.conversations.delete(response_id)))
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """POST /v1/completions: legacy text completions, run as the step's chat request
+    (router/dialects/completions.py)."""
+    proxy: ProxyState = request.app["proxy"]
+    turn = completions_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)))
+    runtime = proxy.runtime
+    logs.bind_request(request.headers)
+    with tracing.request_span(turn.step, request.headers) as span:
+        if turn.stream:
+            records: list[DecisionRecord] = []
+            response = await _stream(request, runtime, turn.step, turn.body, records, completions_dialect.StreamEncoder(turn))
+            span.done(records[0] if records else None, providers=runtime.config.providers)
+            return response
+        try:
+            result, record = await runtime.complete(turn.step, turn.body)
+        except CrosswalkError as err:
+            span.done(err.record, err, providers=runtime.config.providers)
+            return _crosswalk_error(err)
+        span.done(record, result=result, providers=runtime.config.providers)
+    return web.Response(body=dumps(turn.render(result, record)), content_type=JSON, headers=_record_headers(record))
+
+
 async def embeddings(request: web.Request) -> web.Response:
     """POST /v1/embeddings: the step's providers that embed, with chat's failover."""
     proxy: ProxyState = request.app["proxy"]
@@ -218,8 +298,48 @@ async def embeddings(request: web.Request) -> web.Response:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
+class ChatEncoder:
+    """A chat stream on the wire as Chat Completions SSE (`data: {chunk}` ... `data: [DONE]`)."""
+
+    def head(self, first: dict[str, Any] | None) -> bytes:
+        return b"" if first is None else b"data: " + dumps(first) + b"\n\n"
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        return b"data: " + dumps(chunk) + b"\n\n"
+
+    async def tail(self, record: DecisionRecord) -> bytes:
+        recovered = b""
+        if record.recovery is not None:  # the stream broke and was resumed: say how, last
+            recovered = b"data: " + dumps(recovery_event(record)) + b"\n\n"
+        return recovered + b"data: [DONE]\n\n"
+
+    def failure(self, err: CrosswalkError, record: DecisionRecord) -> bytes:
+        # No [DONE] follows, so no client can take the partial answer for a whole one.
+        extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
+        return b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra) + b"\n\n"
+
+    def internal_failure(self) -> bytes:
+        return b"data: " + error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
+                                      type_="server_error", code="server_error") + b"\n\n"
+
+
+class StreamEncoder(Protocol):
+    """How a dialect puts a step's chunk stream on the wire (router/dialects/)."""
+
+    def head(self, first: dict[str, Any] | None) -> bytes: ...
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes: ...
+
+    async def tail(self, record: DecisionRecord) -> bytes: ...
+
+    def failure(self, err: CrosswalkError, record: DecisionRecord) -> bytes: ...
+
+    def internal_failure(self) -> bytes: ...
+
+
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord]) -> web.StreamResponse:
+                  records: list[DecisionRecord], encoder: StreamEncoder | None = None) -> web.StreamResponse:
+    encoder = encoder or ChatEncoder()
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
@@ -238,33 +358,32 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         response = web.StreamResponse(headers=headers)
         try:
             await response.prepare(request)
-            if first is not None:
-                await response.write(b"data: " + dumps(first) + b"\n\n")
+            head = encoder.head(first)
+            if head:
+                await response.write(head)
             async for chunk in chunks:
-                await response.write(b"data: " + dumps(chunk) + b"\n\n")
-            if record.recovery is not None:  # the stream broke and was resumed: say how, last
-                await response.write(b"data: " + dumps(recovery_event(record)) + b"\n\n")
-            await response.write(b"data: [DONE]\n\n")
+                out = encoder.chunk(chunk)
+                if out:
+                    await response.write(out)
+            await response.write(await encoder.tail(record))
             await response.write_eof()
         except CrosswalkError as err:
-            # Past the commit point: an in-band error event, and no [DONE], so no client can
-            # take the partial answer for a whole one.
-            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
+            # Past the commit point: an in-band error event, so no client can take the
+            # partial answer for a whole one.
+            await _end_in_band(response, encoder.failure(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:
             if not response.prepared:
                 raise  # nothing sent yet: the guard answers with error JSON
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
-            await _end_in_band(response, error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
-                                                    type_="server_error", code="server_error"))
+            await _end_in_band(response, encoder.internal_failure())
     return response
 
 
 async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
     try:
-        await response.write(b"data: " + event + b"\n\n")
+        await response.write(event)
         await response.write_eof()
     except ConnectionError:
         pass
@@ -386,6 +505,9 @@ def build_app(proxy: ProxyState) -> web.Application:
     app["proxy"] = proxy
     routes = {
         "/v1/chat/completions": ("POST", chat_completions),
+        "/v1/responses": ("POST", responses),
+        "/v1/responses/{id}": ("GET", get_response),
+        "/v1/completions": ("POST", completions),
         "/v1/embeddings": ("POST", embeddings),
         "/v1/models": ("GET", models),
         "/v1/models/{id}": ("GET", model),
@@ -400,6 +522,8 @@ def build_app(proxy: ProxyState) -> web.Application:
     for path, (method, handler) in routes.items():
         guarded = _guarded(handler, auth=path.startswith("/v1/"))
         app.router.add_route(method, path, guarded)
+        if path == "/v1/responses/{id}":
+            app.router.add_route("DELETE", path, _guarded(delete_response, auth=True))
         if path in probes:
             app.router.add_route("HEAD", path, guarded)
     app.router.add_route("*", "/{tail:.*}", _guarded(_no_route, auth=False))

@@ -16,8 +16,8 @@ async def fake_vendor() -> Any:
     started: list[FakeVendor] = []
 
     async def start(name: str, *, answer: str | None = None, tls: Any = None, rejects_prefill: bool = False,
-                    tool_call: dict[str, str] | None = None) -> FakeVendor:
-        vendor = await FakeVendor(name, answer=answer, tls=tls, rejects_prefill=rejects_prefill, tool_call=tool_call).start()
+                    tool_call: dict[str, str] | None = None, agent: bool = False) -> FakeVendor:
+        vendor = await FakeVendor(name, answer=answer, tls=tls, rejects_prefill=rejects_prefill, tool_call=tool_call, agent=agent).start()
         started.append(vendor)
         return vendor
 

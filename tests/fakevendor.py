@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+from tests.agent_vendor import reply as agent_reply
 from tests.loopback import serve_loopback
 
 
@@ -290,13 +291,16 @@ class FakeVendor:
     """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
 
     def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None,
-                 rejects_prefill: bool = False, tool_call: dict[str, str] | None = None) -> None:
+                 rejects_prefill: bool = False, tool_call: dict[str, str] | None = None, agent: bool = False) -> None:
         """`tls`: serve https with this context. `rejects_prefill`: a conversation that ends
         with an assistant message gets a 400 (as models without prefill answer). `tool_call`
         ({"name", "arguments"}): streams answer with that tool call instead of text. A request
         whose last assistant message is the start of `answer` is a continuation: the vendor
-        answers the rest of it."""
+        answers the rest of it. `agent`: answer as a tool-using model does (tests/agent_vendor.py):
+        call a tool when tools are offered, answer the tool's result after it, fit a
+        json_schema response_format; streamed and not."""
         self.name = name
+        self.agent = agent
         self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
         self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
         self.rejects_prefill = rejects_prefill
@@ -387,13 +391,16 @@ class FakeVendor:
             return await self._embeddings(b, model, body)
         if call.stream:
             return await self._stream(request, b, model, body)
-        return await self._complete(request, b, model)
+        return await self._complete(request, b, model, body)
 
     def _request_id(self) -> str:
         self._seq += 1
         return f"req_{self.name}_{self._seq}"
 
-    def _completion(self, model: str) -> dict[str, Any]:
+    def _completion(self, model: str, body: Any = None) -> dict[str, Any]:
+        message = {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []}
+        if self.agent and isinstance(body, dict):
+            message = {**message, **agent_reply(body, self.answer)}
         return {
             "id": f"chatcmpl-{self.name}-{self._seq}",
             "object": "chat.completion",
@@ -401,9 +408,9 @@ class FakeVendor:
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
             }],
             "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29},
             "service_tier": "default",
@@ -411,10 +418,10 @@ class FakeVendor:
             **self.extra,
         }
 
-    async def _complete(self, request: web.Request, b: Behaviour, model: str) -> web.StreamResponse:
+    async def _complete(self, request: web.Request, b: Behaviour, model: str, body: Any = None) -> web.StreamResponse:
         self._request_id()
         await self._pause(b.delay_s)
-        data = json.dumps(self._completion(model)).encode()
+        data = json.dumps(self._completion(model, body)).encode()
         if b.kind == "malformed":
             return web.Response(body=data[: len(data) // 2], content_type="application/json")
         if b.kind in ("cut", "stall"):
@@ -468,29 +475,34 @@ class FakeVendor:
                 chunk["usage"] = None
             return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
-        rest = _continuing(body, self.answer)
+        answer, tool_call = self.answer, self.tool_call
+        if self.agent:
+            message = agent_reply(body, self.answer)
+            answer = message.get("content") or ""
+            calls = message.get("tool_calls")
+            tool_call = None if not calls else calls[0]["function"]
+        rest = _continuing(body, answer)
         if rest is not None:  # a continuation: the rest of the answer, cut where the words are
             pieces = re.findall(r"\s*\S+", rest) or [rest]
         else:
-            words = self.answer.split(" ")
+            words = answer.split(" ")
             pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         events = [event({"role": "assistant", "content": "", "refusal": None}, None)]
-        if self.tool_call is not None:
-            events += self._tool_events(event)
+        if tool_call is not None:
+            events += self._tool_events(event, tool_call)
         else:
             events += [event({"content": p}, None) for p in pieces]
         if finish:
-            events.append(event({}, "tool_calls" if self.tool_call is not None else "stop"))
+            events.append(event({}, "tool_calls" if tool_call is not None else "stop"))
             if usage:
                 tail = {**base, "choices": [], "usage": {"prompt_tokens": 19, "completion_tokens": len(pieces), "total_tokens": 19 + len(pieces)}}
                 events.append(b"data: " + json.dumps(tail).encode() + b"\n\n")
         return events
 
-    def _tool_events(self, event: Any) -> list[bytes]:
+    def _tool_events(self, event: Any, tool_call: dict[str, str]) -> list[bytes]:
         """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
-        assert self.tool_call is not None
-        args = self.tool_call["arguments"]
-        head = {"index": 0, "id": f"call_{self.name}", "type": "function", "function": {"name": self.tool_call["name"], "arguments": ""}}
+        args = tool_call["arguments"]
+        head = {"index": 0, "id": f"call_{self.name}", "type": "function", "function": {"name": tool_call["name"], "arguments": ""}}
         out = [event({"tool_calls": [head]}, None)]
         out += [event({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]}, None) for i in range(0, len(args), 8)]
         return out
