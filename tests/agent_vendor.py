@@ -4,7 +4,8 @@ turn to drive agent frameworks over loopback.
 Given tools and a conversation whose last message is not a tool result, it calls a tool
 (the one `tool_choice` names, else the first) with arguments filled from the tool's JSON
 Schema (an integer is the first number in the last user message, a string that message);
-after a tool result it answers `The tool said: <result>`. With a `json_schema`
+after a tool result it answers `The tool said: <result>`, unless `tool_choice` is
+`required`: then it calls the first tool not called yet (an output tool, as pydantic-ai's). With a `json_schema`
 response_format it answers JSON that fits the schema."""
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ def reply(body: dict[str, Any], default_text: str) -> dict[str, Any]:
     last = messages[-1] if messages else {}
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     choice = body.get("tool_choice")
-    if tools and choice != "none" and last.get("role") != "tool":
+    if tools and (choice == "required" or (choice != "none" and last.get("role") != "tool")):
+        called = {c["function"]["name"] for m in messages for c in m.get("tool_calls") or ()}
+        fresh = [t for t in tools if t["function"]["name"] not in called] or tools[-1:]
         wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-        tool = next((t for t in tools if t["function"]["name"] == wanted), tools[0])["function"]
+        tool = next((t for t in tools if t["function"]["name"] == wanted), fresh[0])["function"]
         params = tool.get("parameters") or {}
         args = fill(params, _last_user_text(messages), params.get("$defs") or params.get("definitions") or {})
         return {"role": "assistant", "content": None,
