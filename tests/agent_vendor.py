@@ -5,8 +5,10 @@ Given tools and a conversation whose last message is not a tool result, it calls
 (the one `tool_choice` names, else the first) with arguments filled from the tool's JSON
 Schema (an integer is the first number in the last user message, a string that message);
 after a tool result it answers `The tool said: <result>`, unless `tool_choice` is
-`required`: then it calls the first tool not called yet (an output tool, as pydantic-ai's). With a `json_schema`
-response_format it answers JSON that fits the schema."""
+`required`: then it calls the first tool not called yet (an output tool, as pydantic-ai's).
+With a `json_schema` response_format it answers JSON that fits the schema (drawn from the
+last user message, or the tool result); in JSON mode, an object with the keys the prompt
+names in quotes."""
 
 from __future__ import annotations
 
@@ -73,7 +75,9 @@ def reply(body: dict[str, Any], default_text: str) -> dict[str, Any]:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         schema = fmt["json_schema"].get("schema") or {}
-        text = json.dumps(fill(schema, text, schema.get("$defs") or schema.get("definitions") or {}))
-    elif fmt.get("type") == "json_object":
-        text = json.dumps({"answer": text})
+        hint = text if last.get("role") == "tool" else _last_user_text(messages)
+        text = json.dumps(fill(schema, hint, schema.get("$defs") or schema.get("definitions") or {}))
+    elif fmt.get("type") == "json_object":  # the keys the prompt names in quotes, as a model would
+        keys = re.findall(r"'(\w+)'", _last_user_text(messages)) or ["answer"]
+        text = json.dumps({key: text for key in keys})
     return {"role": "assistant", "content": text}
