@@ -43,8 +43,7 @@ async def served(fake_vendor: Any, tmp_path: Path) -> AsyncIterator[tuple[openai
         await asyncio.to_thread(proxy.stop)
 
 
-async def test_create_with_instructions_tools_and_state_across_a_failover(served):
-    client, primary, secondary = served
+async def _create_with_instructions_tools_and_state_across_a_failover(client, primary, secondary):
     first = await client.responses.create(model="draft", instructions="Be brief.", input="What is the refund?",
                                           metadata={"ticket": "1234"}, max_output_tokens=50, temperature=0.2)
     Response.model_validate(first.model_dump())
@@ -72,8 +71,7 @@ async def test_create_with_instructions_tools_and_state_across_a_failover(served
     assert err.value.body["param"] == "previous_response_id" and err.value.body["code"] == "previous_response_not_found"
 
 
-async def test_function_tools_round_trip_and_typed_output(served):
-    client, primary, _ = served
+async def _function_tools_round_trip_and_typed_output(client, primary, secondary):
     tools = [{"type": "function", "name": "lookup", "description": "Look up an order",
               "parameters": {"type": "object", "properties": {"order": {"type": "integer"}}, "required": ["order"]}}]
     call = await client.responses.create(model="draft", input="Where is order 77?", tools=tools, tool_choice="required")
@@ -96,8 +94,7 @@ async def test_function_tools_round_trip_and_typed_output(served):
         await client.responses.create(model="draft", previous_response_id=typed.id, input="again")
 
 
-async def test_stream_helper_and_the_event_sequence(served):
-    client, primary, _ = served
+async def _stream_helper_and_the_event_sequence(client, primary, secondary):
     async with client.responses.stream(model="draft", input="What is the refund?") as stream:
         events = [event async for event in stream]
         final = await stream.get_final_response()
@@ -114,8 +111,7 @@ async def test_stream_helper_and_the_event_sequence(served):
     assert follow.previous_response_id == final.id
 
 
-async def test_streamed_tool_call_events(served):
-    client, _, _ = served
+async def _streamed_tool_call_events(client, primary, secondary):
     tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"order": {"type": "integer"}}}}]
     async with client.responses.stream(model="draft", input="order 5", tools=tools) as stream:
         events = [event async for event in stream]
@@ -128,8 +124,7 @@ async def test_streamed_tool_call_events(served):
         EVENTS.validate_python(event.model_dump())
 
 
-async def test_a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream(served):
-    client, primary, secondary = served
+async def _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream(client, primary, secondary):
     primary.script(cut(after=3))
     async with client.responses.stream(model="draft", input="What is the refund?") as stream:
         final = await stream.get_final_response()
@@ -141,8 +136,7 @@ async def test_a_stream_cut_after_its_first_token_is_recovered_in_the_event_stre
     assert secondary.count == 1
 
 
-async def test_what_cannot_be_translated_is_refused_by_name(served):
-    client, primary, _ = served
+async def _what_cannot_be_translated_is_refused_by_name(client, primary, secondary):
     before = primary.count
     with pytest.raises(openai.BadRequestError) as err:
         await client.responses.create(model="draft", input="news?", tools=[{"type": "web_search"}])
@@ -159,8 +153,7 @@ async def test_what_cannot_be_translated_is_refused_by_name(served):
     assert primary.count == before  # nothing reached a vendor
 
 
-async def test_legacy_completions_streamed_and_not(served):
-    client, primary, _ = served
+async def _legacy_completions_streamed_and_not(client, primary, secondary):
     done = await client.completions.create(model="draft", prompt="Say hi", max_tokens=20)
     assert done.object == "text_completion" and done.choices[0].text == primary.answer
     assert primary.calls[-1].body["messages"] == [{"role": "user", "content": "Say hi"}]
@@ -169,3 +162,19 @@ async def test_legacy_completions_streamed_and_not(served):
     with pytest.raises(openai.BadRequestError) as err:
         await client.completions.create(model="draft", prompt="Say hi", echo=True)
     assert err.value.body["param"] == "echo"
+
+
+# One `crosswalk serve` per test, several checks each (a process start costs seconds); the
+# checks that fail a provider over come last, so no scripted fault outlives its check.
+
+
+async def test_responses_and_completions_not_streamed(served):
+    for check in (_function_tools_round_trip_and_typed_output, _what_cannot_be_translated_is_refused_by_name,
+                  _legacy_completions_streamed_and_not, _create_with_instructions_tools_and_state_across_a_failover):
+        await check(*served)
+
+
+async def test_responses_streamed(served):
+    for check in (_stream_helper_and_the_event_sequence, _streamed_tool_call_events,
+                  _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream):
+        await check(*served)
