@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import httpx
 import openai
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from crosswalk.router.state.conversations import RedisConversations
 from tests.fakevendor import FakeVendor, cut, error
 from tests.router.proxy_harness import ProxyProcess
+from tests.router.test_shared_state import REDIS, RedisServer
 
 KEY = "responses-key-0123456789"
 EVENTS = TypeAdapter(ResponseStreamEvent)
@@ -23,24 +27,34 @@ UNAVAILABLE = {"error": {"message": "overloaded", "type": "server_error", "param
 
 
 async def _serve(tmp_path: Path, *vendors: FakeVendor, extra: str = "") -> ProxyProcess:
-    providers = "".join(f"  {v.name}: {{kind: openai, model: m-{v.name}, base_url: '{v.base_url}'}}\n" for v in vendors)
+    providers = "".join(f"  {v.name}: {{kind: openai, model: m-{v.name}, base_url: '{v.base_url}', vendor: {v.name}}}\n"
+                        for v in vendors)
     names = ", ".join(v.name for v in vendors)
+    steps = (f"  draft: {{providers: [{names}]}}\n"
+             f"  checked: {{providers: [{names}], validate: [{{regex: 'secondary'}}]}}\n"  # only the secondary's answers pass
+             f"  verified: {{providers: [{names}], verify: {{agree: {{min: 2, of: 2}}, compare: normalized, on_disagree: flag}}}}\n")
     cfg = tmp_path / "responses.yaml"
-    cfg.write_text(f"providers:\n{providers}steps:\n  draft: {{providers: [{names}]}}\nproxy: {{api_keys: [{KEY}]}}\n{extra}")
+    cfg.write_text(f"providers:\n{providers}steps:\n{steps}proxy: {{api_keys: [{KEY}]}}\n{extra}")
     return await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
 
 
-@pytest.fixture
-async def served(fake_vendor: Any, tmp_path: Path) -> AsyncIterator[tuple[openai.AsyncOpenAI, FakeVendor, FakeVendor]]:
+@asynccontextmanager
+async def _served(fake_vendor: Any, tmp_path: Path, extra: str = "") -> AsyncIterator[tuple[openai.AsyncOpenAI, FakeVendor, FakeVendor]]:
     primary = await fake_vendor("primary", agent=True)
     secondary = await fake_vendor("secondary", agent=True)
-    proxy = await _serve(tmp_path, primary, secondary)
+    proxy = await _serve(tmp_path, primary, secondary, extra=extra)
     client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0)
     try:
         yield client, primary, secondary
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
+
+
+@pytest.fixture
+async def served(fake_vendor: Any, tmp_path: Path) -> AsyncIterator[tuple[openai.AsyncOpenAI, FakeVendor, FakeVendor]]:
+    async with _served(fake_vendor, tmp_path) as clients:
+        yield clients
 
 
 async def _create_with_instructions_tools_and_state_across_a_failover(client, primary, secondary):
@@ -153,6 +167,22 @@ async def _what_cannot_be_translated_is_refused_by_name(client, primary, seconda
     assert primary.count == before  # nothing reached a vendor
 
 
+async def _validators_and_verification_apply(client, primary, secondary):
+    raw = await client.responses.with_raw_response.create(model="checked", input="What is the refund?")
+    assert raw.parse().output_text == secondary.answer  # the primary's answer broke the rule: failed over
+    assert "primary" in raw.http_response.headers["x-crosswalk-validation"]
+    async with client.responses.stream(model="checked", input="What is the refund?") as stream:
+        assert (await stream.get_final_response()).output_text == secondary.answer
+    raw = await client.responses.with_raw_response.create(model="verified", input="What is the refund?")
+    assert raw.http_response.headers["x-crosswalk-agreement"].startswith("disagreed")  # two vendors, two answers
+    async with client.responses.stream(model="verified", input="What is the refund?") as stream:
+        final = await stream.get_final_response()
+    assert final.output_text in (primary.answer, secondary.answer)
+    metrics = (await client.get(str(client.base_url).replace("/v1/", "/metrics"), cast_to=httpx.Response)).text  # as chat
+    assert 'crosswalk_requests_total{outcome="ok",step="checked"} 2.0' in metrics
+    assert 'crosswalk_invalid_outputs_total{provider="primary",rule="regex",step="checked"} 2.0' in metrics
+
+
 async def _legacy_completions_streamed_and_not(client, primary, secondary):
     done = await client.completions.create(model="draft", prompt="Say hi", max_tokens=20)
     assert done.object == "text_completion" and done.choices[0].text == primary.answer
@@ -170,11 +200,24 @@ async def _legacy_completions_streamed_and_not(client, primary, secondary):
 
 async def test_responses_and_completions_not_streamed(served):
     for check in (_function_tools_round_trip_and_typed_output, _what_cannot_be_translated_is_refused_by_name,
-                  _legacy_completions_streamed_and_not, _create_with_instructions_tools_and_state_across_a_failover):
+                  _legacy_completions_streamed_and_not, _validators_and_verification_apply, _create_with_instructions_tools_and_state_across_a_failover):
         await check(*served)
 
 
-async def test_responses_streamed(served):
-    for check in (_stream_helper_and_the_event_sequence, _streamed_tool_call_events,
-                  _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream):
-        await check(*served)
+@pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (`make test` installs it)")
+async def test_responses_streamed_with_conversations_on_redis(fake_vendor, tmp_path):
+    redis = RedisServer(tmp_path).start()
+    store = RedisConversations(url=redis.url, prefix="cw", ttl_s=60)  # what another replica would read
+    try:
+        async with _served(fake_vendor, tmp_path, extra=f"state: {{backend: redis, url: '{redis.url}', prefix: cw}}\n") as served:
+            for check in (_stream_helper_and_the_event_sequence, _streamed_tool_call_events,
+                          _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream):
+                await check(*served)
+            client, primary, _ = served
+            done = await client.responses.create(model="draft", input="What is the refund?")
+            entry = await store.get(done.id)
+            assert entry is not None and entry["response"]["id"] == done.id
+            assert entry["items"][-1]["content"][0]["text"] == primary.answer
+    finally:
+        await store.aclose()
+        redis.kill()
