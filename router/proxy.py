@@ -1,6 +1,8 @@
 """The sidecar: an OpenAI-compatible HTTP server in front of a `Runtime` (router/runtime.py).
 
-POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step), GET
+POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step); POST
+/v1/responses with GET and DELETE /v1/responses/{id}, and POST /v1/completions, whose
+dialects (router/dialects/) turn them into the step's chat request and its answer back; GET
 /v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
 /v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
 /healthz and /readyz (GET or HEAD), /metrics.

@@ -17,6 +17,7 @@ from typing import Any
 
 from crosswalk.providers.responses_chat import Untranslatable, input_items, new_id, sse, to_chat, to_response
 from crosswalk.providers.responses_stream import EventRenderer
+from crosswalk.router import validation
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.proxy_requests import BadRequest
 from crosswalk.router.records import DecisionRecord
@@ -59,9 +60,14 @@ class Turn:
 
 def crosswalk_block(record: DecisionRecord) -> dict[str, Any]:
     """Crosswalk's own block on a Response: which step and provider answered, after which
-    attempts, and how a broken stream was recovered (extra fields the SDKs keep)."""
+    attempts, a verified step's agreement, broken validators, and how a broken stream was
+    recovered (extra fields the SDKs keep, as `crosswalk` on a chat completion)."""
     block: dict[str, Any] = {"step": record.step, "provider": record.provider,
                              "attempts": [a.short() for a in record.attempts]}
+    if record.agreement is not None:
+        block["agreement"] = dataclasses.asdict(record.agreement)
+    if record.validation:
+        block["validation"] = validation.as_json(record)
     if record.recovery is not None:
         block["recovery"] = dataclasses.asdict(record.recovery)
     return block

@@ -175,6 +175,7 @@ async def _validators_and_verification_apply(client, primary, secondary):
         assert (await stream.get_final_response()).output_text == secondary.answer
     raw = await client.responses.with_raw_response.create(model="verified", input="What is the refund?")
     assert raw.http_response.headers["x-crosswalk-agreement"].startswith("disagreed")  # two vendors, two answers
+    assert raw.parse().model_extra["crosswalk"]["agreement"]["decision"] == "disagreed"
     async with client.responses.stream(model="verified", input="What is the refund?") as stream:
         final = await stream.get_final_response()
     assert final.output_text in (primary.answer, secondary.answer)
