@@ -44,6 +44,9 @@ async def test_agents_sdk_pydantic_ai_and_langchain_on_the_responses_endpoint(fa
 
 async def _agents_sdk(client: openai.AsyncOpenAI, vendor: Any) -> None:
     from agents import Agent, Runner, function_tool, set_default_openai_client, set_tracing_disabled
+    from agents.models._openai_shared import get_use_responses_by_default
+
+    assert get_use_responses_by_default()  # default settings: the Responses API
 
     set_tracing_disabled(True)  # the trace exporter would post to api.openai.com
     set_default_openai_client(client, use_for_tracing=False)

@@ -17,7 +17,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from crosswalk.router.state.conversations import RedisConversations
-from tests.fakevendor import FakeVendor, cut, error
+from tests.fakevendor import FakeVendor, cut, error, ok
 from tests.router.proxy_harness import ProxyProcess
 from tests.router.test_shared_state import REDIS, RedisServer
 
@@ -150,6 +150,30 @@ async def _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream(c
     assert secondary.count == 1
 
 
+async def _failover_before_the_first_token_and_an_unrecoverable_break(client, primary, secondary):
+    before = primary.count
+    primary.always(error(503, UNAVAILABLE))
+    async with client.responses.stream(model="draft", input="What is the refund?") as stream:
+        final = await stream.get_final_response()
+    primary.always(ok())
+    assert primary.count > before and final.output_text == secondary.answer  # nothing had reached the caller: a failover
+    for vendor in (primary, secondary):  # whoever serves it breaks
+        vendor.always(cut(after=3))
+    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"order": {"type": "integer"}}}}]
+    body = {"model": "draft", "input": "order 5", "tools": tools, "stream": True}
+    async with client._client.stream("POST", str(client.base_url) + "responses", json=body,
+                                     headers={"authorization": f"Bearer {KEY}"}) as wire:
+        events = [json.loads(line[6:]) async for line in wire.aiter_lines() if line.startswith("data: ")]
+    for event in events:
+        EVENTS.validate_python(event)
+    # A tool call cut mid-arguments cannot be resumed: the stream ends with `error`, and no
+    # response.completed lets a client take the partial call for a whole one.
+    assert events[-1]["type"] == "error" and not any(e["type"] == "response.completed" for e in events)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    for vendor in (primary, secondary):
+        vendor.always(ok())
+
+
 async def _what_cannot_be_translated_is_refused_by_name(client, primary, secondary):
     before = primary.count
     with pytest.raises(openai.BadRequestError) as err:
@@ -212,13 +236,14 @@ async def test_responses_streamed_with_conversations_on_redis(fake_vendor, tmp_p
     try:
         async with _served(fake_vendor, tmp_path, extra=f"state: {{backend: redis, url: '{redis.url}', prefix: cw}}\n") as served:
             for check in (_stream_helper_and_the_event_sequence, _streamed_tool_call_events,
-                          _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream):
+                          _a_stream_cut_after_its_first_token_is_recovered_in_the_event_stream,
+                          _failover_before_the_first_token_and_an_unrecoverable_break):
                 await check(*served)
-            client, primary, _ = served
+            client = served[0]
             done = await client.responses.create(model="draft", input="What is the refund?")
             entry = await store.get(done.id)
             assert entry is not None and entry["response"]["id"] == done.id
-            assert entry["items"][-1]["content"][0]["text"] == primary.answer
+            assert entry["items"][-1]["content"][0]["text"] == done.output_text
     finally:
         await store.aclose()
         redis.kill()
