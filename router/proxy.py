@@ -18,7 +18,7 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,13 +26,14 @@ from aiohttp import web
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
+from crosswalk.router.auth import authorized
+from crosswalk.router.dialects import chat as chat_dialect
 from crosswalk.router.dialects import completions as completions_dialect
 from crosswalk.router.dialects import responses as responses_dialect
-from crosswalk.router.auth import authorized
+from crosswalk.router.dialects.chat import StreamEncoder
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
 from crosswalk.router.state.conversations import Conversations, MemoryConversations, RedisConversations
@@ -105,11 +106,6 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
     if request_id is not None:  # the answering vendor's own id, for its support desk
         headers["x-crosswalk-upstream-request-id"] = _header_text(request_id)
     return headers
-
-
-def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
-    assert record.agreement is not None
-    return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
@@ -201,17 +197,20 @@ async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
                          "content-encoding", code="bad_content_encoding") from None
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    """POST /v1/chat/completions."""
-    proxy: ProxyState = request.app["proxy"]
-    body = parse_chat_body(await _read_body(request, proxy))
-    step = body.pop("model")
-    runtime = proxy.runtime
+Render = Callable[[dict[str, Any], DecisionRecord], Awaitable[dict[str, Any]]]
+
+
+async def _run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
+                    encoder: StreamEncoder) -> web.StreamResponse:
+    """Run `body` (a chat request) on `step`, under the request's span (continuing the
+    caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
+    `encoder` for a stream."""
+    runtime: Runtime = request.app["proxy"].runtime
     logs.bind_request(request.headers)
-    with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
+    with tracing.request_span(step, request.headers) as span:
         if body.get("stream"):
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, step, body, records)
+            response = await _stream(request, runtime, step, body, records, encoder)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
@@ -220,11 +219,15 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             span.done(err.record, err, providers=runtime.config.providers)
             return _crosswalk_error(err)
         span.done(record, result=result, providers=runtime.config.providers)
-    if record.agreement is not None:
-        result["crosswalk"] = _agreement_json(record)
-    if record.validation:
-        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
-    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+    return web.Response(body=dumps(await render(result, record)), content_type=JSON, headers=_record_headers(record))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """POST /v1/chat/completions."""
+    proxy: ProxyState = request.app["proxy"]
+    body = parse_chat_body(await _read_body(request, proxy))
+    step = body.pop("model")
+    return await _run_step(request, step, body, render=chat_dialect.render, encoder=chat_dialect.ChatStream())
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
@@ -233,24 +236,14 @@ async def responses(request: web.Request) -> web.StreamResponse:
     proxy: ProxyState = request.app["proxy"]
     conversations = proxy.conversations
     turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations)
-    runtime = proxy.runtime
-    logs.bind_request(request.headers)
-    with tracing.request_span(turn.step, request.headers) as span:
-        if turn.stream:
-            records: list[DecisionRecord] = []
-            encoder = responses_dialect.StreamEncoder(turn, conversations)
-            response = await _stream(request, runtime, turn.step, turn.body, records, encoder)
-            span.done(records[0] if records else None, providers=runtime.config.providers)
-            return response
-        try:
-            result, record = await runtime.complete(turn.step, turn.body)
-        except CrosswalkError as err:
-            span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err)
-        span.done(record, result=result, providers=runtime.config.providers)
-    answer = turn.render(result, record)
-    await turn.save(answer, conversations)
-    return web.Response(body=dumps(answer), content_type=JSON, headers=_record_headers(record))
+
+    async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
+        answer = turn.render(result, record)
+        await turn.save(answer, conversations)  # before the caller has it: its next turn finds it
+        return answer
+
+    return await _run_step(request, turn.step, turn.body, render=render,
+                           encoder=responses_dialect.StreamEncoder(turn, conversations))
 
 
 async def get_response(request: web.Request) -> web.Response:
@@ -272,21 +265,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     (router/dialects/completions.py)."""
     proxy: ProxyState = request.app["proxy"]
     turn = completions_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)))
-    runtime = proxy.runtime
-    logs.bind_request(request.headers)
-    with tracing.request_span(turn.step, request.headers) as span:
-        if turn.stream:
-            records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, turn.step, turn.body, records, completions_dialect.StreamEncoder(turn))
-            span.done(records[0] if records else None, providers=runtime.config.providers)
-            return response
-        try:
-            result, record = await runtime.complete(turn.step, turn.body)
-        except CrosswalkError as err:
-            span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err)
-        span.done(record, result=result, providers=runtime.config.providers)
-    return web.Response(body=dumps(turn.render(result, record)), content_type=JSON, headers=_record_headers(record))
+    return await _run_step(request, turn.step, turn.body, render=turn.render, encoder=completions_dialect.StreamEncoder(turn))
 
 
 async def embeddings(request: web.Request) -> web.Response:
@@ -300,48 +279,8 @@ async def embeddings(request: web.Request) -> web.Response:
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
-class ChatEncoder:
-    """A chat stream on the wire as Chat Completions SSE (`data: {chunk}` ... `data: [DONE]`)."""
-
-    def head(self, first: dict[str, Any] | None) -> bytes:
-        return b"" if first is None else b"data: " + dumps(first) + b"\n\n"
-
-    def chunk(self, chunk: dict[str, Any]) -> bytes:
-        return b"data: " + dumps(chunk) + b"\n\n"
-
-    async def tail(self, record: DecisionRecord) -> bytes:
-        recovered = b""
-        if record.recovery is not None:  # the stream broke and was resumed: say how, last
-            recovered = b"data: " + dumps(recovery_event(record)) + b"\n\n"
-        return recovered + b"data: [DONE]\n\n"
-
-    def failure(self, err: CrosswalkError, record: DecisionRecord) -> bytes:
-        # No [DONE] follows, so no client can take the partial answer for a whole one.
-        extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-        return b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra) + b"\n\n"
-
-    def internal_failure(self) -> bytes:
-        return b"data: " + error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
-                                      type_="server_error", code="server_error") + b"\n\n"
-
-
-class StreamEncoder(Protocol):
-    """How a dialect puts a step's chunk stream on the wire (router/dialects/)."""
-
-    def head(self, first: dict[str, Any] | None) -> bytes: ...
-
-    def chunk(self, chunk: dict[str, Any]) -> bytes: ...
-
-    async def tail(self, record: DecisionRecord) -> bytes: ...
-
-    def failure(self, err: CrosswalkError, record: DecisionRecord) -> bytes: ...
-
-    def internal_failure(self) -> bytes: ...
-
-
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord], encoder: StreamEncoder | None = None) -> web.StreamResponse:
-    encoder = encoder or ChatEncoder()
+                  records: list[DecisionRecord], encoder: StreamEncoder) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.

@@ -4,14 +4,13 @@ the answer a `text_completion`, the stream `text_completion` chunks ending in [D
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from crosswalk.providers.completions_chat import Untranslatable, to_chat, to_chunk, to_completion
 from crosswalk.providers.jsonwire import dumps
-from crosswalk.router.errors import CrosswalkError
-from crosswalk.router.proxy_requests import BadRequest, error_body
+from crosswalk.router.dialects.chat import ChatStream
+from crosswalk.router.proxy_requests import BadRequest
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.resume import recovery_event
 
@@ -28,7 +27,7 @@ class Turn:
         """Whether the caller asked for a stream."""
         return bool(self.body.get("stream"))
 
-    def render(self, completion: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
+    async def render(self, completion: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
         """The text_completion for the step's chat completion."""
         return to_completion(completion)
 
@@ -45,12 +44,8 @@ def open_turn(body: dict[str, Any]) -> Turn:
     return Turn(step=step, body=chat)
 
 
-def _data(payload: dict[str, Any]) -> bytes:
-    return b"data: " + dumps(payload) + b"\n\n"
-
-
-class StreamEncoder:
-    """A step's chat stream as text_completion SSE chunks."""
+class StreamEncoder(ChatStream):
+    """A step's chat stream as text_completion SSE chunks; errors end it as on chat."""
 
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
@@ -62,19 +57,10 @@ class StreamEncoder:
     def chunk(self, chunk: dict[str, Any]) -> bytes:
         """One chat chunk as a text_completion chunk (nothing for a role-only chunk)."""
         out = to_chunk(chunk)
-        return b"" if out is None else _data(out)
+        return b"" if out is None else b"data: " + dumps(out) + b"\n\n"
 
     async def tail(self, record: DecisionRecord) -> bytes:
         """[DONE], after the recovery event of a stream that broke and was resumed."""
-        recovered = b"" if record.recovery is None else _data({**recovery_event(record), "object": "text_completion"})
-        return recovered + b"data: [DONE]\n\n"
-
-    def failure(self, err: CrosswalkError, record: DecisionRecord) -> bytes:
-        """An in-band error and no [DONE]: the partial text is not a whole answer."""
-        extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-        return b"data: " + error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra) + b"\n\n"
-
-    def internal_failure(self) -> bytes:
-        """Crosswalk's own failure mid-stream."""
-        return b"data: " + error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
-                                      type_="server_error", code="server_error") + b"\n\n"
+        if record.recovery is None:
+            return b"data: [DONE]\n\n"
+        return b"data: " + dumps({**recovery_event(record), "object": "text_completion"}) + b"\n\ndata: [DONE]\n\n"
