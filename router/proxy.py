@@ -36,7 +36,7 @@ from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_b
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
-from crosswalk.router.state.conversations import Conversations, MemoryConversations, RedisConversations
+from crosswalk.router.state.conversations import Conversations, conversations_for
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -60,13 +60,7 @@ class ProxyState:
         """Stored Responses-API conversations: in this process, or on Redis with
         `state.backend: redis` (built on first use from the config then in force)."""
         if self._conversations is None:
-            spec = self.runtime.config.state
-            if spec.backend == "redis" and spec.url is not None:
-                self._conversations = RedisConversations(url=spec.url.get_secret_value(), prefix=spec.prefix,
-                                                         ttl_s=spec.responses_ttl_s)
-            else:
-                self._conversations = MemoryConversations(ttl_s=spec.responses_ttl_s, max_entries=spec.responses_max_entries,
-                                                          now=self.runtime.clock.now)
+            self._conversations = conversations_for(self.runtime.config.state, now=self.runtime.clock.now)
         return self._conversations
 
 
@@ -468,4 +462,12 @@ def build_app(proxy: ProxyState) -> web.Application:
         if path in probes:
             app.router.add_route("HEAD", path, guarded)
     app.router.add_route("*", "/{tail:.*}", _guarded(_no_route, auth=False))
+    app.on_cleanup.append(_close_conversations)
     return app
+
+
+async def _close_conversations(app: web.Application) -> None:
+    """Close the Redis connections of the conversation store, if it has any."""
+    store = app["proxy"]._conversations
+    if store is not None and hasattr(store, "aclose"):
+        await store.aclose()

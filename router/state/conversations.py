@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Protocol
 
+from crosswalk.policies.schema import StateSpec
 from crosswalk.providers.jsonwire import dumps, loads
 
 
@@ -109,3 +110,11 @@ class RedisConversations:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+def conversations_for(spec: StateSpec, *, now: Callable[[], float]) -> Conversations:
+    """The store `state` asks for: Redis with `backend: redis` (shared by the replicas),
+    else this process's memory, bounded by `responses_max_entries`."""
+    if spec.backend == "redis" and spec.url is not None:
+        return RedisConversations(url=spec.url.get_secret_value(), prefix=spec.prefix, ttl_s=spec.responses_ttl_s)
+    return MemoryConversations(ttl_s=spec.responses_ttl_s, max_entries=spec.responses_max_entries, now=now)
