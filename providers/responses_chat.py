@@ -106,6 +106,8 @@ def _copy_sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
     if body.get("top_logprobs"):
         chat["logprobs"] = True
         chat["top_logprobs"] = body["top_logprobs"]
+    if "message.output_text.logprobs" in (body.get("include") or ()):
+        chat["logprobs"] = True
     effort = (body.get("reasoning") or {}).get("effort")
     if effort is not None:
         chat["reasoning_effort"] = effort
@@ -253,11 +255,21 @@ def finish(response: dict[str, Any], finish_reason: str | None, chat_usage: dict
             "usage": usage(chat_usage)}
 
 
-def message_item(text: str | None, refusal: str | None = None, *, item_id: str | None = None) -> dict[str, Any]:
+def logprobs(choice: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat choice's token logprobs (asked for with `top_logprobs`) in the Responses shape."""
+    def one(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"token": entry.get("token", ""), "logprob": entry.get("logprob", 0.0), "bytes": entry.get("bytes") or []}
+
+    content = (choice.get("logprobs") or {}).get("content") or ()
+    return [{**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs") or ()]} for e in content]
+
+
+def message_item(text: str | None, refusal: str | None = None, *, item_id: str | None = None,
+                 token_logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An assistant output message item holding `text` (and/or a refusal)."""
     content: list[dict[str, Any]] = []
     if text:
-        content.append({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+        content.append({"type": "output_text", "text": text, "annotations": [], "logprobs": token_logprobs or []})
     if refusal:
         content.append({"type": "refusal", "refusal": refusal})
     return {"id": item_id or new_id("msg"), "type": "message", "role": "assistant", "status": "completed", "content": content}
@@ -275,7 +287,7 @@ def to_response(completion: dict[str, Any], body: dict[str, Any], *, response_id
     choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     if message.get("content") or message.get("refusal"):
-        response["output"].append(message_item(message.get("content"), message.get("refusal")))
+        response["output"].append(message_item(message.get("content"), message.get("refusal"), token_logprobs=logprobs(choice)))
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
         response["output"].append(call_item(call.get("id") or new_id("call"), function.get("name", ""), function.get("arguments") or ""))

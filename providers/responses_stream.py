@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosswalk.providers.responses_chat import call_item, finish, message_item, new_id, skeleton
+from crosswalk.providers.responses_chat import call_item, finish, logprobs, message_item, new_id, skeleton
 
 Event = dict[str, Any]
 
@@ -54,14 +54,14 @@ class EventRenderer:
                 continue
             delta = choice.get("delta") or {}
             if delta.get("content"):
-                events += self._text(delta["content"])
+                events += self._text(delta["content"], logprobs(choice))
             for call in delta.get("tool_calls") or ():
                 events += self._call(call)
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
         return events
 
-    def _text(self, text: str) -> list[Event]:
+    def _text(self, text: str, token_logprobs: list[dict[str, Any]]) -> list[Event]:
         events: list[Event] = []
         item = self._open
         if item is None or item["type"] != "message":
@@ -70,10 +70,11 @@ class EventRenderer:
             events += self._add(item)
             events.append(self._event("response.content_part.added", item_id=item["id"], output_index=self._index(),
                                       content_index=0, part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}))
-            item["text"] = ""
+            item["text"], item["logprobs"] = "", []
         item["text"] += text
+        item["logprobs"] += token_logprobs
         events.append(self._event("response.output_text.delta", item_id=item["id"], output_index=self._index(),
-                                  content_index=0, delta=text, logprobs=[]))
+                                  content_index=0, delta=text, logprobs=token_logprobs))
         return events
 
     def _call(self, call: dict[str, Any]) -> list[Event]:
@@ -99,7 +100,7 @@ class EventRenderer:
 
     def _add(self, item: dict[str, Any]) -> list[Event]:
         self._open = item
-        shown = {k: v for k, v in item.items() if k != "text"}
+        shown = {k: v for k, v in item.items() if k not in ("text", "logprobs")}
         return [self._event("response.output_item.added", output_index=self._index(), item=shown)]
 
     def _close(self) -> list[Event]:
@@ -108,11 +109,11 @@ class EventRenderer:
             return []
         index = self._index()
         if item["type"] == "message":
-            text = item["text"]
-            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-            done = message_item(text, item_id=item["id"])
+            text, token_logprobs = item["text"], item["logprobs"]
+            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": token_logprobs}
+            done = message_item(text, item_id=item["id"], token_logprobs=token_logprobs)
             events = [self._event("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
-                                  text=text, logprobs=[]),
+                                  text=text, logprobs=token_logprobs),
                       self._event("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)]
         else:
             done = call_item(item["call_id"], item["name"], item["arguments"], item_id=item["id"])

@@ -135,3 +135,19 @@ def test_legacy_completions_map_to_chat_and_back():
         with pytest.raises(Untranslatable) as err:
             completions_chat.to_chat(bad)
         assert err.value.param == param
+
+
+def test_token_logprobs_survive_the_crossing_whole_and_streamed():
+    entry = {"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": [{"token": "Hi", "logprob": -0.1, "bytes": None}]}
+    completion = {"model": "m", "choices": [{"index": 0, "finish_reason": "stop", "logprobs": {"content": [entry]},
+                                             "message": {"role": "assistant", "content": "Hi"}}]}
+    response = Response.model_validate(to_response(completion, {"input": "x", "top_logprobs": 1}, response_id="resp_1", created_at=1.0))
+    [logprob] = response.output[0].content[0].logprobs
+    assert logprob.token == "Hi" and logprob.logprob == -0.1 and logprob.bytes == [72, 105] and logprob.top_logprobs[0].bytes == []
+    renderer = EventRenderer({"input": "x"}, response_id="resp_1", created_at=1.0, model="m")
+    chunk = _chunk({"content": "Hi"})
+    chunk["choices"][0]["logprobs"] = {"content": [entry]}
+    events = [*renderer.start(), *renderer.feed(chunk), *renderer.end()]
+    parsed = [EVENTS.validate_python(e) for e in events]
+    assert [e for e in parsed if e.type == "response.output_text.delta"][0].logprobs[0].token == "Hi"
+    assert parsed[-1].response.output[0].content[0].logprobs[0].logprob == -0.1
