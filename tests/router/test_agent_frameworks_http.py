@@ -62,6 +62,9 @@ async def _agents_sdk(client: openai.AsyncOpenAI, vendor: Any) -> None:
     assert result.final_output == "The tool said: order 41 shipped"
     assert vendor.count - before == 2  # the tool call, then the answer
     assert vendor.calls[-1].body["messages"][0] == {"role": "system", "content": "Answer refund questions."}
+    streamed = Runner.run_streamed(agent, "Where is order 42?")  # the same agent on the Responses event stream
+    kinds = {event.type async for event in streamed.stream_events()}
+    assert streamed.final_output == "The tool said: order 42 shipped" and "raw_response_event" in kinds
 
 
 async def _pydantic_ai(client: openai.AsyncOpenAI) -> None:
@@ -82,6 +85,9 @@ async def _pydantic_ai(client: openai.AsyncOpenAI) -> None:
     result = await agent.run("Refund order 7")
     assert calls == [7]
     assert isinstance(result.output, Refund) and result.output.order == 7
+    async with agent.run_stream("Refund order 8") as streamed:  # the same agent, streamed
+        output = await streamed.get_output()
+    assert output.order == 8 and calls == [7, 8]
 
 
 async def _langchain(base_url: str) -> None:
