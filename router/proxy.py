@@ -229,7 +229,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
     (router/dialects/responses.py); `previous_response_id` resolved from what was stored."""
     proxy: ProxyState = request.app["proxy"]
     conversations = proxy.conversations
-    turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations)
+    created_at = float(int(proxy.runtime.clock.wall().timestamp()))
+    turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations,
+                                             created_at=created_at)
 
     async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
         answer = turn.render(result, record)

@@ -11,7 +11,6 @@ result unless the caller sent `store: false`. Errors are OpenAI's error JSON.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +32,8 @@ class Turn:
     request: dict[str, Any]
     body: dict[str, Any]
     items: list[dict[str, Any]]  # the whole conversation so far, this request's input last
+    created_at: float  # unix seconds
     response_id: str = field(default_factory=lambda: new_id("resp"))
-    created_at: float = field(default_factory=lambda: float(int(time.time())))
 
     @property
     def stream(self) -> bool:
@@ -73,9 +72,10 @@ def crosswalk_block(record: DecisionRecord) -> dict[str, Any]:
     return block
 
 
-async def open_turn(body: dict[str, Any], conversations: Conversations) -> Turn:
-    """The turn for a parsed request body (`model` already checked by the proxy);
-    raises `BadRequest` naming the field that cannot be served."""
+async def open_turn(body: dict[str, Any], conversations: Conversations, *, created_at: float) -> Turn:
+    """The turn for a parsed request body (`model` already checked by the proxy), created
+    at `created_at` (unix seconds, from the router's clock); raises `BadRequest` naming
+    the field that cannot be served."""
     if "stream" in body and not isinstance(body["stream"], bool):
         raise BadRequest("'stream' must be true or false", "stream")
     if "store" in body and not isinstance(body["store"], bool):
@@ -94,7 +94,7 @@ async def open_turn(body: dict[str, Any], conversations: Conversations) -> Turn:
         chat = to_chat(body, items)
     except Untranslatable as exc:
         raise BadRequest(exc.message, exc.param, code="unsupported_parameter") from None
-    return Turn(step=body["model"], request=body, body=chat, items=items)
+    return Turn(step=body["model"], request=body, body=chat, items=items, created_at=created_at)
 
 
 class StreamEncoder:
