@@ -246,14 +246,14 @@ async def get_response(request: web.Request) -> web.Response:
     """GET /v1/responses/{id}: a stored response."""
     proxy: ProxyState = request.app["proxy"]
     response_id = request.match_info["id"]
-    return _json(responses_dialect.stored_response(await proxy.conversations.get(response_id), response_id))
+    return _json(await responses_dialect.stored_response(proxy.conversations, response_id))
 
 
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}: forget a stored response (its conversation with it)."""
     proxy: ProxyState = request.app["proxy"]
     response_id = request.match_info["id"]
-    return _json(responses_dialect.deleted(response_id, await proxy.conversations.delete(response_id)))
+    return _json(await responses_dialect.deleted(proxy.conversations, response_id))
 
 
 async def completions(request: web.Request) -> web.StreamResponse:

@@ -11,6 +11,7 @@ result unless the caller sent `store: false`. Errors are OpenAI's error JSON.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,9 @@ from crosswalk.router import validation
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.proxy_requests import BadRequest
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.state.conversations import Conversations
+from crosswalk.router.state.conversations import Conversations, StoreUnavailable
+
+log = logging.getLogger("crosswalk.responses")
 
 
 @dataclass
@@ -52,9 +55,16 @@ class Turn:
         return response
 
     async def save(self, response: dict[str, Any], conversations: Conversations) -> None:
-        """Keep the response and the conversation through it (unless `store: false`)."""
-        if self.stored and response.get("status") in ("completed", "incomplete"):
+        """Keep the response and the conversation through it (unless `store: false`). A
+        store that cannot be reached does not cost the caller the answer: the response says
+        `crosswalk.stored: false`, and the log says why."""
+        if not self.stored or response.get("status") not in ("completed", "incomplete"):
+            return
+        try:
             await conversations.put(self.response_id, {"response": response, "items": [*self.items, *response["output"]]})
+        except StoreUnavailable as exc:
+            log.warning("crosswalk: response %s answered but not stored: %s", self.response_id, exc)
+            response.setdefault("crosswalk", {})["stored"] = False
 
 
 def crosswalk_block(record: DecisionRecord) -> dict[str, Any]:
@@ -83,7 +93,7 @@ async def open_turn(body: dict[str, Any], conversations: Conversations, *, creat
     history: list[dict[str, Any]] = []
     previous = body.get("previous_response_id")
     if previous is not None:
-        entry = await conversations.get(previous) if isinstance(previous, str) else None
+        entry = await _stored(conversations, previous) if isinstance(previous, str) else None
         if entry is None:
             raise BadRequest(f"Previous response with id '{str(previous)[:100]}' not found (never stored, stored with "
                              "store: false, deleted, or expired): send the whole conversation in 'input' instead",
@@ -95,6 +105,13 @@ async def open_turn(body: dict[str, Any], conversations: Conversations, *, creat
     except Untranslatable as exc:
         raise BadRequest(exc.message, exc.param, code="unsupported_parameter") from None
     return Turn(step=body["model"], request=body, body=chat, items=items, created_at=created_at)
+
+
+async def _stored(conversations: Conversations, response_id: str) -> dict[str, Any] | None:
+    try:
+        return await conversations.get(response_id)
+    except StoreUnavailable as exc:
+        raise _unavailable(exc, "previous_response_id") from None
 
 
 class StreamEncoder:
@@ -136,16 +153,33 @@ class StreamEncoder:
                                       "the answer is incomplete", code="server_error"))
 
 
-def stored_response(entry: dict[str, Any] | None, response_id: str) -> dict[str, Any]:
-    """GET /v1/responses/{id}: the stored response, or a 404 naming the id."""
+def _unavailable(exc: StoreUnavailable, param: str) -> BadRequest:
+    return BadRequest(f"{exc}; retry later", param, status=503, code="store_unavailable")
+
+
+async def stored_response(conversations: Conversations, response_id: str) -> dict[str, Any]:
+    """GET /v1/responses/{id}: the stored response, or a 404 naming the id (503 while the
+    shared store cannot be reached)."""
+    try:
+        entry = await conversations.get(response_id)
+    except StoreUnavailable as exc:
+        raise _unavailable(exc, "response_id") from None
     if entry is None:
-        raise BadRequest(f"No response found with id '{response_id[:100]}' (never stored, stored with store: false, "
-                         "deleted, or expired)", "response_id", status=404, code="response_not_found")
+        raise _not_found(response_id)
     return entry["response"]  # type: ignore[no-any-return]
 
 
-def deleted(response_id: str, found: bool) -> dict[str, Any]:
+async def deleted(conversations: Conversations, response_id: str) -> dict[str, Any]:
     """DELETE /v1/responses/{id}: OpenAI's deletion object, or a 404 naming the id."""
+    try:
+        found = await conversations.delete(response_id)
+    except StoreUnavailable as exc:
+        raise _unavailable(exc, "response_id") from None
     if not found:
-        stored_response(None, response_id)
+        raise _not_found(response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+def _not_found(response_id: str) -> BadRequest:
+    return BadRequest(f"No response found with id '{response_id[:100]}' (never stored, stored with store: false, "
+                      "deleted, or expired)", "response_id", status=404, code="response_not_found")

@@ -20,6 +20,10 @@ from crosswalk.policies.schema import StateSpec
 from crosswalk.providers.jsonwire import dumps, loads
 
 
+class StoreUnavailable(Exception):
+    """The shared store could not be reached (Redis down or slow); the message says why."""
+
+
 class Conversations(Protocol):
     """Where stored responses live."""
 
@@ -96,14 +100,22 @@ class RedisConversations:
         return self._client
 
     async def get(self, response_id: str) -> dict[str, Any] | None:
-        raw = await self._redis().get(self._key(response_id))
+        raw = await self._call("get", self._key(response_id))
         return None if raw is None else loads(raw)
 
     async def put(self, response_id: str, entry: dict[str, Any]) -> None:
-        await self._redis().set(self._key(response_id), dumps(entry), px=self.ttl_ms)
+        await self._call("set", self._key(response_id), dumps(entry), px=self.ttl_ms)
 
     async def delete(self, response_id: str) -> bool:
-        return bool(await self._redis().delete(self._key(response_id)))
+        return bool(await self._call("delete", self._key(response_id)))
+
+    async def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return await getattr(self._redis(), command)(*args, **kwargs)
+        except (RedisError, OSError) as exc:  # redis-py's tree, and socket errors it lets through
+            raise StoreUnavailable(f"the Redis store of responses could not be reached ({type(exc).__name__})") from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""

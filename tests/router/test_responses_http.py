@@ -244,6 +244,12 @@ async def test_responses_streamed_with_conversations_on_redis(fake_vendor, tmp_p
             entry = await store.get(done.id)
             assert entry is not None and entry["response"]["id"] == done.id
             assert entry["items"][-1]["content"][0]["text"] == done.output_text
+            redis.kill()  # the store goes away: answers still come, and say they were not stored
+            unsaved = await client.responses.create(model="draft", input="What is the refund?")
+            assert unsaved.output_text and unsaved.model_extra["crosswalk"]["stored"] is False
+            with pytest.raises(openai.InternalServerError) as err:  # 503: not a silent fresh start, not a 404
+                await client.responses.create(model="draft", previous_response_id=done.id, input="more")
+            assert err.value.status_code == 503 and err.value.body["code"] == "store_unavailable"
     finally:
         await store.aclose()
         redis.kill()

@@ -73,3 +73,17 @@ async def test_redis_store_is_shared_by_replicas_on_the_same_prefix(tmp_path: Pa
         for store in (a, b, other):
             await store.aclose()
         server.kill()
+
+
+async def test_an_unreachable_redis_is_store_unavailable_not_an_unknown_id():
+    from crosswalk.router.state.conversations import StoreUnavailable
+    from tests.loopback import free_port
+
+    store = RedisConversations(url=f"redis://127.0.0.1:{free_port()}/0", prefix="cw", ttl_s=30)  # nothing listens
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get("resp_1")  # never None: a missing store is not a missing conversation
+        with pytest.raises(StoreUnavailable):
+            await store.put("resp_1", _entry(1))
+    finally:
+        await store.aclose()
