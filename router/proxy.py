@@ -192,6 +192,7 @@ async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
 
 
 Render = Callable[[dict[str, Any], DecisionRecord], Awaitable[dict[str, Any]]]
+_CHAT_STREAM = chat_dialect.ChatStream()  # it keeps no state: one for every chat stream
 
 
 async def _run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
@@ -221,7 +222,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     proxy: ProxyState = request.app["proxy"]
     body = parse_chat_body(await _read_body(request, proxy))
     step = body.pop("model")
-    return await _run_step(request, step, body, render=chat_dialect.render, encoder=chat_dialect.ChatStream())
+    return await _run_step(request, step, body, render=chat_dialect.render, encoder=_CHAT_STREAM)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
