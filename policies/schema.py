@@ -446,6 +446,10 @@ class StateSpec(_Spec):
     prefix: str = Field("crosswalk", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     timeout_ms: float = Field(50.0, gt=0, le=10000)
     sync_interval_s: float = Field(0.25, gt=0, le=60)
+    # Stored Responses-API conversations (previous_response_id): how long one lives after
+    # it was written, and (memory backend) how many are kept before the oldest is dropped.
+    responses_ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
+    responses_max_entries: int = Field(10000, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _url(self) -> "StateSpec":

@@ -21,17 +21,21 @@ from __future__ import annotations
 import dataclasses
 
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Sequence
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from crosswalk.router import validation
+from crosswalk.router.langchain_structured import Method, openai_tool_choice, openai_tools, structured
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -66,6 +70,8 @@ class ChatCrosswalk(BaseChatModel):
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
+    stream_usage: bool = True
+    """Ask for token usage at the end of a stream (`stream_options.include_usage`)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other OpenAI request fields sent with every call (response_format, seed, ...)."""
     run: str | None = None
@@ -91,6 +97,30 @@ class ChatCrosswalk(BaseChatModel):
             params["ls_stop"] = stop or self.stop
         return params
 
+    def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,
+                   tool_choice: dict[str, Any] | str | bool | None = None, strict: bool | None = None,
+                   parallel_tool_calls: bool | None = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        """This model with `tools` (any tool LangChain can convert) on every call.
+        `tool_choice`: "auto", "none", "required"/"any"/True, or a tool's name to force it."""
+        params: dict[str, Any] = {"tools": openai_tools(tools, strict=strict), **kwargs}
+        choice = openai_tool_choice(tool_choice)
+        if choice is not None:
+            params["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            params["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(**params)
+
+    def with_structured_output(self, schema: dict[str, Any] | type | None = None, *, method: Method = "function_calling",
+                               include_raw: bool = False, strict: bool | None = None,
+                               **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+        """This model answering in `schema`'s shape (a pydantic model, a TypedDict, a JSON
+        schema): by a forced function call (`function_calling`, the default), a
+        `json_schema` response_format, or `json_mode`. `include_raw`: return
+        {"raw", "parsed", "parsing_error"} instead of the parsed answer."""
+        if kwargs:
+            raise TypeError(f"with_structured_output: unexpected arguments {sorted(kwargs)}")
+        return structured(self, schema, method=method, include_raw=include_raw, strict=strict)
+
     def _router(self) -> Router:
         if self.router is not None:
             return self.router  # type: ignore[no-any-return]
@@ -100,7 +130,8 @@ class ChatCrosswalk(BaseChatModel):
             self._own_router = Router()
         return self._own_router  # type: ignore[no-any-return]
 
-    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any], *,
+                 streaming: bool = False) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
         """(step, OpenAI messages, request params) for one call; per-call kwargs win."""
         kwargs = dict(kwargs)
         kwargs.pop("stream", None)  # each method decides streaming itself
@@ -115,6 +146,8 @@ class ChatCrosswalk(BaseChatModel):
         stop = stop or self.stop
         if stop:
             params["stop"] = stop
+        if streaming and self.stream_usage:
+            params["stream_options"] = {"include_usage": True}
         params.update(kwargs)
         return step, to_openai_messages(messages), params
 
@@ -132,7 +165,7 @@ class ChatCrosswalk(BaseChatModel):
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        step, wire, params = self._request(messages, stop, kwargs)
+        step, wire, params = self._request(messages, stop, kwargs, streaming=True)
         router = self._router()
         stream = router.completion(step=step, messages=wire, stream=True, **params)
         vendor_id = None
@@ -151,7 +184,7 @@ class ChatCrosswalk(BaseChatModel):
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        step, wire, params = self._request(messages, stop, kwargs)
+        step, wire, params = self._request(messages, stop, kwargs, streaming=True)
         router = self._router()
         stream = await router.acompletion(step=step, messages=wire, stream=True, **params)
         vendor_id = None

@@ -1,6 +1,8 @@
 """The sidecar: an OpenAI-compatible HTTP server in front of a `Runtime` (router/runtime.py).
 
-POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step), GET
+POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step); POST
+/v1/responses with GET and DELETE /v1/responses/{id}, and POST /v1/completions, whose
+dialects (router/dialects/) turn them into the step's chat request and its answer back; GET
 /v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
 /v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
 /healthz and /readyz (GET or HEAD), /metrics.
@@ -27,12 +29,16 @@ from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, ui, validation
 from crosswalk.router.auth import authorized, page_authorized
+from crosswalk.router.dialects import chat as chat_dialect
+from crosswalk.router.dialects import completions as completions_dialect
+from crosswalk.router.dialects import responses as responses_dialect
+from crosswalk.router.dialects.chat import StreamEncoder
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
+from crosswalk.router.state.conversations import Conversations, conversations_for
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -50,6 +56,15 @@ class ProxyState:
     started: float = field(default_factory=time.monotonic)
     draining: bool = False  # SIGTERM came: /readyz says so while requests are still served (router/serve.py)
     ui_salt: bytes = field(default_factory=lambda: os.urandom(16))  # the /ui lift token's secret when no keys are set
+    _conversations: Conversations | None = None
+
+    @property
+    def conversations(self) -> Conversations:
+        """Stored Responses-API conversations: in this process, or on Redis with
+        `state.backend: redis` (built on first use from the config then in force)."""
+        if self._conversations is None:
+            self._conversations = conversations_for(self.runtime.config.state, now=self.runtime.clock.now)
+        return self._conversations
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -95,11 +110,6 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
 def _seam_header(record: DecisionRecord) -> str:
     """`from->to:answered->received:kind:action` per flagged seam, comma-separated."""
     return _header_text(", ".join(flag.short() for flag in record.seams))
-
-
-def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
-    assert record.agreement is not None
-    return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
 def _crosswalk_error(err: CrosswalkError) -> web.Response:
@@ -203,18 +213,22 @@ async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
                          "content-encoding", code="bad_content_encoding") from None
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    """POST /v1/chat/completions."""
-    proxy: ProxyState = request.app["proxy"]
-    body = parse_chat_body(await _read_body(request, proxy))
-    step = body.pop("model")
-    runtime = proxy.runtime
+Render = Callable[[dict[str, Any], DecisionRecord], Awaitable[dict[str, Any]]]
+_CHAT_STREAM = chat_dialect.ChatStream()  # it keeps no state: one for every chat stream
+
+
+async def _run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
+                    encoder: StreamEncoder) -> web.StreamResponse:
+    """Run `body` (a chat request) on `step`, under the request's span (continuing the
+    caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
+    `encoder` for a stream."""
+    runtime: Runtime = request.app["proxy"].runtime
     logs.bind_request(request.headers)
     run = request.headers.get("x-crosswalk-run")  # else the traceparent's trace id ties the run's steps together
     with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
         if body.get("stream"):
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, step, body, records, run)
+            response = await _stream(request, runtime, step, body, records, encoder, run)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
@@ -223,14 +237,55 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             span.done(err.record, err, providers=runtime.config.providers)
             return _crosswalk_error(err)
         span.done(record, result=result, providers=runtime.config.providers)
-    if record.agreement is not None:
-        result["crosswalk"] = _agreement_json(record)
-    if record.validation:
-        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
-    if record.seams:
-        result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["seams"] = [
-            dataclasses.asdict(flag) for flag in record.seams]
-    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+    return web.Response(body=dumps(await render(result, record)), content_type=JSON, headers=_record_headers(record))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """POST /v1/chat/completions."""
+    proxy: ProxyState = request.app["proxy"]
+    body = parse_chat_body(await _read_body(request, proxy))
+    step = body.pop("model")
+    return await _run_step(request, step, body, render=chat_dialect.render, encoder=_CHAT_STREAM)
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    """POST /v1/responses: the Responses API, translated to the step's chat request
+    (router/dialects/responses.py); `previous_response_id` resolved from what was stored."""
+    proxy: ProxyState = request.app["proxy"]
+    conversations = proxy.conversations
+    created_at = float(int(proxy.runtime.clock.wall().timestamp()))
+    turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations,
+                                             created_at=created_at)
+
+    async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
+        answer = turn.render(result, record)
+        await turn.save(answer, conversations)  # before the caller has it: its next turn finds it
+        return answer
+
+    return await _run_step(request, turn.step, turn.body, render=render,
+                           encoder=responses_dialect.StreamEncoder(turn, conversations))
+
+
+async def get_response(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}: a stored response."""
+    proxy: ProxyState = request.app["proxy"]
+    response_id = request.match_info["id"]
+    return _json(await responses_dialect.stored_response(proxy.conversations, response_id))
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    """DELETE /v1/responses/{id}: forget a stored response (its conversation with it)."""
+    proxy: ProxyState = request.app["proxy"]
+    response_id = request.match_info["id"]
+    return _json(await responses_dialect.deleted(proxy.conversations, response_id))
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """POST /v1/completions: legacy text completions, run as the step's chat request
+    (router/dialects/completions.py)."""
+    proxy: ProxyState = request.app["proxy"]
+    turn = completions_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)))
+    return await _run_step(request, turn.step, turn.body, render=turn.render, encoder=completions_dialect.StreamEncoder(turn))
 
 
 async def embeddings(request: web.Request) -> web.Response:
@@ -245,7 +300,7 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord], run: str | None) -> web.StreamResponse:
+                  records: list[DecisionRecord], encoder: StreamEncoder, run: str | None) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
@@ -264,33 +319,32 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         response = web.StreamResponse(headers=headers)
         try:
             await response.prepare(request)
-            if first is not None:
-                await response.write(b"data: " + dumps(first) + b"\n\n")
+            head = encoder.head(first)
+            if head:
+                await response.write(head)
             async for chunk in chunks:
-                await response.write(b"data: " + dumps(chunk) + b"\n\n")
-            if record.recovery is not None:  # the stream broke and was resumed: say how, last
-                await response.write(b"data: " + dumps(recovery_event(record)) + b"\n\n")
-            await response.write(b"data: [DONE]\n\n")
+                out = encoder.chunk(chunk)
+                if out:
+                    await response.write(out)
+            await response.write(await encoder.tail(record))
             await response.write_eof()
         except CrosswalkError as err:
-            # Past the commit point: an in-band error event, and no [DONE], so no client can
-            # take the partial answer for a whole one.
-            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
+            # Past the commit point: an in-band error event, so no client can take the
+            # partial answer for a whole one.
+            await _end_in_band(response, encoder.failure(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:
             if not response.prepared:
                 raise  # nothing sent yet: the guard answers with error JSON
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
-            await _end_in_band(response, error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
-                                                    type_="server_error", code="server_error"))
+            await _end_in_band(response, encoder.internal_failure())
     return response
 
 
 async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
     try:
-        await response.write(b"data: " + event + b"\n\n")
+        await response.write(event)
         await response.write_eof()
     except ConnectionError:
         pass
@@ -451,6 +505,9 @@ def build_app(proxy: ProxyState) -> web.Application:
     app["proxy"] = proxy
     routes = {
         "/v1/chat/completions": ("POST", chat_completions),
+        "/v1/responses": ("POST", responses),
+        "/v1/responses/{id}": ("GET", get_response),
+        "/v1/completions": ("POST", completions),
         "/v1/embeddings": ("POST", embeddings),
         "/v1/models": ("GET", models),
         "/v1/models/{id}": ("GET", model),
@@ -467,7 +524,17 @@ def build_app(proxy: ProxyState) -> web.Application:
     for path, (method, handler) in routes.items():
         guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"))
         app.router.add_route(method, path, guarded)
+        if path == "/v1/responses/{id}":
+            app.router.add_route("DELETE", path, _guarded(delete_response, auth=True))
         if path in probes:
             app.router.add_route("HEAD", path, guarded)
     app.router.add_route("*", "/{tail:.*}", _guarded(_no_route, auth=False))
+    app.on_cleanup.append(_close_conversations)
     return app
+
+
+async def _close_conversations(app: web.Application) -> None:
+    """Close the Redis connections of the conversation store, if it has any."""
+    store = app["proxy"]._conversations
+    if store is not None and hasattr(store, "aclose"):
+        await store.aclose()

@@ -149,10 +149,13 @@ def main(config: str | None, host: str, port: int, workers: int, *, log_level: s
     logs.setup(level=log_level, fmt=log_format)
     path = resolve_path(config)
     try:
-        load_config(path)  # fail fast, in the foreground, with the path-naming errors
+        config = load_config(path)  # fail fast, in the foreground, with the path-naming errors
         if workers <= 1:
             asyncio.run(serve(path, host, port))
             return 0
+        if config.state.backend == "memory":  # each worker keeps its own stored responses
+            log.warning("crosswalk: %d workers with state.backend memory: a previous_response_id is found only by the "
+                        "worker that stored it (set state.backend: redis to share stored responses)", workers)
         return _run_workers(path, host, port, workers, (log_level, log_format))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,9 +16,9 @@ async def fake_vendor() -> Any:
     started: list[FakeVendor] = []
 
     async def start(name: str, *, answer: str | None = None, tls: Any = None, rejects_prefill: bool = False,
-                    tool_call: dict[str, str] | None = None, continuation: str = "continue") -> FakeVendor:
+                    tool_call: dict[str, str] | None = None, continuation: str = "continue", agent: bool = False) -> FakeVendor:
         vendor = await FakeVendor(name, answer=answer, tls=tls, rejects_prefill=rejects_prefill, tool_call=tool_call,
-                                  continuation=continuation).start()
+                                  continuation=continuation, agent=agent).start()
         started.append(vendor)
         return vendor
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+from tests.agent_vendor import reply as agent_reply
 from tests.loopback import serve_loopback
 
 
@@ -301,7 +302,7 @@ class FakeVendor:
 
     def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None,
                  rejects_prefill: bool = False, tool_call: dict[str, str] | None = None,
-                 continuation: str = "continue") -> None:
+                 continuation: str = "continue", agent: bool = False) -> None:
         """`tls`: serve https with this context. `rejects_prefill`: a conversation that ends
         with an assistant message gets a 400 (as models without prefill answer). `tool_call`
         ({"name", "arguments"}): streams answer with that tool call instead of text. A request
@@ -309,8 +310,12 @@ class FakeVendor:
         as `continuation` says: `continue` (the rest of it), `restart` (the whole answer
         again, as models often do) or `repeat_tail` (the partial answer's last sentence, or
         its last three words, again, then the rest). A vendor whose `answer` is another
-        wording answers a continuation with it whole: a paraphrased restart."""
+        wording answers a continuation with it whole: a paraphrased restart. `agent`: answer
+        as a tool-using model does (tests/agent_vendor.py): call a tool when tools are
+        offered, answer the tool's result after it, fit a json_schema response_format;
+        streamed and not."""
         self.name = name
+        self.agent = agent
         self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
         self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
         self.rejects_prefill = rejects_prefill
@@ -402,13 +407,16 @@ class FakeVendor:
             return await self._embeddings(b, model, body)
         if call.stream:
             return await self._stream(request, b, model, body)
-        return await self._complete(request, b, model)
+        return await self._complete(request, b, model, body)
 
     def _request_id(self) -> str:
         self._seq += 1
         return f"req_{self.name}_{self._seq}"
 
-    def _completion(self, model: str) -> dict[str, Any]:
+    def _completion(self, model: str, body: Any = None) -> dict[str, Any]:
+        message = {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []}
+        if self.agent and isinstance(body, dict):
+            message = {**message, **agent_reply(body, self.answer)}
         return {
             "id": f"chatcmpl-{self.name}-{self._seq}",
             "object": "chat.completion",
@@ -416,9 +424,9 @@ class FakeVendor:
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
             }],
             "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29},
             "service_tier": "default",
@@ -426,10 +434,10 @@ class FakeVendor:
             **self.extra,
         }
 
-    async def _complete(self, request: web.Request, b: Behaviour, model: str) -> web.StreamResponse:
+    async def _complete(self, request: web.Request, b: Behaviour, model: str, body: Any = None) -> web.StreamResponse:
         self._request_id()
         await self._pause(b.delay_s)
-        data = json.dumps(self._completion(model)).encode()
+        data = json.dumps(self._completion(model, body)).encode()
         if b.kind == "malformed":
             return web.Response(body=data[: len(data) // 2], content_type="application/json")
         if b.kind in ("cut", "stall"):
@@ -483,33 +491,38 @@ class FakeVendor:
                 chunk["usage"] = None
             return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
-        rest = _continuing(body, self.answer)
+        answer, tool_call = self.answer, self.tool_call
+        if self.agent:
+            message = agent_reply(body, self.answer)
+            answer = message.get("content") or ""
+            calls = message.get("tool_calls")
+            tool_call = None if not calls else calls[0]["function"]
+        rest = _continuing(body, answer)
         if rest is not None and self.continuation == "restart":
             rest = None
         elif rest is not None and self.continuation == "repeat_tail":
-            rest = _tail(self.answer[:len(self.answer) - len(rest)]) + rest
+            rest = _tail(answer[:len(answer) - len(rest)]) + rest
         if rest is not None:  # a continuation: the rest of the answer, cut where the words are
             pieces = re.findall(r"\s*\S+", rest) or [rest]
         else:
-            words = self.answer.split(" ")
+            words = answer.split(" ")
             pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         events = [event({"role": "assistant", "content": "", "refusal": None}, None)]
-        if self.tool_call is not None:
-            events += self._tool_events(event)
+        if tool_call is not None:
+            events += self._tool_events(event, tool_call)
         else:
             events += [event({"content": p}, None) for p in pieces]
         if finish:
-            events.append(event({}, "tool_calls" if self.tool_call is not None else "stop"))
+            events.append(event({}, "tool_calls" if tool_call is not None else "stop"))
             if usage:
                 tail = {**base, "choices": [], "usage": {"prompt_tokens": 19, "completion_tokens": len(pieces), "total_tokens": 19 + len(pieces)}}
                 events.append(b"data: " + json.dumps(tail).encode() + b"\n\n")
         return events
 
-    def _tool_events(self, event: Any) -> list[bytes]:
+    def _tool_events(self, event: Any, tool_call: dict[str, str]) -> list[bytes]:
         """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
-        assert self.tool_call is not None
-        args = self.tool_call["arguments"]
-        head = {"index": 0, "id": f"call_{self.name}", "type": "function", "function": {"name": self.tool_call["name"], "arguments": ""}}
+        args = tool_call["arguments"]
+        head = {"index": 0, "id": f"call_{self.name}", "type": "function", "function": {"name": tool_call["name"], "arguments": ""}}
         out = [event({"tool_calls": [head]}, None)]
         out += [event({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]}, None) for i in range(0, len(args), 8)]
         return out

@@ -184,3 +184,63 @@ async def test_in_an_async_langgraph_graph_with_a_verified_step(router):
     assert drafted.response_metadata["agreement"] is None
     assert checked.response_metadata["agreement"]["decision"] == "disagreed"
     assert checked.response_metadata["provider"] in router.config.steps["refund-amount"].providers
+
+
+@pytest.fixture
+async def agent_router(fake_vendor: Any) -> AsyncIterator[tuple[Router, Any]]:
+    """A router whose draft step fails over from a broken provider to a tool-calling one."""
+    from crosswalk.policies.parse import parse_config
+    from tests.fakevendor import error
+
+    broken = await fake_vendor("broken")
+    broken.always(error(503, {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}))
+    vendor = await fake_vendor("v", agent=True)
+    yaml = "".join(f"  {v.name}: {{kind: openai, model: m-{v.name}, base_url: '{v.base_url}', api_key: k}}\n" for v in (broken, vendor))
+    r = Router(parse_config(f"providers:\n{yaml}steps:\n  draft: {{providers: [broken, v]}}\n", env={}, source="agent"))
+    yield r, vendor
+    await r.aclose()
+
+
+async def test_create_react_agent_runs_tools_in_process(agent_router):
+    from langchain_core.tools import tool
+    from langgraph.prebuilt import create_react_agent
+
+    router, vendor = agent_router
+
+    @tool
+    def order_status(order: int) -> str:
+        """The shipping status of an order."""
+        return f"order {order} shipped"
+
+    agent = create_react_agent(ChatCrosswalk(router=router, step="draft"), [order_status])
+    state = await agent.ainvoke({"messages": [HumanMessage("Where is order 12?")]})
+    kinds = [type(m).__name__ for m in state["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert state["messages"][1].tool_calls[0]["args"] == {"order": 12}
+    assert state["messages"][-1].content == "The tool said: order 12 shipped"
+    assert state["messages"][-1].response_metadata["provider"] == "v"  # after a failover past `broken`
+    assert vendor.calls[-1].body["tools"][0]["function"]["name"] == "order_status"
+
+
+async def test_structured_output_by_json_schema_and_function_calling_with_raw(agent_router):
+    from pydantic import BaseModel
+
+    class Refund(BaseModel):
+        order: int
+        reason: str
+
+    router, vendor = agent_router
+    llm = ChatCrosswalk(router=router, step="draft")
+    by_schema = await llm.with_structured_output(Refund, method="json_schema", strict=True).ainvoke("Refund order 3")
+    assert by_schema == Refund(order=3, reason="Refund order 3")
+    assert vendor.calls[-1].body["response_format"]["json_schema"]["name"] == "Refund"
+    raw = await llm.with_structured_output(Refund, include_raw=True).ainvoke("Refund order 4")
+    assert raw["parsed"] == Refund(order=4, reason="Refund order 4") and raw["parsing_error"] is None
+    assert raw["raw"].tool_calls[0]["name"] == "Refund"
+    assert vendor.calls[-1].body["tool_choice"] == {"type": "function", "function": {"name": "Refund"}}
+    chunks = [c async for c in llm.bind_tools([Refund], tool_choice="any").astream("Refund order 5")]
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged += chunk
+    assert merged.tool_calls[0]["args"] == {"order": 5, "reason": "Refund order 5"}  # tool calls in streamed chunks
+    assert merged.usage_metadata is not None and merged.usage_metadata["input_tokens"] == 19
