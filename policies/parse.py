@@ -17,6 +17,7 @@ from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig,
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.prefill import prefill_default
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
+from crosswalk.policies.yaml_limits import load_yaml
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -258,17 +259,13 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
 
 def _merge_feed(spec: ConfigSpec, feed_text: str | None, source: str) -> ConfigSpec:
     """Append the compliance feed's embargo entries (compliance.embargo_file) to the config's."""
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
     name = spec.compliance.embargo_file
     where = f"compliance.embargo_file ({name})"
     if feed_text is None:
         raise ConfigError([f"{where}: the file cannot be read; check the path (relative to the config file)"], source=source)
-    try:
-        raw = yaml.safe_load(feed_text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    raw = load_yaml(feed_text, source=source, where=where)
     if isinstance(raw, dict) and set(raw) == {"embargo"}:
         raw = raw["embargo"]
     if raw is None:
@@ -289,15 +286,9 @@ def parse_config(text: str, *, env: Mapping[str, str], source: str = "config",
     feed the config names in compliance.embargo_file (after interpolation), or None when it
     cannot be read; it is called once, and only when a feed is named. The caller does the
     reading: policies do no I/O."""
-    import yaml
     from pydantic import ValidationError
 
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    raw = load_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping with 'providers' and 'steps'"], source=source)
     problems: list[str] = []

@@ -76,15 +76,21 @@ class ConfigWatcher:
             except TimeoutError:
                 pass
             self._wake.clear()
-            fingerprint = _fingerprint(self.path)
-            if fingerprint is not None and fingerprint != self._seen:
-                self._seen = fingerprint
-                await self.reload()
+            try:
+                fingerprint = await asyncio.to_thread(_fingerprint, self.path)
+                if fingerprint is not None and fingerprint != self._seen:
+                    self._seen = fingerprint
+                    await self.reload()
+            except Exception as exc:  # noqa: BLE001 (the watcher must outlive whatever a file holds)
+                self._reject(f"{self.path}: the reload failed ({type(exc).__name__}: {exc}); fix the file, "
+                             "the next change or SIGHUP tries again")
 
     async def reload(self) -> bool:
-        """Load the file; apply it if it is valid. Returns whether it was applied."""
+        """Load the file (in a thread: parsing a large file must not hold the event loop
+        that serves requests and probes); apply it if it is valid. Returns whether it was
+        applied."""
         try:
-            config = load_config(self.path)
+            config = await asyncio.to_thread(load_config, self.path)
         except ConfigError as exc:
             return self._reject(str(exc))
         keys = keys_from(config.proxy.api_keys)  # CROSSWALK_API_KEYS still counts
