@@ -1,24 +1,43 @@
-"""`crosswalk unexclude PROVIDER --url PROXY [--key KEY]`: an operator lifts a provider's
-hard exclusion on a running sidecar (POST /v1/crosswalk/providers/{name}/unexclude). With
-shared state the proxy tells the other replicas."""
+"""The operator's calls to a running sidecar, for the CLI: `crosswalk unexclude PROVIDER
+--url PROXY` lifts a provider's hard exclusion (POST /v1/crosswalk/providers/{name}/unexclude;
+with shared state the proxy tells the other replicas), and `crosswalk explain --url` asks the
+proxy to explain a step with its own config and provider states (GET /v1/crosswalk/explain).
+The key is --key, else $CROSSWALK_API_KEY, else the first of $CROSSWALK_API_KEYS (what
+`serve` reads)."""
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
 
-class UnexcludeError(Exception):
+class ProxyCallError(Exception):
     """The proxy refused or could not be reached; the message says why."""
+
+
+def operator_key(given: str | None) -> str | None:
+    """The key for an operator call: --key, else $CROSSWALK_API_KEY (the older single
+    name), else the first key of $CROSSWALK_API_KEYS (comma-separated, as `serve` reads it)."""
+    if given:
+        return given
+    single = os.environ.get("CROSSWALK_API_KEY", "").strip()
+    keys = [k.strip() for k in os.environ.get("CROSSWALK_API_KEYS", "").split(",") if k.strip()]
+    return single or (keys[0] if keys else None)
 
 
 def lift(url: str, key: str | None, provider: str) -> dict[str, Any]:
     """Ask the proxy at `url` to lift `provider`'s exclusion; returns its JSON answer."""
-    path = f"/v1/crosswalk/providers/{urllib.parse.quote(provider, safe='')}/unexclude"
-    request = urllib.request.Request(url.rstrip("/") + path, data=b"", method="POST")
+    return call(url, key, f"/v1/crosswalk/providers/{urllib.parse.quote(provider, safe='')}/unexclude", method="POST")
+
+
+def call(url: str, key: str | None, path: str, *, method: str = "GET") -> dict[str, Any]:
+    """One operator request to the proxy at `url`; its JSON answer, or ProxyCallError
+    with the proxy's own error message (or why it could not be reached)."""
+    request = urllib.request.Request(url.rstrip("/") + path, data=b"" if method == "POST" else None, method=method)
     if key:
         request.add_header("authorization", f"Bearer {key}")
     try:
@@ -29,9 +48,9 @@ def lift(url: str, key: str | None, provider: str) -> dict[str, Any]:
             message = json.loads(exc.read())["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = exc.reason
-        raise UnexcludeError(f"{exc.code}: {message}") from None
+        raise ProxyCallError(f"{exc.code}: {message}") from None
     except (OSError, ValueError) as exc:
-        raise UnexcludeError(f"cannot reach {url}: {exc}") from None
+        raise ProxyCallError(f"cannot reach {url}: {exc}") from None
 
 
 def describe(answer: dict[str, Any]) -> str:

@@ -78,7 +78,7 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.modle: unknown key 'modle'", "check its spelling", id="unknown-key-in-provider",
+        "providers.a.modle: unknown key 'modle'", "did you mean 'model'?", id="unknown-key-in-provider",
     ),
     pytest.param(
         """
@@ -87,7 +87,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], max_atempts: 2}
         """,
-        "steps.draft.max_atempts: unknown key 'max_atempts'", "check its spelling", id="unknown-key-in-step",
+        "steps.draft.max_atempts: unknown key 'max_atempts'", "did you mean 'max_attempts'?", id="unknown-key-in-step",
     ),
     pytest.param(
         """
@@ -96,7 +96,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], timeouts: {per_try: 2}}
         """,
-        "steps.draft.timeouts.per_try: unknown key 'per_try'", "check its spelling", id="unknown-key-in-timeouts",
+        "steps.draft.timeouts.per_try: unknown key 'per_try'", "did you mean 'per_try_s'?", id="unknown-key-in-timeouts",
     ),
     pytest.param(
         """
@@ -105,12 +105,12 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.simulate.latency: unknown key 'latency'", "check its spelling", id="unknown-key-in-simulate",
+        "providers.a.simulate.latency: unknown key 'latency'", "did you mean 'latency_ms'?", id="unknown-key-in-simulate",
     ),
     pytest.param(BASE + "proxy: {drain_s: -1}\n", "proxy.drain_s: ", "greater than or equal to 0", id="negative-drain"),
     pytest.param(
         BASE + "compliance: {embargo: [{vendor: x, reason: r, untill: 2026-01-01}]}\n",
-        "compliance.embargo[0].untill: unknown key 'untill'", "check its spelling", id="unknown-key-in-list-item",
+        "compliance.embargo[0].untill: unknown key 'untill'", "did you mean 'until'?", id="unknown-key-in-list-item",
     ),
     pytest.param(
         """
@@ -193,7 +193,7 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.kind: ", "'openai', 'litellm' or 'simulated'", id="bad-kind-literal",
+        "providers.a.kind: unknown kind 'opneai' (one of: ", "did you mean 'openai'?", id="bad-kind-literal",
     ),
     pytest.param(BASE + "version: 2\n", "version: ", "1", id="bad-version"),
     pytest.param(
@@ -366,7 +366,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], rate_limited: {wait_max: 1}}
         """,
-        "steps.draft.rate_limited.wait_max: unknown key 'wait_max'", "check its spelling", id="unknown-key-in-rate-limited",
+        "steps.draft.rate_limited.wait_max: unknown key 'wait_max'", "did you mean 'wait_max_s'?", id="unknown-key-in-rate-limited",
     ),
 ]
 
