@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from crosswalk.policies.suggest import did_you_mean, instead_of_key
 
-MAX_SHOWN = 60  # characters of a wrong value quoted back (never a secret: only choices are quoted)
 
 
 def path_of(loc: tuple[Any, ...]) -> str:
@@ -78,12 +77,12 @@ def _choice_problem(model: type[BaseModel], loc: tuple[Any, ...], value: Any) ->
     choices = choices_of(annotation_at(model, loc))
     if not choices or not isinstance(value, str):
         return None
-    shown = value[:MAX_SHOWN]
+    # The wrong value is not quoted back: it may have come from a ${VAR} holding a secret.
     what = "kind" if loc and loc[-1] == "kind" else "value"
     hint = did_you_mean(value, choices)
     if not hint and what == "kind" and "litellm" in choices:
-        hint = f"; for a vendor without its own kind, write kind: litellm with model: '{shown}/<model>'"
-    return f"unknown {what} '{shown}' (one of: {', '.join(choices)}){hint}"
+        hint = "; for a vendor without its own kind, write kind: litellm with model: '<vendor>/<model>'"
+    return f"unknown {what} (one of: {', '.join(choices)}){hint}"
 
 
 def _union_tag(part: Any) -> bool:

@@ -193,7 +193,7 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.kind: unknown kind 'opneai' (one of: ", "did you mean 'openai'?", id="bad-kind-literal",
+        "providers.a.kind: unknown kind (one of: ", "did you mean 'openai'?", id="bad-kind-literal",
     ),
     pytest.param(BASE + "version: 2\n", "version: ", "1", id="bad-version"),
     pytest.param(

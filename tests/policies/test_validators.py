@@ -187,7 +187,7 @@ def test_a_step_compiles_its_rules_in_order_with_safe_defaults():
     ("on_invalid: flag\n",
      "steps.quote: on_invalid applies to a step's validate rules, and this step has none; add 'validate' or remove 'on_invalid'"),
     ("validate:\n  - max_chars: 9\non_invalid: retry\n",
-     "steps.quote.on_invalid: unknown value 'retry' (one of: failover, flag, fail)"),
+     "steps.quote.on_invalid: unknown value (one of: failover, flag, fail)"),
     ("validators:\n  - max_chars: 9\n",
      "steps.quote.validators: unknown key 'validators'; did you mean 'validate'?"),
 ])

@@ -80,10 +80,10 @@ def test_check_reports_every_problem_in_one_run(tmp_path):
         "providers.claude.api_key: environment variable CW_TEST_UNSET_KEY is not set; export it",
         "providers.claude.api_base: unknown key 'api_base'; that is LiteLLM's name: write 'base_url'",
         "providers.gpt: kind 'openai' needs base_url",
-        f"providers.mistral.kind: unknown kind 'simulatd' (one of: {kinds}); did you mean 'simulated'?",
+        f"providers.mistral.kind: unknown kind (one of: {kinds}); did you mean 'simulated'?",
         "steps.draft.max_atempts: unknown key 'max_atempts'; did you mean 'max_attempts'?",
         "steps.empty.providers: the list is empty",
-        "steps.judged.verify.compare: unknown value 'exakt' (one of: exact, normalized, numeric, json, semantic, judge); "
+        "steps.judged.verify.compare: unknown value (one of: exact, normalized, numeric, json, semantic, judge); "
         "did you mean 'exact'?",
         "steps.draft.providers[1]: unknown provider 'gtp' (known: claude, gpt, mistral); did you mean 'gpt'?",
     ):
