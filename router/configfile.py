@@ -61,8 +61,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     try:
         text = read_text(p)
     except OSError as exc:
-        raise ConfigError([f"cannot read the file ({exc.strerror or exc}); check the path, pass --config FILE "
-                           "or set CROSSWALK_CONFIG"], source=str(p)) from None
+        named = " (named by $CROSSWALK_CONFIG)" if path is None and os.environ.get("CROSSWALK_CONFIG") else ""
+        raise ConfigError([f"cannot read the file{named} ({exc.strerror or exc}); check the path"], source=str(p)) from None
 
     def read_feed(name: str) -> str | None:
         feed = _beside(p, name)
