@@ -53,6 +53,10 @@ def explain(config: RouterConfig, step_name: str, *, region: str | None, today: 
                 reason += f"; seen once, awaiting corroboration: {first['failure_class']}: {first['evidence']}"
         usable += status in ("eligible", "EJECTED", "COOLING")
         lines.append(f"  {rank}. {name:<16} vendor {conf.vendor:<12} region {conf.region or '-':<6} {status:<9} {reason}")
+    known = {p.region for p in config.providers.values() if p.region}
+    if region is not None and region not in known:
+        lines.append(f"  region '{region}' is unknown: no provider has it (providers' regions: "
+                     f"{', '.join(sorted(known)) or 'none set'}){did_you_mean(region, known)}")
     if live is None:
         lines.append("  (compliance only: pass --url of a running `crosswalk serve` to include ejections and exclusions)")
     return lines, usable

@@ -140,3 +140,5 @@ def test_explain_reads_crosswalk_config_like_every_command(tmp_path):
     path = _file(tmp_path, GOOD)
     run = _cli("explain", "--step", "review", env={"CROSSWALK_CONFIG": str(path)})
     assert run.returncode == 0 and f"step review in {path}" in run.stdout, run.stderr
+    mars = _cli("explain", "--step", "review", "--region", "ue", "--config", str(path))
+    assert mars.returncode == 1 and "region 'ue' is unknown: no provider has it (providers' regions: eu, us); did you mean 'eu'?" in mars.stdout
