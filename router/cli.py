@@ -20,6 +20,8 @@ def _explain(args: argparse.Namespace) -> int:
     from crosswalk.router.configfile import load_config
 
     if args.url:  # the running proxy explains with its own config and provider states
+        if args.config:
+            print(f"note: --config {args.config} is not read: {args.url} explains with the config it runs", file=sys.stderr)
         query = urllib.parse.urlencode({"step": args.step, **({"region": args.region} if args.region else {})})
         try:
             answer = operator.call(args.url, operator.operator_key(args.key), f"/v1/crosswalk/explain?{query}")
@@ -139,9 +141,8 @@ def parser() -> argparse.ArgumentParser:
     explain = _command(sub, "explain", "why each provider of a step may or may not serve it")
     explain.add_argument("--step", required=True, help="the step (its name under steps:)")
     explain.add_argument("--region", default=None, help="explain for a request that must stay in this region")
-    source = explain.add_mutually_exclusive_group()
-    source.add_argument("--config", default=None, help=CONFIG_HELP)
-    source.add_argument("--url", default=None, help="a running `crosswalk serve`: its config, ejections and exclusions")
+    explain.add_argument("--config", default=None, help=CONFIG_HELP + "; not read with --url")
+    explain.add_argument("--url", default=None, help="a running `crosswalk serve`: explains with its config, ejections and exclusions")
     explain.add_argument("--key", default=None, help=KEY_HELP)
     unexclude = _command(sub, "unexclude", "lift a provider's hard exclusion on a running `crosswalk serve`")
     unexclude.add_argument("provider")

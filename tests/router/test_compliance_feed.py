@@ -113,7 +113,7 @@ async def test_feed_hot_reload_and_live_explain(tmp_path, fake_vendor):
         assert await asyncio.to_thread(_reload_error, proxy) is None  # the good feed cleared the error
         primary.always(fv.error(403, fv.REGION_403))
         assert (await asyncio.to_thread(_ask, proxy))[0] == "secondary"
-        out = await asyncio.to_thread(_explain, "--step", "draft", "--url", proxy.url, "--key", KEY)
+        out = await asyncio.to_thread(_explain, "--step", "draft", "--config", str(cfg), "--url", proxy.url, "--key", KEY)
         assert out.returncode == 0, out.stderr
         assert "live state from the proxy" in out.stdout
         line = next(l for l in out.stdout.splitlines() if "primary" in l)
