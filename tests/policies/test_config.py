@@ -650,7 +650,8 @@ def test_load_config_missing_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.yaml", env={})
     (message,) = info.value.problems
-    assert "cannot read the file" in message and "--config" in message and "CROSSWALK_CONFIG" in message
+    # No option advised: load_config serves the SDK (no --config there) as well as the CLI.
+    assert "cannot read the file" in message and "check the path" in message and "--config" not in message
     assert info.value.source.endswith("nope.yaml")
 
 
