@@ -71,11 +71,11 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def decode(data: bytes, *, what: str, max_bytes: int) -> str:
     """The file's bytes as text, or a ConfigError saying what is wrong (too large, not UTF-8)."""
     if len(data) > max_bytes:
-        raise ConfigError([f"(file): larger than {max_bytes:,} bytes; is it the right file?"], source=what)
+        raise ConfigError([f"larger than {max_bytes:,} bytes; is it the right file?"], source=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"(file): not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r}); "
+        raise ConfigError([f"not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r}); "
                            "save the file as UTF-8"], source=what) from None
 
 

@@ -71,7 +71,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
         except OSError:
             return None  # parse_config names the field and the fix
         except ConfigError as exc:  # too large or not UTF-8: the config key that names it, then why
-            raise ConfigError([f"compliance.embargo_file ({feed}): {problem.removeprefix('(file): ')}" for problem in exc.problems],
+            raise ConfigError([f"compliance.embargo_file ({feed}): {problem}" for problem in exc.problems],
                               source=str(p)) from None
 
     environ = os.environ if env is None else env

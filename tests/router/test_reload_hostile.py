@@ -34,6 +34,7 @@ HOSTILE = {
     "not utf-8": (CONFIG.replace("a-1", "a-\xff").encode("latin-1"), "not UTF-8"),
     "3000 deep": (("providers: " + "[" * 3000 + "]" * 3000 + "\n").encode(), "nested more than"),
     "alias bomb": ((BOMB + CONFIG).encode(), "aliases"),
+    "over 1 MiB": ((CONFIG + "# padding\n" * 120_000).encode(), "larger than 1,048,576 bytes"),
 }
 
 
