@@ -140,5 +140,7 @@ def test_explain_reads_crosswalk_config_like_every_command(tmp_path):
     path = _file(tmp_path, GOOD)
     run = _cli("explain", "--step", "review", env={"CROSSWALK_CONFIG": str(path)})
     assert run.returncode == 0 and f"step review in {path}" in run.stdout, run.stderr
+    demo = _cli("demo", env={"CROSSWALK_CONFIG": str(path)})
+    assert demo.returncode == 2 and f"{path} (the file $CROSSWALK_CONFIG names) lacks them" in demo.stdout, demo.stdout
     mars = _cli("explain", "--step", "review", "--region", "ue", "--config", str(path))
     assert mars.returncode == 1 and "region 'ue' is unknown: no provider has it (providers' regions: eu, us); did you mean 'eu'?" in mars.stdout
