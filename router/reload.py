@@ -17,7 +17,7 @@ from pathlib import Path
 from crosswalk.router import logs
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.background import cancel_and_wait
-from crosswalk.router.configfile import feed_path, load_config
+from crosswalk.router.configfile import MAX_FEED_BYTES, feed_path, load_config
 from crosswalk.router.errors import ConfigError
 from crosswalk.router.proxy import ProxyState
 
@@ -25,18 +25,26 @@ log = logging.getLogger("crosswalk.reload")
 
 
 def _fingerprint(path: Path) -> str | None:
-    """Hash of the config file and of the compliance feed it names (either changing reloads)."""
+    """Hash of the config file and of the compliance feed it names (either changing
+    reloads). Only as much of each is read as the loader would accept, plus a byte: an
+    oversized file (or a device named as one) costs no more, and the loader says why it
+    is refused."""
     try:
-        digest = hashlib.sha256(path.read_bytes())
+        digest = hashlib.sha256(_digest(path))
     except OSError:
         return None
     feed = feed_path(path)
     if feed is not None:
         try:
-            digest.update(feed.read_bytes())
+            digest.update(_digest(feed))
         except OSError:
             digest.update(b"(feed missing)")
     return digest.hexdigest()
+
+
+def _digest(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return hashlib.sha256(fh.read(MAX_FEED_BYTES + 1)).digest()
 
 
 class ConfigWatcher:
