@@ -16,7 +16,7 @@ from crosswalk.router.errors import ConfigError
 
 def _explain(args: argparse.Namespace) -> int:
     from crosswalk.router import explain as explain_mod
-    from crosswalk.router import unexclude as operator
+    from crosswalk.router import proxy_client
     from crosswalk.router.configfile import load_config
 
     if args.url:  # the running proxy explains with its own config and provider states
@@ -24,8 +24,8 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"note: --config {args.config} is not read: {args.url} explains with the config it runs", file=sys.stderr)
         query = urllib.parse.urlencode({"step": args.step, **({"region": args.region} if args.region else {})})
         try:
-            answer = operator.call(args.url, operator.operator_key(args.key), f"/v1/crosswalk/explain?{query}")
-        except operator.ProxyCallError as exc:
+            answer = proxy_client.call(args.url, proxy_client.operator_key(args.key), f"/v1/crosswalk/explain?{query}")
+        except proxy_client.ProxyCallError as exc:
             print(f"error: {args.url}: {exc}", file=sys.stderr)
             return 1
         print("\n".join(answer["lines"]))
@@ -45,14 +45,14 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _unexclude(args: argparse.Namespace) -> int:
-    from crosswalk.router import unexclude as operator
+    from crosswalk.router import proxy_client
 
     try:
-        answer = operator.lift(args.url, operator.operator_key(args.key), args.provider)
-    except operator.ProxyCallError as exc:
+        answer = proxy_client.lift(args.url, proxy_client.operator_key(args.key), args.provider)
+    except proxy_client.ProxyCallError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(operator.describe(answer))
+    print(proxy_client.describe(answer))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The operator's calls to a running sidecar, for the CLI: `crosswalk unexclude PROVIDER
+"""The operator's calls to a running sidecar (`crosswalk serve`), for the CLI: `crosswalk unexclude PROVIDER
 --url PROXY` lifts a provider's hard exclusion (POST /v1/crosswalk/providers/{name}/unexclude;
 with shared state the proxy tells the other replicas), and `crosswalk explain --url` asks the
 proxy to explain a step with its own config and provider states (GET /v1/crosswalk/explain).
