@@ -122,10 +122,12 @@ def _raw_references(raw: dict[str, Any]) -> list[str]:
 
 
 def _follows_from(problem: str, unset: list[str]) -> bool:
-    """Whether a validation problem is only the echo of an unset variable at or under its
-    path (an empty base_url that "needs base_url"): the variable's own problem says it."""
-    where = problem.split(": ", 1)[0]
-    return any(u == where or u.startswith((where + ".", where + "[")) for u in unset)
+    """Whether a validation problem is only the echo of an unset variable: at its path, or
+    above it naming its key (providers.x: "kind 'openai' needs base_url" when base_url was
+    ${URL}, unset). The variable's own problem says it."""
+    where, _, message = problem.partition(": ")
+    return any(u == where or (u.startswith((where + ".", where + "[")) and re.split(r"[.\[]", u)[-1] in message)
+               for u in unset)
 
 
 def _check_hedge(step_name: str, step: StepSpec) -> list[str]:

@@ -679,3 +679,24 @@ def test_timeouts_left_out_are_capped_by_total_but_written_ones_must_fit():
     assert (t.per_try_s, t.ttft_s, t.idle_s) == (30, 15, 15)
     with pytest.raises(ConfigError, match=r"steps.s.timeouts: ttft_s \(15.0\) is longer than total_s \(8.0\); lower it"):
         parse_config(base % "{total_s: 8, ttft_s: 15}", env={})
+
+
+def test_every_layer_of_mistake_is_reported_at_once_without_echoes():
+    got = problems(
+        """
+        providers:
+          local: {kind: openai, model: x, base_url: "${CW_UNSET_URL}"}
+          other: {kind: openai, model: x, api_key: "${CW_UNSET_KEY}"}
+        steps:
+          s: {providers: [local, othr]}
+          empty: {providers: []}
+        """
+    )
+    assert got == [
+        "providers.local.base_url: environment variable CW_UNSET_URL is not set; export it, or write ${CW_UNSET_URL:-default}",
+        "providers.other.api_key: environment variable CW_UNSET_KEY is not set; export it, or write ${CW_UNSET_KEY:-default}",
+        # Not an echo of the unset key: a problem of its own, reported with it.
+        "providers.other: kind 'openai' needs base_url (e.g. https://api.openai.com/v1)",
+        "steps.empty.providers: the list is empty; a step needs at least 1 provider: list the providers to try, best first",
+        "steps.s.providers[1]: unknown provider 'othr' (known: local, other); did you mean 'other'?",
+    ]
