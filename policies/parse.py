@@ -17,15 +17,11 @@ from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig,
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.prefill import prefill_default
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
+from crosswalk.policies.problems import path_of, pydantic_problems
+from crosswalk.policies.suggest import did_you_mean
+from crosswalk.policies.yaml_limits import load_yaml
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
 
 
 def _interpolate(node: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[str]) -> Any:
@@ -44,26 +40,11 @@ def _interpolate(node: Any, env: Mapping[str, str], loc: tuple[Any, ...], proble
         if default is not None:  # as in the shell: ${VAR:-x} also covers an empty VAR
             return default
         problems.append(
-            f"{_path(loc)}: environment variable {name} is not set; export it, or write ${{{name}:-default}}"
+            f"{path_of(loc)}: environment variable {name} is not set; export it, or write ${{{name}:-default}}"
         )
         return ""
 
     return _ENV.sub(sub, node)
-
-
-def _pydantic_problems(exc: Any) -> list[str]:
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        kind, msg = err["type"], err["msg"]
-        if kind == "extra_forbidden":
-            msg = f"unknown key '{loc[-1]}'; check its spelling against the documented keys"
-        elif kind == "missing":
-            msg = f"required key '{loc[-1]}' is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        problems.append(f"{_path(loc)}: {msg}")
-    return problems
 
 
 MAX_NAME_CHARS = 256
@@ -99,11 +80,10 @@ def _check_references(spec: ConfigSpec) -> list[str]:
     for step_name, step in spec.steps.items():
         seen: set[str] = set()
         for i, name in enumerate(step.providers):
-            where = f"steps.{step_name}.providers[{i}]"
             if name not in spec.providers:
-                problems.append(f"{where}: unknown provider '{name}' (known: {known})")
+                problems.append(_unknown_provider(step_name, i, name, spec.providers))
             elif name in seen:
-                problems.append(f"{where}: provider '{name}' is listed twice; list it once")
+                problems.append(f"steps.{step_name}.providers[{i}]: provider '{name}' is listed twice; list it once")
             seen.add(name)
         if step.allowed_regions is not None and global_regions is not None:
             for i, region in enumerate(step.allowed_regions):
@@ -120,8 +100,34 @@ def _check_references(spec: ConfigSpec) -> list[str]:
     for i, embargo in enumerate(spec.compliance.embargo):
         if embargo.provider and "*" not in embargo.provider and "?" not in embargo.provider:
             if embargo.provider not in spec.providers:
-                problems.append(f"compliance.embargo[{i}].provider: unknown provider '{embargo.provider}' (known: {known})")
+                problems.append(f"compliance.embargo[{i}].provider: unknown provider '{embargo.provider}' (known: {known})"
+                                f"{did_you_mean(embargo.provider, spec.providers)}")
     return problems
+
+
+def _unknown_provider(step_name: str, i: int, name: str, known: Mapping[str, Any]) -> str:
+    listed = ", ".join(sorted(map(str, known)))
+    return f"steps.{step_name}.providers[{i}]: unknown provider '{name}' (known: {listed}){did_you_mean(name, known)}"
+
+
+def _raw_references(raw: dict[str, Any]) -> list[str]:
+    """The unknown providers of a file that failed validation elsewhere, found anyway so
+    that one run of `crosswalk check` reports them with the rest."""
+    steps, known = raw.get("steps"), raw.get("providers")
+    if not isinstance(steps, dict) or not isinstance(known, dict) or not known:
+        return []  # no providers at all: that problem is already named
+    return [_unknown_provider(step_name, i, name, known)
+            for step_name, step in steps.items() if isinstance(step, dict) and isinstance(step.get("providers"), list)
+            for i, name in enumerate(step["providers"]) if isinstance(name, str) and name not in known]
+
+
+def _follows_from(problem: str, unset: list[str]) -> bool:
+    """Whether a validation problem is only the echo of an unset variable: at its path, or
+    above it naming its key (providers.x: "kind 'openai' needs base_url" when base_url was
+    ${URL}, unset). The variable's own problem says it."""
+    where, _, message = problem.partition(": ")
+    return any(u == where or (u.startswith((where + ".", where + "[")) and re.split(r"[.\[]", u)[-1] in message)
+               for u in unset)
 
 
 def _check_hedge(step_name: str, step: StepSpec) -> list[str]:
@@ -145,7 +151,8 @@ def _check_verify(spec: ConfigSpec, step_name: str, step: StepSpec) -> list[str]
         name = getattr(verify, key)
         if name and name not in spec.providers and not (key == "embeddings" and name == "local"):
             hint = " or 'local' (the in-process model)" if key == "embeddings" else ""
-            problems.append(f"{where}.{key}: unknown provider '{name}' (known: {', '.join(sorted(spec.providers))}){hint}")
+            problems.append(f"{where}.{key}: unknown provider '{name}' (known: {', '.join(sorted(spec.providers))}){hint}"
+                            f"{did_you_mean(name, spec.providers)}")
     if verify.judge and verify.judge in spec.providers:
         problems += _judge_independence(spec, step_name, step)
     regions = step.allowed_regions if step.allowed_regions is not None else spec.compliance.allowed_regions
@@ -261,17 +268,13 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
 
 def _merge_feed(spec: ConfigSpec, feed_text: str | None, source: str) -> ConfigSpec:
     """Append the compliance feed's embargo entries (compliance.embargo_file) to the config's."""
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
     name = spec.compliance.embargo_file
     where = f"compliance.embargo_file ({name})"
     if feed_text is None:
         raise ConfigError([f"{where}: the file cannot be read; check the path (relative to the config file)"], source=source)
-    try:
-        raw = yaml.safe_load(feed_text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    raw = load_yaml(feed_text, source=source, where=where)
     if isinstance(raw, dict) and set(raw) == {"embargo"}:
         raw = raw["embargo"]
     if raw is None:
@@ -279,7 +282,7 @@ def _merge_feed(spec: ConfigSpec, feed_text: str | None, source: str) -> ConfigS
     try:
         entries = TypeAdapter(list[EmbargoSpec]).validate_python(raw)
     except ValidationError as exc:
-        raise ConfigError([where + (p if p.startswith("[") else ": " + p) for p in _pydantic_problems(exc)], source=source) from None
+        raise ConfigError([where + (p if p.startswith("[") else ": " + p) for p in pydantic_problems(exc, EmbargoSpec)], source=source) from None
     compliance = spec.compliance.model_copy(update={"embargo": [*spec.compliance.embargo, *entries]})
     return spec.model_copy(update={"compliance": compliance})
 
@@ -292,29 +295,27 @@ def parse_config(text: str, *, env: Mapping[str, str], source: str = "config",
     feed the config names in compliance.embargo_file (after interpolation), or None when it
     cannot be read; it is called once, and only when a feed is named. The caller does the
     reading: policies do no I/O."""
-    import yaml
     from pydantic import ValidationError
 
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"], source=source) from None
+    raw = load_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping with 'providers' and 'steps'"], source=source)
+    # Every problem is collected before raising, so that one run names them all.
     problems: list[str] = []
     raw = _interpolate(raw, env, (), problems)
-    if problems:
-        raise ConfigError(problems, source=source)
+    unset = [p.split(": ", 1)[0] for p in problems]
     try:
         spec = ConfigSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc), source=source) from None
+        problems += [p for p in pydantic_problems(exc, ConfigSpec) if not _follows_from(p, unset)]
+        raise ConfigError(problems + _raw_references(raw), source=source) from None
     if spec.compliance.embargo_file:
         feed_text = read_feed(spec.compliance.embargo_file) if read_feed is not None else None
-        spec = _merge_feed(spec, feed_text, source)
-    problems = _check_references(spec)
+        try:
+            spec = _merge_feed(spec, feed_text, source)
+        except ConfigError as exc:
+            problems += exc.problems
+    problems += _check_references(spec)
     if problems:
         raise ConfigError(problems, source=source)
     return _runtime(spec, source)

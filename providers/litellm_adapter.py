@@ -12,6 +12,7 @@ is passed here (and `ca_bundle` is for kind openai only).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, AsyncIterator
 
 from crosswalk.providers.base import REQUEST_ID, chunk_finishes
@@ -80,7 +81,7 @@ class LiteLLMProvider:
             response = await litellm.acompletion(**self._kwargs(request.body, False))
         except Exception as exc:  # litellm's tree is wide; everything maps below
             raise self._map(exc) from None
-        answer = response.model_dump(exclude_none=True)
+        answer = _without_block_index(response.model_dump(exclude_none=True))
         request_id = _request_id(response)
         if request_id is not None:
             answer[REQUEST_ID] = request_id
@@ -123,7 +124,9 @@ class LiteLLMProvider:
 
     def _map(self, exc: Exception) -> ProviderError:
         litellm = _litellm()
-        message = redact(str(getattr(exc, "message", None) or exc), self._secrets)[:1000]
+        wrapped = redact(str(getattr(exc, "message", None) or exc), self._secrets)
+        vendor = _embedded_error(wrapped)  # the vendor's own structured fields, where litellm kept its body
+        message = _vendor_message(wrapped, vendor)[:1000]
         if isinstance(exc, litellm.Timeout):
             return ProviderTimeout(f"{self.name}: {message}", provider=self.name)
         status = getattr(exc, "status_code", None)
@@ -140,7 +143,6 @@ class LiteLLMProvider:
 
             retry_after = parse_retry_after(headers)
         code = getattr(exc, "code", None)
-        vendor = _embedded_error(message)  # the vendor's own structured fields, where litellm kept its body
         vendor_code = vendor.get("code")
         vendor_type = vendor.get("type") or vendor.get("status")
         return ProviderHTTPError(
@@ -167,6 +169,33 @@ def _request_id(response: Any) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+# litellm's wrapping of a vendor's error: "litellm.PermissionDeniedError: AnthropicException - "
+# (some vendors add a class name: "VertexAIException BadRequestError - ").
+_WRAPPING = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+Exception(?:\s+\w+Error)?\s+-\s+)?")
+
+
+def _vendor_message(wrapped: str, vendor: dict[str, Any]) -> str:
+    """The vendor's own error message: the `message` of the error body litellm quotes,
+    else litellm's text without its wrapping. Records, logs and caller errors show what the
+    vendor said, not the adapter library's exception names."""
+    own = vendor.get("message")
+    if isinstance(own, str) and own.strip():
+        return own
+    return _WRAPPING.sub("", wrapped, count=1) or wrapped
+
+
+def _without_block_index(answer: dict[str, Any]) -> dict[str, Any]:
+    """A non-streamed answer without the `index` litellm leaves on tool calls translated
+    from an Anthropic answer (the content block's position): OpenAI's message tool call
+    has no such field; only a stream's deltas carry one."""
+    for choice in answer.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        for call in (message or {}).get("tool_calls") or ():
+            if isinstance(call, dict):
+                call.pop("index", None)
+    return answer
 
 
 def _embedded_error(message: str) -> dict[str, Any]:

@@ -10,7 +10,10 @@ from typing import Any, Mapping
 from crosswalk.policies.config import RouterConfig
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.parse import parse_config
+from crosswalk.policies.yaml_limits import decode, load_yaml
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few KiB; a megabyte is another file named by mistake
+MAX_FEED_BYTES = 8 * 1024 * 1024  # a compliance feed may list many entries
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
 
@@ -22,16 +25,22 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
+def read_text(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:
+    """A config (or feed) file's text: at most `max_bytes`, UTF-8, else a ConfigError
+    naming the file (an OSError is left to the caller, which knows what to advise)."""
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    return decode(data, what=str(path), max_bytes=max_bytes)
+
+
 def feed_path(config_path: Path) -> Path | None:
     """The compliance feed (compliance.embargo_file) a config file names, resolved against
     the config file's folder; None when it names none (or cannot be read). For the reload
     watcher, which must see a feed change even while the file around it is invalid."""
-    import yaml
-
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_text(config_path), source=str(config_path))
         name = raw["compliance"]["embargo_file"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (OSError, ConfigError, KeyError, TypeError, IndexError):
         return None
     if not isinstance(name, str) or not name:
         return None
@@ -50,15 +59,20 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     feed by the name it found."""
     p = resolve_path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as exc:
-        raise ConfigError([f"cannot read the file ({exc.strerror or exc}); pass --config or set CROSSWALK_CONFIG"], source=str(p)) from None
+        named = " (named by $CROSSWALK_CONFIG)" if path is None and os.environ.get("CROSSWALK_CONFIG") else ""
+        raise ConfigError([f"cannot read the file{named} ({exc.strerror or exc}); check the path"], source=str(p)) from None
 
     def read_feed(name: str) -> str | None:
+        feed = _beside(p, name)
         try:
-            return _beside(p, name).read_text(encoding="utf-8")
+            return read_text(feed, max_bytes=MAX_FEED_BYTES)
         except OSError:
             return None  # parse_config names the field and the fix
+        except ConfigError as exc:  # too large or not UTF-8: the config key that names it, then why
+            raise ConfigError([f"compliance.embargo_file ({feed}): {problem}" for problem in exc.problems],
+                              source=str(p)) from None
 
     environ = os.environ if env is None else env
     config = parse_config(text, source=str(p), env=environ, read_feed=read_feed)

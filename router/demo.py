@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -217,8 +218,9 @@ def main(config: str | None, out: TextIO, *, pace_s: float = 0.02) -> int:
     providers = router.runtime.config.providers
     missing = {"alpha-large", "alpha-mini", "beta-pro"} - set(providers)
     if missing or any(p.kind != "simulated" for p in providers.values()):
-        print("crosswalk demo needs the simulated vendors of config/default.yaml "
-              f"(missing or not simulated: {', '.join(sorted(missing)) or 'some providers'})", file=out)
+        named = " (the file $CROSSWALK_CONFIG names)" if config is None and os.environ.get("CROSSWALK_CONFIG") else ""
+        print(f"crosswalk demo needs the simulated vendors of config/default.yaml; {router.runtime.config.source}{named} "
+              f"lacks them (missing or not simulated: {', '.join(sorted(missing)) or 'some providers'})", file=out)
         return 2
     logger = logging.getLogger("crosswalk")
     level = logger.level

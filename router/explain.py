@@ -1,29 +1,26 @@
-"""`crosswalk explain --step S [--region R] [--url PROXY]`: for each provider of a step,
-eligible or not and why: region rule, embargo entry (reason and dates), deny list, and
-with --url the live exclusion evidence (structured or corroborated), ejection and hard
-evidence seen once and awaiting corroboration, from a running sidecar. An exclusion is
-lifted with `crosswalk unexclude PROVIDER --url ...`."""
+"""`crosswalk explain --step S [--region R] [--config FILE | --url PROXY]`: for each
+provider of a step, eligible or not and why: region rule, embargo entry (reason and dates),
+deny list. With --url the running sidecar explains with its own config and live state
+(GET /v1/crosswalk/explain): exclusion evidence (structured or corroborated), ejection,
+and hard evidence seen once and awaiting corroboration. An exclusion is lifted with
+`crosswalk unexclude PROVIDER --url ...`."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import urllib.request
 from typing import Any
 
 from crosswalk.policies.compliance import verdict
 from crosswalk.policies.config import RouterConfig
+from crosswalk.policies.suggest import did_you_mean
 
 
-def live_state(url: str, key: str | None) -> dict[str, dict[str, Any]]:
-    """Provider states from a running proxy's GET /v1/crosswalk/providers."""
-    request = urllib.request.Request(url.rstrip("/") + "/v1/crosswalk/providers")
-    if key:
-        request.add_header("authorization", f"Bearer {key}")
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        payload = json.loads(resp.read())
-    return {p["provider"]: p for p in payload.get("providers", [])}
+def unknown_step(name: str, config: RouterConfig) -> str | None:
+    """Why `name` is not a step of the config (with the closest), or None when it is."""
+    if name in config.steps:
+        return None
+    return f"unknown step '{name}' in {config.source} (known steps: {', '.join(sorted(config.steps))}){did_you_mean(name, config.steps)}"
 
 
 def explain(config: RouterConfig, step_name: str, *, region: str | None, today: dt.date,
@@ -34,7 +31,8 @@ def explain(config: RouterConfig, step_name: str, *, region: str | None, today: 
         allowed = {region} if step.allowed_regions is None or region in step.allowed_regions else set()
         step = dataclasses.replace(step, allowed_regions=frozenset(allowed))
     where = f" for region {region}" if region else ""
-    lines = [f"step {step_name}{where} (compliance as of {today}" + ("; live state from the proxy)" if live is not None else ")")]
+    lines = [f"step {step_name}{where} in {config.source} (compliance as of {today}"
+             + ("; live state from the proxy)" if live is not None else ")")]
     usable = 0
     for rank, name in enumerate(step.providers, 1):
         conf = config.providers[name]
@@ -55,6 +53,10 @@ def explain(config: RouterConfig, step_name: str, *, region: str | None, today: 
                 reason += f"; seen once, awaiting corroboration: {first['failure_class']}: {first['evidence']}"
         usable += status in ("eligible", "EJECTED", "COOLING")
         lines.append(f"  {rank}. {name:<16} vendor {conf.vendor:<12} region {conf.region or '-':<6} {status:<9} {reason}")
+    known = {p.region for p in config.providers.values() if p.region}
+    if region is not None and region not in known:
+        lines.append(f"  region '{region}' is unknown: no provider has it (providers' regions: "
+                     f"{', '.join(sorted(known)) or 'none set'}){did_you_mean(region, known)}")
     if live is None:
         lines.append("  (compliance only: pass --url of a running `crosswalk serve` to include ejections and exclusions)")
     return lines, usable

@@ -4,7 +4,8 @@ POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a ste
 /v1/responses with GET and DELETE /v1/responses/{id}, and POST /v1/completions, whose
 dialects (router/dialects/) turn them into the step's chat request and its answer back; GET
 /v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
-/v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
+/v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth), GET
+/v1/crosswalk/explain?step=S (`crosswalk explain --url`, behind auth),
 /healthz and /readyz (GET or HEAD), /metrics.
 Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
 OpenAI's error JSON with the status the failure deserves.
@@ -384,6 +385,23 @@ async def providers_state(request: web.Request) -> web.Response:
                                                "reload_error": proxy.reload_error}})
 
 
+async def explain_step(request: web.Request) -> web.Response:
+    """GET /v1/crosswalk/explain?step=S[&region=R]: `crosswalk explain` on this proxy's own
+    config and provider states (what `crosswalk explain --url` prints)."""
+    from crosswalk.router import explain as explain_mod
+
+    proxy: ProxyState = request.app["proxy"]
+    state = proxy.runtime.state
+    config, step = state.config, request.query.get("step", "")
+    unknown = explain_mod.unknown_step(step, config)
+    if unknown is not None:
+        return _error(404, unknown, type_="invalid_request_error", param="step", code="step_not_found")
+    live = {standing.provider: _standing_json(standing) for standing in state.standings()}
+    lines, usable = explain_mod.explain(config, step, region=request.query.get("region") or None,
+                                        today=proxy.runtime.clock.wall().date(), live=live)
+    return _json({"config": config.source, "step": step, "lines": lines, "usable": usable})
+
+
 def _standing_json(standing: Standing) -> dict[str, Any]:
     """A provider's standing as the provider-state endpoint shows it (durations from now)."""
     now, exclusion = standing.now, standing.exclusion
@@ -513,6 +531,7 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/v1/models/{id}": ("GET", model),
         "/v1/crosswalk/providers": ("GET", providers_state),
         "/v1/crosswalk/providers/{name}/unexclude": ("POST", unexclude),
+        "/v1/crosswalk/explain": ("GET", explain_step),
         "/healthz": ("GET", healthz),
         "/readyz": ("GET", readyz),
         "/metrics": ("GET", metrics),

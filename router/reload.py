@@ -17,7 +17,7 @@ from pathlib import Path
 from crosswalk.router import logs
 from crosswalk.router.auth import is_loopback, keys_from
 from crosswalk.router.background import cancel_and_wait
-from crosswalk.router.configfile import feed_path, load_config
+from crosswalk.router.configfile import MAX_FEED_BYTES, feed_path, load_config
 from crosswalk.router.errors import ConfigError
 from crosswalk.router.proxy import ProxyState
 
@@ -25,18 +25,26 @@ log = logging.getLogger("crosswalk.reload")
 
 
 def _fingerprint(path: Path) -> str | None:
-    """Hash of the config file and of the compliance feed it names (either changing reloads)."""
+    """Hash of the config file and of the compliance feed it names (either changing
+    reloads). Only as much of each is read as the loader would accept, plus a byte: an
+    oversized file (or a device named as one) costs no more, and the loader says why it
+    is refused."""
     try:
-        digest = hashlib.sha256(path.read_bytes())
+        digest = hashlib.sha256(_digest(path))
     except OSError:
         return None
     feed = feed_path(path)
     if feed is not None:
         try:
-            digest.update(feed.read_bytes())
+            digest.update(_digest(feed))
         except OSError:
             digest.update(b"(feed missing)")
     return digest.hexdigest()
+
+
+def _digest(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return hashlib.sha256(fh.read(MAX_FEED_BYTES + 1)).digest()
 
 
 class ConfigWatcher:
@@ -76,15 +84,21 @@ class ConfigWatcher:
             except TimeoutError:
                 pass
             self._wake.clear()
-            fingerprint = _fingerprint(self.path)
-            if fingerprint is not None and fingerprint != self._seen:
-                self._seen = fingerprint
-                await self.reload()
+            try:
+                fingerprint = await asyncio.to_thread(_fingerprint, self.path)
+                if fingerprint is not None and fingerprint != self._seen:
+                    self._seen = fingerprint
+                    await self.reload()
+            except Exception as exc:  # noqa: BLE001 (the watcher must outlive whatever a file holds)
+                self._reject(f"{self.path}: the reload failed ({type(exc).__name__}: {exc}); fix the file, "
+                             "the next change or SIGHUP tries again")
 
     async def reload(self) -> bool:
-        """Load the file; apply it if it is valid. Returns whether it was applied."""
+        """Load the file (in a thread: parsing a large file must not hold the event loop
+        that serves requests and probes); apply it if it is valid. Returns whether it was
+        applied."""
         try:
-            config = load_config(self.path)
+            config = await asyncio.to_thread(load_config, self.path)
         except ConfigError as exc:
             return self._reject(str(exc))
         keys = keys_from(config.proxy.api_keys)  # CROSSWALK_API_KEYS still counts

@@ -1,16 +1,18 @@
-"""`crosswalk report`: the reliability of each step, and of the pipeline, from what was
-observed: requests, the share answered, answered by the first attempt, whose first attempt
-failed, answered after failover and unanswered, the verified share and disagreement rate,
-and the compounded end-to-end figure with and without failover (in the pipeline's order);
-then which provider's answers broke which of a step's validators, how often; what
-verification spent per step (panel members and judge, in tokens); and the seams flagged
-between steps of one run."""
+"""`crosswalk report`: the reliability of each step from what was observed: requests, the
+share answered, answered by the first attempt, whose first attempt failed, answered after
+failover and unanswered, the verified share and disagreement rate; for a pipeline named
+with --pipeline, also the compounded end-to-end figure with and without failover (steps
+observed together are not a pipeline unless the operator says they are); then which
+provider's answers broke which of a step's validators, how often; what verification spent
+per step (panel members and judge, in tokens); and the seams flagged between steps of one run."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
+
+from crosswalk.policies.suggest import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +99,10 @@ COLUMNS: tuple[Column, ...] = (
 
 
 def render(rows: Sequence[StepReliability], pipeline: Iterable[str] | None = None) -> str:
-    """The per-step table, the compounded pipeline figure (product over steps, in the
-    pipeline's own order) and a legend saying what each column measures. A pipeline step
-    with no observed requests is a ValueError: its figure would be a guess."""
+    """The per-step table, the compounded figure of a named pipeline (product over its
+    steps, in its own order; none without one) and a legend saying what each column
+    measures. A pipeline step with no observed requests is a ValueError: its figure would
+    be a guess."""
     sections = [step_table(rows), pipeline_line(rows, pipeline), legend(COLUMNS)]
     return "\n".join(s for s in sections if s)
 
@@ -114,10 +117,13 @@ def step_table(rows: Sequence[StepReliability], columns: Sequence[Column] = COLU
 
 
 def pipeline_line(rows: Sequence[StepReliability], pipeline: Iterable[str] | None) -> str:
-    """The end-to-end figure with and without failover: the product of the steps' rates."""
+    """A named pipeline's end-to-end figure with and without failover: the product of its
+    steps' rates ("" without a pipeline)."""
+    if pipeline is None:
+        return ""
     by_step = {r.step: r for r in rows}
-    names = list(pipeline) if pipeline is not None else [r.step for r in rows]
-    missing = [n for n in names if n not in by_step]
+    names = list(pipeline)
+    missing = [f"{n}{did_you_mean(n, by_step)}" for n in names if n not in by_step]
     if missing:
         raise ValueError(f"--pipeline: no requests observed for step(s) {', '.join(missing)} "
                          f"(observed: {', '.join(by_step) or 'none'})")

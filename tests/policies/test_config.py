@@ -78,7 +78,7 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.modle: unknown key 'modle'", "check its spelling", id="unknown-key-in-provider",
+        "providers.a.modle: unknown key 'modle'", "did you mean 'model'?", id="unknown-key-in-provider",
     ),
     pytest.param(
         """
@@ -87,7 +87,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], max_atempts: 2}
         """,
-        "steps.draft.max_atempts: unknown key 'max_atempts'", "check its spelling", id="unknown-key-in-step",
+        "steps.draft.max_atempts: unknown key 'max_atempts'", "did you mean 'max_attempts'?", id="unknown-key-in-step",
     ),
     pytest.param(
         """
@@ -96,7 +96,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], timeouts: {per_try: 2}}
         """,
-        "steps.draft.timeouts.per_try: unknown key 'per_try'", "check its spelling", id="unknown-key-in-timeouts",
+        "steps.draft.timeouts.per_try: unknown key 'per_try'", "did you mean 'per_try_s'?", id="unknown-key-in-timeouts",
     ),
     pytest.param(
         """
@@ -105,12 +105,12 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.simulate.latency: unknown key 'latency'", "check its spelling", id="unknown-key-in-simulate",
+        "providers.a.simulate.latency: unknown key 'latency'", "did you mean 'latency_ms'?", id="unknown-key-in-simulate",
     ),
     pytest.param(BASE + "proxy: {drain_s: -1}\n", "proxy.drain_s: ", "greater than or equal to 0", id="negative-drain"),
     pytest.param(
         BASE + "compliance: {embargo: [{vendor: x, reason: r, untill: 2026-01-01}]}\n",
-        "compliance.embargo[0].untill: unknown key 'untill'", "check its spelling", id="unknown-key-in-list-item",
+        "compliance.embargo[0].untill: unknown key 'untill'", "did you mean 'until'?", id="unknown-key-in-list-item",
     ),
     pytest.param(
         """
@@ -193,7 +193,7 @@ ERRORS = [
         steps:
           draft: {providers: [a]}
         """,
-        "providers.a.kind: ", "'openai', 'litellm' or 'simulated'", id="bad-kind-literal",
+        "providers.a.kind: unknown kind (one of: ", "did you mean 'openai'?", id="bad-kind-literal",
     ),
     pytest.param(BASE + "version: 2\n", "version: ", "1", id="bad-version"),
     pytest.param(
@@ -366,7 +366,7 @@ ERRORS = [
         steps:
           draft: {providers: [a], rate_limited: {wait_max: 1}}
         """,
-        "steps.draft.rate_limited.wait_max: unknown key 'wait_max'", "check its spelling", id="unknown-key-in-rate-limited",
+        "steps.draft.rate_limited.wait_max: unknown key 'wait_max'", "did you mean 'wait_max_s'?", id="unknown-key-in-rate-limited",
     ),
 ]
 
@@ -650,7 +650,8 @@ def test_load_config_missing_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.yaml", env={})
     (message,) = info.value.problems
-    assert "cannot read the file" in message and "--config" in message and "CROSSWALK_CONFIG" in message
+    # No option advised: load_config serves the SDK (no --config there) as well as the CLI.
+    assert "cannot read the file" in message and "check the path" in message and "--config" not in message
     assert info.value.source.endswith("nope.yaml")
 
 
@@ -678,3 +679,24 @@ def test_timeouts_left_out_are_capped_by_total_but_written_ones_must_fit():
     assert (t.per_try_s, t.ttft_s, t.idle_s) == (30, 15, 15)
     with pytest.raises(ConfigError, match=r"steps.s.timeouts: ttft_s \(15.0\) is longer than total_s \(8.0\); lower it"):
         parse_config(base % "{total_s: 8, ttft_s: 15}", env={})
+
+
+def test_every_layer_of_mistake_is_reported_at_once_without_echoes():
+    got = problems(
+        """
+        providers:
+          local: {kind: openai, model: x, base_url: "${CW_UNSET_URL}"}
+          other: {kind: openai, model: x, api_key: "${CW_UNSET_KEY}"}
+        steps:
+          s: {providers: [local, othr]}
+          empty: {providers: []}
+        """
+    )
+    assert got == [
+        "providers.local.base_url: environment variable CW_UNSET_URL is not set; export it, or write ${CW_UNSET_URL:-default}",
+        "providers.other.api_key: environment variable CW_UNSET_KEY is not set; export it, or write ${CW_UNSET_KEY:-default}",
+        # Not an echo of the unset key: a problem of its own, reported with it.
+        "providers.other: kind 'openai' needs base_url (e.g. https://api.openai.com/v1)",
+        "steps.empty.providers: the list is empty; a step needs at least 1 provider: list the providers to try, best first",
+        "steps.s.providers[1]: unknown provider 'othr' (known: local, other); did you mean 'other'?",
+    ]

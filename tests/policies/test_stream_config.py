@@ -57,7 +57,7 @@ def test_no_stream_block_means_commit_at_the_first_token_and_resume_auto():
     ("{hold: half}", "steps.s.stream.hold"),
     ("{resume: later}", "steps.s.stream.resume"),
     ("{continue_prompt: ''}", "steps.s.stream.continue_prompt"),
-    ("{holds: full}", "steps.s.stream.holds: unknown key 'holds'; check its spelling against the documented keys"),
+    ("{holds: full}", "steps.s.stream.holds: unknown key 'holds'; did you mean 'hold'?"),
 ])
 def test_stream_mistakes_name_their_path(block, said):
     with pytest.raises(ConfigError) as info:

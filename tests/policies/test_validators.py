@@ -176,7 +176,7 @@ def test_a_step_compiles_its_rules_in_order_with_safe_defaults():
     ("validate:\n  - number: {min: 1, field: 'a..b'}\n",
      "steps.quote.validate[0].number: 'a..b' is not a field path (dotted keys with [i] for array items, such as quote.items[0].price)"),
     ("validate:\n  - number: {min: 1, mx: 2}\n",
-     "steps.quote.validate[0].number.mx: unknown key 'mx'; check its spelling against the documented keys"),
+     "steps.quote.validate[0].number.mx: unknown key 'mx'; did you mean 'max'?"),
     ("validate:\n  - regex: a\n    max_chars: 3\n",
      "steps.quote.validate[0]: give exactly one of schema, number, regex or max_chars (one rule per list item)"),
     ("validate:\n  - name: x\n",
@@ -187,9 +187,9 @@ def test_a_step_compiles_its_rules_in_order_with_safe_defaults():
     ("on_invalid: flag\n",
      "steps.quote: on_invalid applies to a step's validate rules, and this step has none; add 'validate' or remove 'on_invalid'"),
     ("validate:\n  - max_chars: 9\non_invalid: retry\n",
-     "steps.quote.on_invalid: Input should be 'failover', 'flag' or 'fail'"),
+     "steps.quote.on_invalid: unknown value (one of: failover, flag, fail)"),
     ("validators:\n  - max_chars: 9\n",
-     "steps.quote.validators: unknown key 'validators'; check its spelling against the documented keys"),
+     "steps.quote.validators: unknown key 'validators'; did you mean 'validate'?"),
 ])
 def test_each_mistake_names_its_path_and_the_fix(step_yaml, problem):
     assert _problems(_indent(step_yaml)) == [problem]

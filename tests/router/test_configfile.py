@@ -54,15 +54,15 @@ def test_load_config_parses_the_file_once(tmp_path, monkeypatch):
     path = tmp_path / "c.yaml"
     path.write_text(CONFIG % "feed.yaml")
     reads: list[Path] = []
-    real_read = Path.read_text
+    real_read = configfile.read_text
 
-    def counting_read(self: Path, *args: object, **kwargs: object) -> str:
-        reads.append(self)
-        return real_read(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counting_read(path: Path, **kwargs: object) -> str:
+        reads.append(path)
+        return real_read(path, **kwargs)  # type: ignore[arg-type]
 
     # feed_path (its own YAML parse of the file) is the reload watcher's alone now.
     monkeypatch.setattr(configfile, "feed_path", lambda *a: pytest.fail("load_config parsed the file a second time"))
-    monkeypatch.setattr(Path, "read_text", counting_read)
+    monkeypatch.setattr(configfile, "read_text", counting_read)
     config = load_config(path, env={})
     assert reads == [path, tmp_path / "feed.yaml"], "the config file once, then the feed it names"
     assert [e.reason for e in config.compliance.embargo] == ["export-control review"]

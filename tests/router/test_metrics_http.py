@@ -112,8 +112,12 @@ async def test_tokens_process_metrics_and_report_labels_through_a_real_proxy(fak
     assert "pipeline extract -> draft: end to end 50.0% answered with failover, 37.5% by first attempts alone" in report.stdout
     assert "first attempt failed: share whose first attempt did not answer (what failover had to make up)" in report.stdout
     assert "answered after failover: share whose first attempt failed and that a later attempt answered" in report.stdout
-    unknown = await asyncio.to_thread(_report, str(page), "--pipeline", "extract,summarize")
-    assert unknown.returncode == 1 and "no requests observed for step(s) summarize" in unknown.stderr
+    unknown = await asyncio.to_thread(_report, str(page), "--pipeline", "extract,drafts")
+    assert unknown.returncode == 1 and "no requests observed for step(s) drafts; did you mean 'draft'?" in unknown.stderr
+    # Without --pipeline the steps are reported one by one: nothing compounds steps the operator did not name.
+    steps = await asyncio.to_thread(_report, str(page))
+    assert steps.returncode == 0 and steps.stdout.splitlines()[:3] == lines[:3]
+    assert "pipeline" not in steps.stdout and "end to end" not in steps.stdout
 
 
 async def test_every_scrape_of_two_workers_shows_the_sum(fake_vendor, tmp_path):
