@@ -16,6 +16,8 @@ from crosswalk.policies.agreement import pick_diverse
 from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig, StepConf
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.prefill import prefill_default
+
+ANTHROPIC_URL = "https://api.anthropic.com"  # kind anthropic's base_url when none is given
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -190,6 +192,8 @@ def _vendor_default(name: str, spec: ProviderSpec) -> str:
         return spec.model.split("/", 1)[0]
     if spec.kind == "openai" and spec.base_url:
         return urlsplit(spec.base_url).hostname or name
+    if spec.kind == "anthropic":
+        return "anthropic"
     return name
 
 
@@ -202,7 +206,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             vendor=_vendor_default(name, p),
             family=p.family or p.model,
             region=p.region,
-            base_url=p.base_url,
+            base_url=p.base_url or (ANTHROPIC_URL if p.kind == "anthropic" else None),
             context_window=p.context_window,
             api_key=p.api_key.get_secret_value() if p.api_key else None,
             headers=dict(p.headers),

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Iterable, Mapping, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Native:
+    """The caller's own request, when it came in another dialect than Chat: `dialect`
+    names it ("messages"), `body` is what the caller sent (`model` and all), `headers`
+    the caller's dialect headers worth carrying on (`anthropic-beta`). A provider that
+    speaks that dialect sends `body` with only `model` changed."""
+
+    dialect: str
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """An OpenAI-shaped chat request. `body` passes through to the vendor unchanged except
     for `model`, which each provider sets to its own upstream model (tools,
-    response_format and unknown fields survive)."""
+    response_format and unknown fields survive). `native`: the caller's original request
+    in its own dialect, for providers that speak it (None: the caller spoke Chat)."""
 
     body: dict[str, Any]
+    native: Native | None = None
 
 
 # Where an adapter leaves the vendor's own request id (OpenAI's `x-request-id`, Anthropic's
 # `request-id`) in the answer dict it returns, or in a stream's first chunk; the chain takes
 # it out into the record before anything reaches the caller.
 REQUEST_ID = "_crosswalk_request_id"
+# Where a provider that served a `native` request leaves the vendor's own answer (or, on a
+# stream chunk, the one event the chunk was made from), so the ingress can return it
+# unchanged; the chunk or dict itself is the canonical chat form every other part reads.
+NATIVE = "_crosswalk_native"
 
 
 class Provider(Protocol):
