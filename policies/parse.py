@@ -115,6 +115,10 @@ def _check_references(spec: ConfigSpec) -> list[str]:
                         f"compliance.allowed_regions ({', '.join(sorted(global_regions))}); a step may only narrow it"
                     )
     for step_name, step in spec.steps.items():
+        for i, alias in enumerate(step.aliases):
+            if alias in spec.steps and alias != step_name:
+                problems.append(f"steps.{step_name}.aliases[{i}]: '{alias}' is the name of another step, which it would "
+                                "never reach; remove the alias or rename that step")
         if step.hedge is not None:
             problems += _check_hedge(step_name, step)
         if step.verify is not None and not problems:
@@ -236,6 +240,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             rate_limited=s.rate_limited,
             validate=validators_of(s.validators) if s.validators else None,
             on_invalid=s.on_invalid,
+            aliases=tuple(s.aliases),
             stream=spec.stream if s.stream is None else spec.stream.model_copy(
                 update={k: getattr(s.stream, k) for k in s.stream.model_fields_set}),
         )

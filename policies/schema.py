@@ -314,6 +314,9 @@ class StepSpec(_Spec):
     allowed_regions: list[str] | None = None
     failover_on_content_filter: bool = False
     description: str | None = None
+    # Other names callers may send as `model` for this step: exact names or globs
+    # (`claude-sonnet-4-5*`), so clients that send their own model names (Claude Code) land here.
+    aliases: list[str] = Field(default_factory=list)
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
     rate_limited: RateLimitedSpec = Field(default_factory=RateLimitedSpec)

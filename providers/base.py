@@ -11,11 +11,15 @@ class Native:
     """The caller's own request, when it came in another dialect than Chat: `dialect`
     names it ("messages"), `body` is what the caller sent (`model` and all), `headers`
     the caller's dialect headers worth carrying on (`anthropic-beta`). A provider that
-    speaks that dialect sends `body` with only `model` changed."""
+    speaks that dialect sends `body` with only `model` changed. `needs`: what in it only
+    such a provider can carry (the others are not eligible); `dropped`: what a
+    translation for the others leaves out (listed in the decision record)."""
 
     dialect: str
     body: dict[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

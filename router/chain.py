@@ -21,6 +21,7 @@ runtime (router/runtime.py) picks which of the two serves a step.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from contextlib import aclosing
@@ -29,11 +30,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, T
 
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits, stream_text
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Native, Provider, chunk_commits, stream_text
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
-from crosswalk.router.errors import CrosswalkError, DeadlineExceeded
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, NoEligibleProvider
 from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.resume import Readers, Resumer
@@ -60,30 +61,53 @@ class FailoverChain:
         self.providers = providers
         self.observer = observer
 
-    def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
+    def _done(self, record: DecisionRecord, error: CrosswalkError | None, native: Native | None = None) -> None:
+        if native is not None and record.provider is not None and self.dialect(record.provider) != native.dialect:
+            record.dropped = native.dropped  # served by translation: what it left out
         if self.observer is not None:
             self.observer.request_done(record, error)
         logs.decision(record, error)
+
+    def dialect(self, provider: str) -> str:
+        """The API dialect `provider` speaks natively ("chat" unless it says otherwise)."""
+        return getattr(self.providers.get(provider), "dialect", "chat")
+
+    def for_request(self, step: StepConf, native: Native | None) -> tuple[StepConf, dict[str, str]]:
+        """`step` narrowed to the providers that can carry what the caller's request needs
+        (a thinking signature, a beta: only its own dialect's providers can), and why each
+        other one cannot; `NoEligibleProvider` when none can."""
+        if native is None or not native.needs:
+            return step, {}
+        why = f"cannot carry {', '.join(native.needs)} (only a provider speaking {native.dialect} can)"
+        ineligible = {n: why for n in step.providers if self.dialect(n) != native.dialect}
+        if len(ineligible) == len(step.providers):
+            rows = "; ".join(f"{n}: blocked ({r})" for n, r in ineligible.items())
+            raise NoEligibleProvider(f"step '{step.name}': no eligible provider: {rows}", step=step.name, retryable=False)
+        return dataclasses.replace(step, providers=tuple(n for n in step.providers if n not in ineligible)), ineligible
 
     def candidates(self, step: StepConf) -> list[ProviderConf]:
         """The providers `step` may use now, best first (what a verification panel is drawn from)."""
         state = self.state
         return [state.config.providers[n] for n in state.candidates(step)]
 
-    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True,
+                       native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request for `step`; returns the completion dict and its
         record. `observe=False` for a part of a larger request (a verification panel
-        member runs a narrowed copy of its step and is observed as part of the whole)."""
-        request = ChatRequest(body)
+        member runs a narrowed copy of its step and is observed as part of the whole).
+        `native`: the caller's own request when it spoke another dialect than Chat."""
+        step, ineligible = self.for_request(step, native)
+        request = ChatRequest(body, native)
         run = StepRun(self.state, step, request=request)
+        _note_dialect(run.record, native, ineligible)
         try:
             result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
-                self._done(run.record, error)
+                self._done(run.record, error, native)
             raise
         if observe:
-            self._done(run.record, None)
+            self._done(run.record, None, native)
         return result, run.record
 
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
@@ -129,11 +153,14 @@ class FailoverChain:
             attempt = screened(race.run, choice.provider, attempt, answer_text, self.observer)
         race.start(choice, attempt, hedge=hedge)
 
-    async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None, *,
+                     native: Native | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request for `step`, yielding chunk dicts. The decision record is
         appended to `record_out` at once and filled in as attempts happen."""
-        request = ChatRequest({**body, "stream": True})
+        step, ineligible = self.for_request(step, native)
+        request = ChatRequest({**body, "stream": True}, native)
         run = StepRun(self.state, step, kind="ttft", request=request)
+        _note_dialect(run.record, native, ineligible)
         if record_out is not None:
             record_out.append(run.record)
         try:
@@ -143,9 +170,9 @@ class FailoverChain:
                 async for chunk in chunks:
                     yield chunk
         except CrosswalkError as error:
-            self._done(run.record, error)
+            self._done(run.record, error, native)
             raise
-        self._done(run.record, None)
+        self._done(run.record, None, native)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         if run.step.hedge is not None:
@@ -308,6 +335,12 @@ def _request_id(result: Any) -> str | None:
 def _first_request_id(held: list[dict[str, Any]]) -> str | None:
     """The vendor's request id off a stream's first chunk (taken out: it is not the caller's)."""
     return held[0].pop(REQUEST_ID, None) if held else None
+
+
+def _note_dialect(record: DecisionRecord, native: Native | None, ineligible: dict[str, str]) -> None:
+    if native is not None:
+        record.dialect = native.dialect
+        record.ineligible = ineligible
 
 
 def _hold(run: StepRun) -> float:

@@ -16,19 +16,20 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
 from crosswalk.policies.config import StepConf
+from crosswalk.providers.base import Native
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
 from crosswalk.router.auth import authorized
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
 from crosswalk.router.records import DecisionRecord
-from crosswalk.router.resume import recovery_event
+from crosswalk.router.dialects.chat import ChatWire
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
 
@@ -57,6 +58,28 @@ def _error(status: int, message: str, *, type_: str, param: str | None = None, c
            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response:
     return web.Response(body=error_body(message, type_=type_, param=param, code=code, extra=extra), status=status,
                         content_type=JSON, headers=headers)
+
+
+class ErrorRender(Protocol):
+    """Renders an error answer in a dialect's JSON (`_error`: OpenAI's)."""
+
+    def __call__(self, status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response: ...
+
+
+class Wire(Protocol):
+    """Encodes one answer's stream in a dialect (router/dialects/)."""
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes: ...
+
+    def end(self, record: DecisionRecord) -> bytes: ...
+
+    def broken(self, err: CrosswalkError, record: DecisionRecord) -> bytes: ...
+
+    def internal(self) -> bytes: ...
+
+
+_CHAT_WIRE = ChatWire()
 
 
 _HEADER_SAFE = "".join(c for c in map(chr, range(0x20, 0x7f)) if c != "%")
@@ -92,7 +115,7 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
     return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
-def _crosswalk_error(err: CrosswalkError) -> web.Response:
+def _crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -> web.Response:
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
     # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
@@ -112,7 +135,7 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
         extra["validation"] = validation.as_json(record)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
-    return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
+    return (render or _error)(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
@@ -120,16 +143,17 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler, *, auth: bool) -> Handler:
-    """Auth (for /v1/*), and every failure as OpenAI error JSON, never a stack trace.
+def _guarded(handler: Handler, *, auth: bool, render: ErrorRender = _error) -> Handler:
+    """Auth (for /v1/*: a bearer key, or `x-api-key` as Anthropic clients send it), and
+    every failure as error JSON in the route's dialect (`render`), never a stack trace.
     A plain wrapper per route rather than an aiohttp middleware: the middleware machinery
     cost several percent of the proxy's throughput."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         proxy: ProxyState = request.app["proxy"]
-        if auth and not authorized(request.headers.get("authorization"), proxy.keys):
-            return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
-                          type_="invalid_request_error", code="invalid_api_key")
+        if auth and not authorized(request.headers.get("authorization"), proxy.keys, api_key=request.headers.get("x-api-key")):
+            return render(401, "missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
+                          "with a key from the Crosswalk config", type_="invalid_request_error", code="invalid_api_key")
         try:
             response = await handler(request)
             if proxy.draining:  # tell keep-alive clients to reconnect (to a replica that stays)
@@ -137,16 +161,16 @@ def _guarded(handler: Handler, *, auth: bool) -> Handler:
             return response
         except web.HTTPException as exc:
             if exc.status == 413:
-                return _error(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
+                return render(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
                               type_="invalid_request_error", code="body_too_large")
-            return _error(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
+            return render(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
         except BadRequest as exc:
-            return _error(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
+            return render(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception:
             log.exception("crosswalk proxy: internal error on %s %s", request.method, request.path)
-            return _error(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
+            return render(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
 
     return guarded
 
@@ -219,19 +243,25 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord]) -> web.StreamResponse:
+                  records: list[DecisionRecord], *, wire: Wire | None = None, native: Native | None = None,
+                  render: ErrorRender | None = None,
+                  headers_of: Callable[[DecisionRecord], dict[str, str]] | None = None) -> web.StreamResponse:
+    """Stream an answer in the caller's dialect: `wire` encodes the chunks (Chat's by
+    default), `render` answers an error before anything was sent, `headers_of` gives the
+    record's headers (the x-crosswalk-* set by default)."""
+    wire = wire or _CHAT_WIRE
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
-    async with aclosing(runtime.stream(step, body, records)) as chunks:
+    async with aclosing(runtime.stream(step, body, records, native=native)) as chunks:
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
-            return _crosswalk_error(err)
+            return _crosswalk_error(err, render=render or _error)
         except StopAsyncIteration:
             first = None
         record = records[0]
-        headers = {**_record_headers(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers = {**(headers_of or _record_headers)(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
         if record.provider and not any(a.failure_class is None for a in record.attempts):
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
@@ -239,32 +269,28 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         try:
             await response.prepare(request)
             if first is not None:
-                await response.write(b"data: " + dumps(first) + b"\n\n")
+                await response.write(wire.chunk(first))
             async for chunk in chunks:
-                await response.write(b"data: " + dumps(chunk) + b"\n\n")
-            if record.recovery is not None:  # the stream broke and was resumed: say how, last
-                await response.write(b"data: " + dumps(recovery_event(record)) + b"\n\n")
-            await response.write(b"data: [DONE]\n\n")
+                await response.write(wire.chunk(chunk))
+            await response.write(wire.end(record))
             await response.write_eof()
         except CrosswalkError as err:
-            # Past the commit point: an in-band error event, and no [DONE], so no client can
-            # take the partial answer for a whole one.
-            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
+            # Past the commit point: an in-band error event, and no clean end, so no client
+            # can take the partial answer for a whole one.
+            await _end_in_band(response, wire.broken(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:
             if not response.prepared:
                 raise  # nothing sent yet: the guard answers with error JSON
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
-            await _end_in_band(response, error_body("internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete",
-                                                    type_="server_error", code="server_error"))
+            await _end_in_band(response, wire.internal())
     return response
 
 
 async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
     try:
-        await response.write(b"data: " + event + b"\n\n")
+        await response.write(event)
         await response.write_eof()
     except ConnectionError:
         pass
@@ -396,9 +422,13 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/metrics": ("GET", metrics),
     }
     probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
+    from crosswalk.router import proxy_messages
+
+    routes.update(proxy_messages.ROUTES)
     app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
     for path, (method, handler) in routes.items():
-        guarded = _guarded(handler, auth=path.startswith("/v1/"))
+        render = proxy_messages.render_error if path in proxy_messages.ROUTES else _error
+        guarded = _guarded(handler, auth=path.startswith("/v1/"), render=render)
         app.router.add_route(method, path, guarded)
         if path in probes:
             app.router.add_route("HEAD", path, guarded)

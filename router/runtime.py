@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 from crosswalk.policies.config import RouterConfig, StepConf
 from crosswalk.policies.selection import Row
-from crosswalk.providers.base import Provider
+from crosswalk.providers.base import Native, Provider
 from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.chain import FailoverChain
 from crosswalk.router.clock import Clock, SystemClock
@@ -65,11 +65,13 @@ class Runtime:
         self.verifier = Verifier(self.chain, clock=self.clock, rng=self.state.rng, observer=self.metrics)
 
     def step(self, name: str) -> StepConf:
-        """The step called `name`, or `UnknownStep` listing the known ones."""
-        step = self.config.steps.get(name)
+        """The step called `name` (or aliased so), or `UnknownStep` listing the known ones."""
+        step = self.config.step_for(name)
         if step is None:
             known = ", ".join(sorted(self.config.steps))
-            raise UnknownStep(f"unknown step '{name}' (known steps: {known})", step=name)
+            aliases = ", ".join(a for s in self.config.steps.values() for a in s.aliases)
+            also = f"; aliases: {aliases}" if aliases else ""
+            raise UnknownStep(f"unknown step '{name}' (known steps: {known}{also})", step=name)
         return step
 
     def _sendable(self, name: str, body: dict[str, Any]) -> StepConf:
@@ -82,14 +84,17 @@ class Runtime:
             raise InvalidRequest(f"step '{step.name}': the request body cannot be sent as JSON: {problem}", step=step.name)
         return step
 
-    async def complete(self, step: str, body: dict[str, Any]) -> tuple[dict[str, Any], DecisionRecord]:
-        """Run a non-streaming request on `step`; returns the completion dict and its record."""
+    async def complete(self, step: str, body: dict[str, Any], *, native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
+        """Run a non-streaming request on `step`; returns the completion dict and its record.
+        `native`: the caller's own request, when it came in another dialect (Messages):
+        providers that speak it are sent it as it came; a verified step's panel is not."""
         conf = self._sendable(step, body)
         if conf.verify is not None:
             return await self.verifier.complete(conf, body)
-        return await self.chain.complete(conf, body)
+        return await self.chain.complete(conf, body, native=native)
 
-    async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None, *,
+                     native: Native | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request on `step`, yielding chunk dicts; the decision record is
         appended to `records` at once and filled in as attempts happen. A verified step
         answers once verification is done, as synthetic chunks."""
@@ -103,7 +108,7 @@ class Runtime:
                 yield chunk
             return
         # aclosing: a caller who stops reading closes the chain's generator at once.
-        async with aclosing(self.chain.stream(conf, body, records)) as chunks:
+        async with aclosing(self.chain.stream(conf, body, records, native=native)) as chunks:
             async for chunk in chunks:
                 yield chunk
 

@@ -1,0 +1,1 @@
+"""API dialects at the sidecar: one module each (parse, render, stream events, errors)."""
