@@ -24,7 +24,7 @@ WEATHER = {"name": "weather", "description": "Weather now", "input_schema": {"ty
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
 
 
-def _config(claude: fa.FakeAnthropic, gpt: fv.FakeVendor, fable: fa.FakeAnthropic) -> str:
+def _config(claude: fa.FakeAnthropic, gpt: fv.FakeVendor, fable: fa.FakeAnthropic, plain: fv.FakeVendor) -> str:
     timeouts = "timeouts: {per_try_s: 5, ttft_s: 5, idle_s: 5, total_s: 8}, retry: {same_provider: 0}"
     claude_conf = f'kind: anthropic, model: claude-sonnet-4-5-20250929, base_url: "{claude.base_url}", api_key: sk-ant-fake'
     gpt_conf = f'kind: openai, model: gpt-4.1, base_url: "{gpt.base_url}", api_key: sk-fake'
@@ -35,6 +35,7 @@ providers:
   claude_rl: {{{claude_conf}}}
   gpt_rl: {{{gpt_conf}}}
   fable:  {{kind: anthropic, model: claude-fable-5, base_url: "{fable.base_url}", api_key: sk-ant-fake}}
+  plain:  {{kind: openai, model: gpt-4.1-mini, base_url: "{plain.base_url}", api_key: sk-fake}}
 steps:
   assistant: {{providers: [claude, gpt], aliases: ["claude-sonnet-4-5*", "claude-opus-4-1"], {timeouts}}}
   gpt-first: {{providers: [gpt, claude], {timeouts}}}
@@ -42,6 +43,7 @@ steps:
   gpt-only: {{providers: [gpt], {timeouts}}}
   limited: {{providers: [claude_rl, gpt_rl], {timeouts}}}
   outage: {{providers: [fable, gpt], aliases: ["claude-fable-5*"], {timeouts}}}
+  resume: {{providers: [claude, plain], {timeouts}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0, consecutive_failures: 1000, min_calls: 1000, window: 1000}}
 """
@@ -54,12 +56,13 @@ def servers(tmp_path_factory):
     claude = loop.run(fa.FakeAnthropic("claude", tool_use={"name": "weather", "input": {"city": "Paris"}}).start())
     gpt = loop.run(fv.FakeVendor("gpt", tool_call={"name": "weather", "arguments": "{\"city\": \"Oslo\"}"}).start())
     fable = loop.run(fa.FakeAnthropic("fable").start())
+    plain = loop.run(fv.FakeVendor("plain").start())
     cfg = tmp_path_factory.mktemp("messages") / "c.yaml"
-    cfg.write_text(_config(claude, gpt, fable))
+    cfg.write_text(_config(claude, gpt, fable, plain))
     proxy = ProxyProcess(cfg).wait_ready()
-    yield proxy, claude, gpt, fable
+    yield proxy, claude, gpt, fable, plain
     proxy.stop()
-    for vendor in (claude, gpt, fable):
+    for vendor in (claude, gpt, fable, plain):
         loop.run(vendor.stop())
     loop.close()
     assert KEY not in proxy.log()
@@ -67,8 +70,8 @@ def servers(tmp_path_factory):
 
 @pytest.fixture
 async def stack(servers):
-    proxy, claude, gpt, fable = servers
-    for vendor in (claude, gpt, fable):
+    proxy, claude, gpt, fable, plain = servers
+    for vendor in (claude, gpt, fable, plain):
         vendor.always(fv.ok())
         vendor._queue.clear()
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key=KEY, max_retries=0, timeout=15)
@@ -250,3 +253,16 @@ async def test_langchain_chat_anthropic_through_the_sidecar(stack):
 def _text(chunk) -> str:
     text = chunk.text  # a property in langchain-core 1.x, a method before
     return text() if callable(text) else text
+
+
+async def test_a_native_stream_cut_mid_answer_is_resumed_in_the_same_event_stream(stack, servers):
+    _, client, claude, _ = stack
+    gpt = servers[4]
+    claude.script(fv.cut(after=5))  # message_start, block start, ping, "Answer", " from"; then the connection drops
+    async with client.messages.stream(model="resume", max_tokens=100, messages=ASK) as stream:
+        events = [e async for e in stream]
+        final = await stream.get_final_message()
+    kinds = [e.type for e in events]
+    assert kinds.count("message_start") == 1 and kinds.count("content_block_start") == 1 and kinds[-1] == "message_stop"
+    assert final.content[0].text == gpt.answer  # "Answer from" from Claude, the rest continued by GPT
+    assert gpt.calls[-1].body["messages"][-2:][0]["role"] == "assistant"
