@@ -62,8 +62,10 @@ class FailoverChain:
         self.observer = observer
 
     def _done(self, record: DecisionRecord, error: CrosswalkError | None, native: Native | None = None) -> None:
-        if native is not None and record.provider is not None and self.dialect(record.provider) != native.dialect:
-            record.dropped = native.dropped  # served by translation: what it left out
+        if native is not None and record.provider is not None:
+            record.served = "native" if self.dialect(record.provider) == native.dialect else "translated"
+            if record.served == "translated":
+                record.dropped = native.dropped  # what the translation left out
         if self.observer is not None:
             self.observer.request_done(record, error)
         logs.decision(record, error)

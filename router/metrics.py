@@ -62,6 +62,7 @@ class Metrics:
         self.invalid: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, rule)
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, provider, prompt | completion)
         self.recoveries: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, mode, outcome)
+        self.dialects: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, dialect, native | translated)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -97,6 +98,8 @@ class Metrics:
         else:
             first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
         self.first_try[(step, "ok" if first_ok else "failed")] += 1
+        if record.dialect != "chat":  # Chat requests are the baseline: counted above, not here
+            self.dialects[(step, record.dialect, record.served or "unanswered")] += 1
         recovery = record.recovery
         if recovery is not None:
             self.recoveries[(step, recovery.mode or "none", recovery.outcome)] += 1
@@ -169,6 +172,8 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_stream_recoveries", "Streams that broke after their first token, by step, "
                        "resume mode (restart, continue-prefill, continue-user, none) and outcome (resumed, failed, diverged, not_resumable).",
                        ["step", "mode", "outcome"], m.recoveries)
+        yield _counter(CounterMetricFamily, "crosswalk_dialect_requests", "Requests in another dialect than Chat (messages), by step, "
+                       "dialect and how they were served (native, translated, unanswered).", ["step", "dialect", "served"], m.dialects)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

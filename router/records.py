@@ -154,6 +154,7 @@ class DecisionRecord:
     dialect: str = "chat"  # the caller's API dialect (chat, messages)
     ineligible: dict[str, str] = field(default_factory=dict)  # provider -> why it cannot carry this request
     dropped: tuple[str, ...] = ()  # what a translation to the answering provider's dialect left out
+    served: str | None = None  # for another dialect than Chat: "native" or "translated" (None: unanswered)
 
     @property
     def failovers(self) -> int:

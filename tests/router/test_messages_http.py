@@ -266,3 +266,15 @@ async def test_a_native_stream_cut_mid_answer_is_resumed_in_the_same_event_strea
     assert kinds.count("message_start") == 1 and kinds.count("content_block_start") == 1 and kinds[-1] == "message_stop"
     assert final.content[0].text == gpt.answer  # "Answer from" from Claude, the rest continued by GPT
     assert gpt.calls[-1].body["messages"][-2:][0]["role"] == "assistant"
+
+
+async def test_metrics_count_native_and_translated_messages_requests(stack):
+    proxy, client, claude, _ = stack
+    await client.messages.create(model="assistant", max_tokens=10, messages=ASK)
+    claude.script(fv.error(529, fa.OVERLOADED_529))
+    await client.messages.create(model="assistant", max_tokens=10, messages=ASK)
+    text = (await asyncio.to_thread(_get, proxy, "/metrics")).decode()
+    rows = {line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith("crosswalk_dialect_requests_total{")}
+    assert rows['dialect="messages",served="native",step="assistant"'] >= 1
+    assert rows['dialect="messages",served="translated",step="assistant"'] >= 1
