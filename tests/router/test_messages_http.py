@@ -44,6 +44,9 @@ steps:
   limited: {{providers: [claude_rl, gpt_rl], {timeouts}}}
   outage: {{providers: [fable, gpt], aliases: ["claude-fable-5*"], {timeouts}}}
   resume: {{providers: [claude, plain], {timeouts}}}
+  verified: {{providers: [claude, gpt], {timeouts}, verify: {{agree: {{min: 2, of: 2}}, compare: numeric}}}}
+  checked: {{providers: [claude, plain], {timeouts}, validate: [{{regex: "from plain"}}]}}
+  hedged: {{providers: [claude, gpt], {timeouts}, hedge: {{after_ms: 200}}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0, consecutive_failures: 1000, min_calls: 1000, window: 1000}}
 """
@@ -278,3 +281,17 @@ async def test_metrics_count_native_and_translated_messages_requests(stack):
             for line in text.splitlines() if line.startswith("crosswalk_dialect_requests_total{")}
     assert rows['dialect="messages",served="native",step="assistant"'] >= 1
     assert rows['dialect="messages",served="translated",step="assistant"'] >= 1
+
+
+async def test_panels_validators_and_hedges_work_from_this_ingress(stack, servers):
+    _, client, claude, gpt = stack
+    plain = servers[4]
+    raw = await client.messages.with_raw_response.create(model="verified", max_tokens=50, messages=ASK)
+    assert "42.99" in (await raw.parse()).content[0].text  # a panel of Claude (Messages) and GPT (Chat) agreeing
+    assert raw.headers["x-crosswalk-agreement"].startswith("agreed")
+    async with client.messages.stream(model="checked", max_tokens=50, messages=ASK) as stream:
+        checked = await stream.get_final_message()
+    assert checked.content[0].text == plain.answer  # Claude's answer broke the rule: GPT's, translated
+    claude.script(fv.hang())
+    raw = await client.messages.with_raw_response.create(model="hedged", max_tokens=50, messages=ASK)
+    assert (await raw.parse()).content[0].text == gpt.answer and "gpt:ok" in raw.headers["x-crosswalk-attempts"]
