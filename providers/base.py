@@ -57,15 +57,18 @@ class Provider(Protocol):
 
 
 def chunk_commits(chunk: dict[str, Any]) -> bool:
-    """True when a stream chunk carries something the caller must see (content, a tool
-    call, a refusal, a finish reason, usage): the point after which failover is over."""
+    """True when a stream chunk carries something the caller must see (content, reasoning
+    such as a Messages thinking delta, a tool call, a refusal, a finish reason, usage): the
+    point after which failover is over. Reasoning counts: a long thinking phase is the
+    model answering, not a first token that never comes."""
     if chunk.get("usage"):
         return True
     for choice in chunk.get("choices") or ():
         if choice.get("finish_reason"):
             return True
         delta = choice.get("delta") or {}
-        if delta.get("content") or delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+        if (delta.get("content") or delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call")
+                or delta.get("reasoning_content")):
             return True
     return False
 

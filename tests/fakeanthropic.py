@@ -41,6 +41,7 @@ API_500 = anthropic_error("api_error", "Internal server error")
 AUTH_401 = anthropic_error("authentication_error", "invalid x-api-key")
 PERMISSION_403 = anthropic_error("permission_error", "Your API key does not have permission to use the specified resource.")
 TOO_LARGE_413 = anthropic_error("request_too_large", "Request exceeds the maximum allowed number of bytes.")
+SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
 INVALID_400 = anthropic_error("invalid_request_error", "messages: roles must alternate between \"user\" and \"assistant\"")
 
 
@@ -122,6 +123,8 @@ class FakeAnthropic:
                 text = text[len(partial):]  # a prefill: continue it
             content = [{"type": "text", "text": text}]
             stop = "end_turn"
+            if (body.get("thinking") or {}).get("type") == "enabled":  # extended thinking: a signed block first
+                content.insert(0, {"type": "thinking", "thinking": "The refund is the order total.", "signature": SIGNATURE})
         return {"id": f"msg_01{self.name}{self._seq}", "type": "message", "role": "assistant", "content": content,
                 "model": body.get("model"), "stop_reason": stop, "stop_sequence": None,
                 "usage": {"input_tokens": 25, "output_tokens": 12, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 7}}
@@ -137,6 +140,10 @@ class FakeAnthropic:
                 words = block["text"].split(" ")
                 events += [{"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": w if j == 0 else " " + w}}
                            for j, w in enumerate(words)]
+            elif block["type"] == "thinking":
+                events.append({"type": "content_block_start", "index": i, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+                events.append({"type": "content_block_delta", "index": i, "delta": {"type": "thinking_delta", "thinking": block["thinking"]}})
+                events.append({"type": "content_block_delta", "index": i, "delta": {"type": "signature_delta", "signature": block["signature"]}})
             else:
                 events.append({"type": "content_block_start", "index": i, "content_block": {**block, "input": {}}})
                 args = json.dumps(block["input"])

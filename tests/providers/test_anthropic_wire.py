@@ -78,3 +78,14 @@ async def test_errors_carry_anthropics_type_and_retry_after(claude):
         await provider.complete(ChatRequest({"messages": ASK}))
     got = classify(info.value)
     assert info.value.error_type == "rate_limit_error" and got.failure_class is FailureClass.RATE_LIMITED and got.retry_after_s == 12
+
+
+async def test_a_thinking_stream_commits_at_its_first_thinking_delta(claude):
+    from crosswalk.providers.base import chunk_commits
+    from crosswalk.providers.messages_stream import EventsToChat
+
+    chunks = EventsToChat()
+    start = chunks.feed({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})
+    thought = chunks.feed({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me see"}})
+    signed = chunks.feed({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQB"}})
+    assert not chunk_commits(start) and chunk_commits(thought) and not chunk_commits(signed)

@@ -295,3 +295,22 @@ async def test_panels_validators_and_hedges_work_from_this_ingress(stack, server
     claude.script(fv.hang())
     raw = await client.messages.with_raw_response.create(model="hedged", max_tokens=50, messages=ASK)
     assert (await raw.parse()).content[0].text == gpt.answer and "gpt:ok" in raw.headers["x-crosswalk-attempts"]
+
+
+async def test_thinking_with_its_signature_survives_natively_and_is_listed_when_dropped(stack):
+    _, client, claude, gpt = stack
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    async with client.messages.stream(model="assistant", max_tokens=2000, thinking=thinking, messages=ASK) as stream:
+        deltas = [e.delta.type async for e in stream if e.type == "content_block_delta"]
+        first = await stream.get_final_message()
+    assert first.content[0].type == "thinking" and first.content[0].signature == fa.SIGNATURE
+    assert "thinking_delta" in deltas and "signature_delta" in deltas
+    turns = [*ASK, {"role": "assistant", "content": [c.model_dump(exclude_none=True) for c in first.content]},
+             {"role": "user", "content": "And for order 1183?"}]
+    raw = await client.messages.with_raw_response.create(model="assistant", max_tokens=2000, thinking=thinking, messages=turns)
+    assert claude.calls[-1].body["messages"][1]["content"][0]["signature"] == fa.SIGNATURE  # sent back as it came
+    claude.script(fv.error(529, fa.OVERLOADED_529))
+    raw = await client.messages.with_raw_response.create(model="assistant", max_tokens=2000, thinking=thinking, messages=turns)
+    assert (await raw.parse()).content[0].text == gpt.answer
+    assert raw.headers["x-crosswalk-dropped"] == "thinking,thinking blocks"
+    assert "signature" not in json.dumps(gpt.calls[-1].body)
