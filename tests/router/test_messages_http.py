@@ -314,3 +314,13 @@ async def test_thinking_with_its_signature_survives_natively_and_is_listed_when_
     assert (await raw.parse()).content[0].text == gpt.answer
     assert raw.headers["x-crosswalk-dropped"] == "thinking,thinking blocks"
     assert "signature" not in json.dumps(gpt.calls[-1].body)
+
+
+async def test_a_stream_that_cannot_be_finished_ends_with_an_error_event(stack):
+    _, client, claude, _ = stack
+    claude.script(fv.cut(after=5))  # past the first token, and nobody else on the step to resume it
+    with pytest.raises(anthropic.APIStatusError) as broken:
+        async with client.messages.stream(model="claude-only", max_tokens=100, messages=ASK) as stream:
+            async for _ in stream:
+                pass
+    assert broken.value.body["type"] == "error" and "incomplete" in broken.value.body["error"]["message"]
