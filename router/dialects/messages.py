@@ -78,7 +78,10 @@ def parse(raw: bytes, headers: Mapping[str, str], *, counting: bool = False) -> 
     if not isinstance(body.get("system", ""), (str, list)):
         raise BadRequest("system: a string or an array of text blocks", "system")
     carried = {name: headers[name] for name in CARRIED_HEADERS if headers.get(name)}
-    chat, dropped = messages_to_chat(body)
+    try:
+        chat, dropped = messages_to_chat(body)
+    except (KeyError, TypeError, AttributeError) as exc:  # a block without the fields its type requires
+        raise BadRequest(f"messages: a content block, tool or system block is malformed (missing or wrong {exc})", "messages") from None
     native = Native(DIALECT, body, carried, needs_of(body), degraded_of(body, carried, dropped))
     return MessagesCall(body["model"], chat, native)
 

@@ -50,3 +50,12 @@ def test_explain_says_who_serves_messages_natively(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "/v1/messages: served natively by claude; translated for gpt, which are not eligible" in out.stdout
+
+
+def test_a_malformed_block_is_the_callers_400_not_a_crash():
+    from crosswalk.router.dialects.messages import parse
+    from crosswalk.router.proxy_requests import BadRequest
+
+    body = b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}'
+    with pytest.raises(BadRequest, match="malformed"):
+        parse(body, {})
