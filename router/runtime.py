@@ -87,10 +87,11 @@ class Runtime:
     async def complete(self, step: str, body: dict[str, Any], *, native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request on `step`; returns the completion dict and its record.
         `native`: the caller's own request, when it came in another dialect (Messages):
-        providers that speak it are sent it as it came; a verified step's panel is not."""
+        providers that speak it are sent it as it came; a verified step's panel is asked in
+        Chat, among the providers that can carry what the request needs."""
         conf = self._sendable(step, body)
-        if conf.verify is not None:
-            return await self.verifier.complete(conf, body)
+        if conf.verify is not None:  # the panel is asked in Chat, among the providers that can carry the request
+            return await self.verifier.complete(self.chain.for_request(conf, native)[0], body)
         return await self.chain.complete(conf, body, native=native)
 
     async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None, *,
@@ -100,6 +101,7 @@ class Runtime:
         answers once verification is done, as synthetic chunks."""
         conf = self._sendable(step, body)
         if conf.verify is not None:
+            conf = self.chain.for_request(conf, native)[0]
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             result, record = await self.verifier.complete(conf, plain)
             if records is not None:
