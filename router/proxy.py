@@ -94,7 +94,9 @@ def _header_text(text: str) -> str:
     return quote(text, safe=_HEADER_SAFE)
 
 
-def _record_headers(record: DecisionRecord) -> dict[str, str]:
+def record_headers(record: DecisionRecord) -> dict[str, str]:
+    """The x-crosswalk-* headers of an answer (step, provider, attempts, agreement,
+    validation, the vendor's request id)."""
     headers = {
         "x-crosswalk-step": _header_text(record.step),
         "x-crosswalk-provider": record.provider or "",
@@ -115,7 +117,10 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
     return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
-def _crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -> web.Response:
+def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -> web.Response:
+    """A failed request's answer: its status, x-crosswalk-* and x-should-retry /
+    retry-after headers, the attempts, in the dialect's error JSON (`render`; OpenAI's
+    by default)."""
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
     # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
@@ -188,7 +193,8 @@ async def _no_route(request: web.Request) -> web.Response:
 _DECODED = frozenset({"", "identity", "gzip", "deflate", "br", "zstd"})
 
 
-async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
+async def read_body(request: web.Request, proxy: ProxyState) -> bytes:
+    """The request body, decoded, within the body time limit; `BadRequest` otherwise."""
     encoding = request.headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() not in _DECODED:
         raise BadRequest(f"Content-Encoding {encoding[:40]!r} is not supported (use gzip, deflate or none)",
@@ -208,41 +214,41 @@ async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """POST /v1/chat/completions."""
     proxy: ProxyState = request.app["proxy"]
-    body = parse_chat_body(await _read_body(request, proxy))
+    body = parse_chat_body(await read_body(request, proxy))
     step = body.pop("model")
     runtime = proxy.runtime
     logs.bind_request(request.headers)
     with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
         if body.get("stream"):
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, step, body, records)
+            response = await stream_answer(request, runtime, step, body, records)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
             result, record = await runtime.complete(step, body)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err)
+            return crosswalk_error(err)
         span.done(record, result=result, providers=runtime.config.providers)
     if record.agreement is not None:
         result["crosswalk"] = _agreement_json(record)
     if record.validation:
         result.setdefault("crosswalk", {"step": record.step, "provider": record.provider})["validation"] = validation.as_json(record)
-    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+    return web.Response(body=dumps(result), content_type=JSON, headers=record_headers(record))
 
 
 async def embeddings(request: web.Request) -> web.Response:
     """POST /v1/embeddings: the step's providers that embed, with chat's failover."""
     proxy: ProxyState = request.app["proxy"]
-    body = parse_routable_body(await _read_body(request, proxy))
+    body = parse_routable_body(await read_body(request, proxy))
     try:
         result, record = await proxy.runtime.embed(body.pop("model"), body)
     except CrosswalkError as err:
-        return _crosswalk_error(err)
-    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+        return crosswalk_error(err)
+    return web.Response(body=dumps(result), content_type=JSON, headers=record_headers(record))
 
 
-async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
+async def stream_answer(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
                   records: list[DecisionRecord], *, wire: Wire | None = None, native: Native | None = None,
                   render: ErrorRender | None = None,
                   headers_of: Callable[[DecisionRecord], dict[str, str]] | None = None) -> web.StreamResponse:
@@ -257,11 +263,11 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
-            return _crosswalk_error(err, render=render or _error)
+            return crosswalk_error(err, render=render or _error)
         except StopAsyncIteration:
             first = None
         record = records[0]
-        headers = {**(headers_of or _record_headers)(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers = {**(headers_of or record_headers)(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
         if record.provider and not any(a.failure_class is None for a in record.attempts):
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])

@@ -18,7 +18,7 @@ from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing
 from crosswalk.router.dialects import messages as dialect
 from crosswalk.router.errors import CrosswalkError, UnknownStep
-from crosswalk.router.proxy import JSON, ProxyState, _crosswalk_error, _read_body, _record_headers, _stream
+from crosswalk.router.proxy import JSON, ProxyState, crosswalk_error, read_body, record_headers, stream_answer
 from crosswalk.router.records import DecisionRecord
 
 
@@ -33,7 +33,7 @@ def render_error(status: int, message: str, *, type_: str, param: str | None = N
 
 
 def _headers(record: DecisionRecord) -> dict[str, str]:
-    headers = _record_headers(record)
+    headers = record_headers(record)
     if record.ineligible:
         headers["x-crosswalk-ineligible"] = ",".join(record.ineligible)
     if record.dropped:
@@ -44,13 +44,13 @@ def _headers(record: DecisionRecord) -> dict[str, str]:
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages."""
     proxy: ProxyState = request.app["proxy"]
-    call = dialect.parse(await _read_body(request, proxy), request.headers)
+    call = dialect.parse(await read_body(request, proxy), request.headers)
     runtime = proxy.runtime
     logs.bind_request(request.headers)
     with tracing.request_span(call.model, request.headers) as span:
         if call.stream:
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, call.model, call.chat, records, wire=dialect.MessagesWire(),
+            response = await stream_answer(request, runtime, call.model, call.chat, records, wire=dialect.MessagesWire(),
                                      native=call.native, render=render_error, headers_of=_headers)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
@@ -58,7 +58,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             result, record = await runtime.complete(call.model, call.chat, native=call.native)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err, render=render_error)
+            return crosswalk_error(err, render=render_error)
         span.done(record, result=result, providers=runtime.config.providers)
     return web.Response(body=dumps(dialect.render(result)), content_type=JSON, headers=_headers(record))
 
@@ -67,12 +67,12 @@ async def count_tokens(request: web.Request) -> web.Response:
     """POST /v1/messages/count_tokens: asked of the step's first provider that can count
     (a `kind: anthropic` one that is not excluded or blocked); else a clear 400."""
     proxy: ProxyState = request.app["proxy"]
-    call = dialect.parse(await _read_body(request, proxy), request.headers, counting=True)
+    call = dialect.parse(await read_body(request, proxy), request.headers, counting=True)
     runtime = proxy.runtime
     try:
         step = runtime.step(call.model)
     except UnknownStep as err:
-        return _crosswalk_error(err, render=render_error)
+        return crosswalk_error(err, render=render_error)
     usable = {row.provider for row in runtime.status(step.name) if row.status not in ("blocked", "excluded")}
     counters = [name for name in step.providers if name in usable and callable(getattr(runtime.providers.get(name), "count_tokens", None))]
     if not counters:
