@@ -307,8 +307,13 @@ def _model_json(name: str, step: StepConf) -> dict[str, Any]:
 
 
 async def models(request: web.Request) -> web.Response:
-    """GET /v1/models: the steps, as OpenAI models."""
+    """GET /v1/models: the steps, as OpenAI models (as Anthropic's model list when the
+    caller is an Anthropic client, which sends `anthropic-version`)."""
     config = request.app["proxy"].runtime.config
+    if request.headers.get("anthropic-version"):
+        from crosswalk.router.dialects.messages import model_list
+
+        return _json(model_list(list(config.steps)))
     return _json({"object": "list", "data": [_model_json(name, step) for name, step in config.steps.items()]})
 
 

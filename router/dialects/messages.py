@@ -199,3 +199,9 @@ class MessagesWire:
     def internal(self) -> bytes:
         """The `error` event for Crosswalk's own failure mid-stream."""
         return sse(error_event(500, "internal error in Crosswalk mid-stream (details are in the server log); the answer is incomplete"))
+
+
+def model_list(steps: list[str]) -> dict[str, Any]:
+    """`GET /v1/models` as Anthropic's SDK reads it: the steps as models, one page."""
+    data = [{"type": "model", "id": name, "display_name": name, "created_at": "1970-01-01T00:00:00Z"} for name in steps]
+    return {"data": data, "has_more": False, "first_id": steps[0] if steps else None, "last_id": steps[-1] if steps else None}

@@ -324,3 +324,9 @@ async def test_a_stream_that_cannot_be_finished_ends_with_an_error_event(stack):
             async for _ in stream:
                 pass
     assert broken.value.body["type"] == "error" and "incomplete" in broken.value.body["error"]["message"]
+
+
+async def test_the_anthropic_sdk_lists_the_steps_as_models(stack):
+    _, client, _, _ = stack
+    page = await client.models.list()
+    assert "assistant" in [m.id for m in page.data] and page.data[0].type == "model" and page.has_more is False
