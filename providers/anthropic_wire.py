@@ -22,7 +22,7 @@ from crosswalk.providers.errors import MalformedResponse, ProviderConnectionErro
 from crosswalk.providers.http1 import Origin, Pool, TransportError
 from crosswalk.providers.jsonwire import dumps, loads
 from crosswalk.providers.loop_pools import LoopPools
-from crosswalk.providers.messages_chat import chat_to_messages, message_to_chat
+from crosswalk.providers.messages_chat import chat_dropped, chat_to_messages, message_to_chat
 from crosswalk.providers.messages_stream import EventsToChat
 from crosswalk.providers.openai_wire import http_error
 from crosswalk.providers.redaction import redact_url, url_secrets
@@ -168,6 +168,11 @@ class AnthropicProvider:
         if not isinstance(answer, dict) or not isinstance(answer.get("input_tokens"), int):
             raise MalformedResponse(f"{self.name}: count_tokens answer has no input_tokens", provider=self.name)
         return answer
+
+    def untranslated(self, body: dict[str, Any]) -> tuple[str, ...]:
+        """What a Chat request loses on its way to this provider (the decision record's
+        `dropped`): Chat-only fields such as response_format, n, logprobs."""
+        return chat_dropped(body)
 
     def _connection_error(self, exc: TransportError) -> ProviderConnectionError:
         return ProviderConnectionError(redact(f"{self.name}: {exc}", self._secrets)[:500], provider=self.name)

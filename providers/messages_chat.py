@@ -152,6 +152,23 @@ def _has_cache_control(body: dict[str, Any]) -> bool:
 # ---- requests: Chat -> Messages ---------------------------------------------------------
 
 
+# Chat fields the Messages API has no place for (listed in the record when a Chat caller
+# is served by a Messages provider).
+CHAT_ONLY = ("response_format", "logprobs", "top_logprobs", "seed", "presence_penalty", "frequency_penalty",
+             "logit_bias", "audio", "modalities", "prediction", "reasoning_effort")
+
+
+def chat_dropped(body: dict[str, Any]) -> tuple[str, ...]:
+    """What `chat_to_messages` leaves out of `body`: Chat-only fields, more than one choice
+    (`n`), tools that are not functions."""
+    dropped = [key for key in CHAT_ONLY if body.get(key) not in (None, False)]
+    if (body.get("n") or 1) > 1:
+        dropped.append("n")
+    if any(t.get("type", "function") != "function" for t in body.get("tools") or ()):
+        dropped.append("non-function tools")
+    return tuple(dropped)
+
+
 def chat_to_messages(body: dict[str, Any]) -> dict[str, Any]:
     """A Chat Completions body as a Messages body (system lifted out, tool results as
     user turns, consecutive turns of one role merged, `max_tokens` always set)."""

@@ -61,14 +61,27 @@ class FailoverChain:
         self.providers = providers
         self.observer = observer
 
-    def _done(self, record: DecisionRecord, error: CrosswalkError | None, native: Native | None = None) -> None:
-        if native is not None and record.provider is not None:
-            record.served = "native" if self.dialect(record.provider) == native.dialect else "translated"
-            if record.served == "translated":
-                record.dropped = native.dropped  # what the translation left out
+    def _done(self, run: StepRun, error: CrosswalkError | None) -> None:
+        record = run.record
+        if record.provider is not None and record.served is None:
+            self._note_served(run, record.provider)
         if self.observer is not None:
             self.observer.request_done(record, error)
         logs.decision(record, error)
+
+    def _note_served(self, run: StepRun, provider: str) -> None:
+        """Record how `provider` serves the request: natively in the caller's dialect or
+        translated, and what the translation leaves out (`dropped`)."""
+        request = run.request
+        native = request.native if request is not None else None
+        speaks = self.dialect(provider)
+        if native is not None:
+            run.record.served = "native" if speaks == native.dialect else "translated"
+            if run.record.served == "translated":
+                run.record.dropped = native.dropped
+        elif speaks != "chat" and request is not None:  # a Chat caller, served by a provider of another dialect
+            untranslated = getattr(self.providers[provider], "untranslated", None)
+            run.record.dropped = untranslated(request.body) if untranslated is not None else ()
 
     def dialect(self, provider: str) -> str:
         """The API dialect `provider` speaks natively ("chat" unless it says otherwise)."""
@@ -106,10 +119,10 @@ class FailoverChain:
             result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
-                self._done(run.record, error, native)
+                self._done(run, error)
             raise
         if observe:
-            self._done(run.record, None, native)
+            self._done(run, None)
         return result, run.record
 
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
@@ -172,9 +185,9 @@ class FailoverChain:
                 async for chunk in chunks:
                     yield chunk
         except CrosswalkError as error:
-            self._done(run.record, error, native)
+            self._done(run, error)
             raise
-        self._done(run.record, None, native)
+        self._done(run, None)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         if run.step.hedge is not None:
@@ -202,6 +215,7 @@ class FailoverChain:
                 await _close(upstream)
                 raise
             run.committed(choice, started, request_id=_first_request_id(held))
+            self._note_served(run, choice.provider)  # before the headers leave
             async with aclosing(self._after_commit(run, choice, upstream, held, started)) as chunks:
                 async for chunk in chunks:
                     yield chunk
@@ -219,6 +233,7 @@ class FailoverChain:
             run.record.validation += flagged
         assert winner.upstream is not None
         run.committed(winner.choice, winner.started, request_id=_first_request_id(held))
+        self._note_served(run, winner.choice.provider)
         async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
             async for chunk in chunks:
                 yield chunk

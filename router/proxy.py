@@ -106,6 +106,10 @@ def record_headers(record: DecisionRecord) -> dict[str, str]:
         headers["x-crosswalk-agreement"] = record.agreement.header()
     if record.validation:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
+    if record.ineligible:  # providers that cannot carry what this request needs
+        headers["x-crosswalk-ineligible"] = ",".join(record.ineligible)
+    if record.dropped:  # what a translation to the answering provider's dialect left out
+        headers["x-crosswalk-dropped"] = _header_text(",".join(record.dropped))
     request_id = record.request_id
     if request_id is not None:  # the answering vendor's own id, for its support desk
         headers["x-crosswalk-upstream-request-id"] = _header_text(request_id)
@@ -250,11 +254,9 @@ async def embeddings(request: web.Request) -> web.Response:
 
 async def stream_answer(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
                   records: list[DecisionRecord], *, wire: Wire | None = None, native: Native | None = None,
-                  render: ErrorRender | None = None,
-                  headers_of: Callable[[DecisionRecord], dict[str, str]] | None = None) -> web.StreamResponse:
+                  render: ErrorRender | None = None) -> web.StreamResponse:
     """Stream an answer in the caller's dialect: `wire` encodes the chunks (Chat's by
-    default), `render` answers an error before anything was sent, `headers_of` gives the
-    record's headers (the x-crosswalk-* set by default)."""
+    default), `render` answers an error before anything was sent."""
     wire = wire or _CHAT_WIRE
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
@@ -267,7 +269,7 @@ async def stream_answer(request: web.Request, runtime: Runtime, step: str, body:
         except StopAsyncIteration:
             first = None
         record = records[0]
-        headers = {**(headers_of or record_headers)(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers = {**record_headers(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
         if record.provider and not any(a.failure_class is None for a in record.attempts):
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])

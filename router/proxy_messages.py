@@ -32,15 +32,6 @@ def render_error(status: int, message: str, *, type_: str, param: str | None = N
     return web.Response(body=dialect.error_body(status, message, extra=more), status=status, content_type=JSON, headers=headers)
 
 
-def _headers(record: DecisionRecord) -> dict[str, str]:
-    headers = record_headers(record)
-    if record.ineligible:
-        headers["x-crosswalk-ineligible"] = ",".join(record.ineligible)
-    if record.dropped:
-        headers["x-crosswalk-dropped"] = ",".join(record.dropped).encode("ascii", "replace").decode()
-    return headers
-
-
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages."""
     proxy: ProxyState = request.app["proxy"]
@@ -51,7 +42,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         if call.stream:
             records: list[DecisionRecord] = []
             response = await stream_answer(request, runtime, call.model, call.chat, records, wire=dialect.MessagesWire(),
-                                     native=call.native, render=render_error, headers_of=_headers)
+                                     native=call.native, render=render_error)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
@@ -60,7 +51,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             span.done(err.record, err, providers=runtime.config.providers)
             return crosswalk_error(err, render=render_error)
         span.done(record, result=result, providers=runtime.config.providers)
-    return web.Response(body=dumps(dialect.render(result)), content_type=JSON, headers=_headers(record))
+    return web.Response(body=dumps(dialect.render(result)), content_type=JSON, headers=record_headers(record))
 
 
 async def count_tokens(request: web.Request) -> web.Response:

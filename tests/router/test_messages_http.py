@@ -151,9 +151,10 @@ async def test_streams_native_and_translated_give_the_full_event_sequence(stack)
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "ping" not in kinds
 
     claude.script(fa.Behaviour("error_event", after=1, payload={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
-    async with client.messages.stream(model="assistant", max_tokens=100, tools=[WEATHER], messages=ASK) as stream:
+    async with client.messages.stream(model="assistant", max_tokens=100, tools=[WEATHER], messages=ASK, extra_body={"top_k": 4}) as stream:
         deltas = [e.delta.type async for e in stream if e.type == "content_block_delta"]
         translated = await stream.get_final_message()
+    assert stream.response.headers["x-crosswalk-dropped"] == "top_k" and stream.response.headers["x-crosswalk-provider"] == "gpt"
     assert translated.content[0].type == "tool_use" and translated.content[0].input == {"city": "Oslo"}
     assert translated.stop_reason == "tool_use" and deltas and set(deltas) == {"input_json_delta"}
     assert gpt.calls[-1].body["stream"] is True
@@ -215,6 +216,9 @@ async def test_openai_callers_are_served_by_the_anthropic_provider(stack):
     answer = await client.chat.completions.create(model="claude-only", messages=[{"role": "system", "content": "Be brief."}, *ASK])
     assert answer.choices[0].message.content == claude.answer and answer.usage.prompt_tokens == 32
     assert claude.calls[-1].body["system"] == "Be brief." and claude.calls[-1].body["max_tokens"] == 4096
+    raw = await client.chat.completions.with_raw_response.create(model="claude-only", messages=ASK, seed=7,
+                                                                response_format={"type": "json_object"})
+    assert raw.headers["x-crosswalk-dropped"] == "response_format,seed"  # what Messages has no place for, said
     chunks = [c async for c in await client.chat.completions.create(model="claude-only", messages=ASK, stream=True)]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == claude.answer
     await client.close()
