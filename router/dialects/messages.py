@@ -82,7 +82,7 @@ def parse(raw: bytes, headers: Mapping[str, str], *, counting: bool = False) -> 
         chat, dropped = messages_to_chat(body)
     except (KeyError, TypeError, AttributeError) as exc:  # a block without the fields its type requires
         raise BadRequest(f"messages: a content block, tool or system block is malformed (missing or wrong {exc})", "messages") from None
-    native = Native(DIALECT, body, carried, needs_of(body), degraded_of(body, carried, dropped))
+    native = Native(DIALECT, body, carried, *needs_and_degraded(body, carried, dropped))
     return MessagesCall(body["model"], chat, native)
 
 
@@ -95,43 +95,37 @@ _NATIVE_BLOCKS = {"document": "documents", "search_result": "search results", "s
 _DEGRADABLE_BLOCKS = {"thinking": "thinking blocks", "redacted_thinking": "redacted thinking blocks"}
 
 
-def needs_of(body: Mapping[str, Any]) -> tuple[str, ...]:
-    """What in the request only a provider speaking Messages can carry: documents and
-    citations, server tools and their results, MCP servers."""
-    found: dict[str, None] = {}
-    for block in _blocks(body):
-        if block.get("type") in _NATIVE_BLOCKS:
-            found[_NATIVE_BLOCKS[block["type"]]] = None
-        if block.get("citations"):
-            found["citations"] = None
-    for tool in body.get("tools") or ():
-        if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
-            found[f"server tool {tool.get('type')}"] = None
-    if body.get("mcp_servers"):
-        found["MCP servers"] = None
-    return tuple(found)
-
-
-def degraded_of(body: Mapping[str, Any], headers: Mapping[str, str], dropped: list[str]) -> tuple[str, ...]:
-    """What a translation leaves out: the mapping's own list, thinking blocks, and the
-    caller's betas (Claude Code sends some on every request: they must not pin it to
-    one vendor)."""
-    found = dict.fromkeys(dropped)
-    for block in _blocks(body):
-        if block.get("type") in _DEGRADABLE_BLOCKS:
-            found[_DEGRADABLE_BLOCKS[block["type"]]] = None
-    found.pop("thinking block", None)
-    found.pop("redacted_thinking block", None)
-    if headers.get("anthropic-beta"):
-        found[f"anthropic-beta {headers['anthropic-beta']}"] = None
-    return tuple(found)
-
-
-def _blocks(body: Mapping[str, Any]) -> Any:
+def needs_and_degraded(body: Mapping[str, Any], headers: Mapping[str, str],
+                       dropped: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What in the request only a provider speaking Messages can carry (documents and
+    citations, server tools and their results, MCP servers), and what a translation
+    leaves out: the mapping's own list, thinking blocks, the caller's betas (Claude Code
+    sends some on every request: they must not pin it to one vendor). One pass over the
+    blocks: this runs on every request."""
+    needs: dict[str, None] = {}
+    degraded = dict.fromkeys(d for d in dropped if d not in ("thinking block", "redacted_thinking block"))
     for message in body.get("messages") or ():
         content = message.get("content")
-        if isinstance(content, list):
-            yield from (b for b in content if isinstance(b, dict))
+        if isinstance(content, str):
+            continue
+        for block in content:
+            kind = block.get("type")
+            if kind == "text" and not block.get("citations"):
+                continue
+            if kind in _NATIVE_BLOCKS:
+                needs[_NATIVE_BLOCKS[kind]] = None
+            elif kind in _DEGRADABLE_BLOCKS:
+                degraded[_DEGRADABLE_BLOCKS[kind]] = None
+            if block.get("citations"):
+                needs["citations"] = None
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
+            needs[f"server tool {tool.get('type')}"] = None
+    if body.get("mcp_servers"):
+        needs["MCP servers"] = None
+    if headers.get("anthropic-beta"):
+        degraded[f"anthropic-beta {headers['anthropic-beta']}"] = None
+    return tuple(needs), tuple(degraded)
 
 
 def render(result: dict[str, Any]) -> dict[str, Any]:
