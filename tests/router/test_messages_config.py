@@ -59,3 +59,21 @@ def test_a_malformed_block_is_the_callers_400_not_a_crash():
     body = b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}'
     with pytest.raises(BadRequest, match="malformed"):
         parse(body, {})
+
+
+def test_what_only_messages_carries_and_what_a_translation_drops():
+    import json
+
+    from crosswalk.router.dialects.messages import parse
+
+    body = {"model": "m", "max_tokens": 5, "top_k": 3, "messages": [
+        {"role": "user", "content": [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}},
+                                     {"type": "text", "text": "Summarise", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                                          {"type": "text", "text": "ok", "citations": [{"type": "char_location"}]}]},
+        {"role": "user", "content": "thanks"}]}
+    native = parse(json.dumps(body).encode(), {"anthropic-beta": "files-api-2025-04-14"}).native
+    assert native.needs == ("documents", "citations")
+    assert native.dropped == ("document block", "top_k", "cache_control", "thinking blocks", "anthropic-beta files-api-2025-04-14")
+    plain = parse(json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}).encode(), {}).native
+    assert plain.needs == () and plain.dropped == ()
