@@ -334,3 +334,20 @@ async def test_the_anthropic_sdk_lists_the_steps_as_models(stack):
     _, client, _, _ = stack
     page = await client.models.list()
     assert "assistant" in [m.id for m in page.data] and page.data[0].type == "model" and page.has_more is False
+
+
+async def test_chat_callers_use_claudes_tools_over_turns_streamed_and_not(stack):
+    proxy, _, claude, _ = stack
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0)
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": WEATHER["input_schema"]}}]
+    first = await client.chat.completions.create(model="claude-only", messages=ASK, tools=tools)
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"city": "Paris"}
+    chunks = [c async for c in await client.chat.completions.create(model="claude-only", messages=ASK, tools=tools, stream=True)]
+    streamed = "".join(tc.function.arguments or "" for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or ())
+    assert json.loads(streamed) == {"city": "Paris"}
+    turns = [*ASK, first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "21C"}]
+    second = await client.chat.completions.create(model="claude-only", messages=turns, tools=tools)
+    assert second.choices[0].message.content == claude.answer
+    assert claude.calls[-1].body["messages"][-1]["content"][0] == {"type": "tool_result", "tool_use_id": call.id, "content": "21C"}
+    await client.close()
