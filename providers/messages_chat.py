@@ -21,6 +21,7 @@ from crosswalk.providers.messages_shapes import (
     CHAT_FINISH,
     MESSAGES_STOP,
     chat_usage,
+    message_id,
     messages_usage,
     tool_id,
 )
@@ -286,15 +287,10 @@ def chat_to_message(chat: dict[str, Any], *, model: str | None = None) -> dict[s
         content.append({"type": "tool_use", "id": tool_id(call.get("id") or ""), "name": function.get("name", ""),
                         "input": _arguments(function.get("arguments"))})
     return {
-        "id": _message_id(chat.get("id")), "type": "message", "role": "assistant", "content": content,
+        "id": message_id(chat.get("id")), "type": "message", "role": "assistant", "content": content,
         "model": chat.get("model") or model or "", "stop_reason": MESSAGES_STOP.get(choice.get("finish_reason") or "stop", "end_turn"),
         "stop_sequence": None, "usage": messages_usage(chat.get("usage")),
     }
-
-
-def _message_id(chat_id: Any) -> str:
-    text = str(chat_id or "")
-    return text if text.startswith("msg_") else "msg_" + tool_id(text or "crosswalk")
 
 
 def message_to_chat(message: dict[str, Any], *, created: int = 0) -> dict[str, Any]:

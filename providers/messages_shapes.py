@@ -50,3 +50,9 @@ def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
     if cached:
         out["prompt_tokens_details"] = {"cached_tokens": cached}
     return out
+
+
+def message_id(chat_id: Any) -> str:
+    """A Messages `id` (`msg_...`) for a Chat answer's id (kept when it already is one)."""
+    text = str(chat_id or "")
+    return text if text.startswith("msg_") else "msg_" + tool_id(text or "crosswalk")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosswalk.providers.messages_shapes import CHAT_FINISH, MESSAGES_STOP, chat_usage, messages_usage, tool_id
+from crosswalk.providers.messages_shapes import CHAT_FINISH, MESSAGES_STOP, chat_usage, message_id, messages_usage, tool_id
 
 Event = dict[str, Any]
 
@@ -22,9 +22,8 @@ class ChatToEvents:
     went to the caller untranslated (a native stream), so a stream resumed on another
     dialect's provider continues the same message and block numbering."""
 
-    def __init__(self, *, model: str = "", message_id: str = "msg_crosswalk") -> None:
+    def __init__(self, *, model: str = "") -> None:
         self.model = model
-        self.message_id = message_id
         self.started = False
         self.stopped = False
         self.index = -1  # the open block's index; -1: none open
@@ -56,7 +55,7 @@ class ChatToEvents:
             self.started = True
             self.model = chunk.get("model") or self.model
             events.append({"type": "message_start", "message": {
-                "id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
+                "id": message_id(chunk.get("id")), "type": "message", "role": "assistant", "content": [], "model": self.model,
                 "stop_reason": None, "stop_sequence": None, "usage": dict(self.usage)}})
         if chunk.get("usage"):
             self.usage = messages_usage(chunk["usage"])
