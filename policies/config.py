@@ -5,6 +5,7 @@ of every repr."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Mapping
 
 from crosswalk.policies.errors import ConfigError
@@ -78,6 +79,7 @@ class StepConf:
     on_invalid: str = "failover"
     stream: StreamSpec = field(default_factory=StreamSpec)
     on_seam: str = "flag"  # flag | fail | off: a near miss of an amount an earlier step of the run answered
+    aliases: tuple[str, ...] = ()  # other `model` names (globs allowed) that select this step
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +110,15 @@ class RouterConfig:
     source: str = "config"
     state: StateSpec = field(default_factory=StateSpec)  # memory, or shared on Redis
     seams: SeamsSpec = field(default_factory=SeamsSpec)  # seam checks between the steps of a run
+
+    def step_for(self, model: str) -> StepConf | None:
+        """The step a caller's `model` selects: the step of that name, else the first
+        (in config order) with that exact alias, else the first whose alias glob matches."""
+        step = self.steps.get(model)
+        if step is not None:
+            return step
+        for exact in (True, False):
+            for candidate in self.steps.values():
+                if any(alias == model if exact else fnmatchcase(model, alias) for alias in candidate.aliases):
+                    return candidate
+        return None

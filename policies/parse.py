@@ -16,6 +16,8 @@ from crosswalk.policies.agreement import pick_diverse
 from crosswalk.policies.config import ProviderConf, ProxySettings, RouterConfig, StepConf
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.prefill import prefill_default
+
+ANTHROPIC_URL = "https://api.anthropic.com"  # kind anthropic's base_url when none is given
 from crosswalk.policies.schema import ConfigSpec, EmbargoSpec, ProviderSpec, SimulateSpec, StepSpec
 from crosswalk.policies.problems import path_of, pydantic_problems
 from crosswalk.policies.suggest import did_you_mean
@@ -93,6 +95,10 @@ def _check_references(spec: ConfigSpec) -> list[str]:
                         f"compliance.allowed_regions ({', '.join(sorted(global_regions))}); a step may only narrow it"
                     )
     for step_name, step in spec.steps.items():
+        for i, alias in enumerate(step.aliases):
+            if alias in spec.steps and alias != step_name:
+                problems.append(f"steps.{step_name}.aliases[{i}]: '{alias}' is the name of another step, which it would "
+                                "never reach; remove the alias or rename that step")
         if step.hedge is not None:
             problems += _check_hedge(step_name, step)
         if step.verify is not None and not problems:
@@ -197,6 +203,8 @@ def _vendor_default(name: str, spec: ProviderSpec) -> str:
         return spec.model.split("/", 1)[0]
     if spec.kind == "openai" and spec.base_url:
         return urlsplit(spec.base_url).hostname or name
+    if spec.kind == "anthropic":
+        return "anthropic"
     return name
 
 
@@ -209,7 +217,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             vendor=_vendor_default(name, p),
             family=p.family or p.model,
             region=p.region,
-            base_url=p.base_url,
+            base_url=p.base_url or (ANTHROPIC_URL if p.kind == "anthropic" else None),
             context_window=p.context_window,
             api_key=p.api_key.get_secret_value() if p.api_key else None,
             headers=dict(p.headers),
@@ -240,6 +248,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             validate=validators_of(s.validators) if s.validators else None,
             on_invalid=s.on_invalid,
             on_seam=s.on_seam,
+            aliases=tuple(s.aliases),
             stream=spec.stream if s.stream is None else spec.stream.model_copy(
                 update={k: getattr(s.stream, k) for k in s.stream.model_fields_set}),
         )

@@ -4,8 +4,8 @@ assistant message, which the model continues (mid-stream recovery, router/resume
 A provider's `prefill:` in the config decides; left out, this default does. Sending a
 prefill to a model that does not take it fails (a 400) or, worse, answers anew from the
 start, so the default is `false` unless the vendor documents prefill:
-- Anthropic's Messages API continues a trailing assistant turn (litellm `anthropic/...`,
-  and Claude on Bedrock or Vertex): true.
+- Anthropic's Messages API continues a trailing assistant turn (`kind: anthropic`,
+  litellm `anthropic/...`, and Claude on Bedrock or Vertex): true.
 - The OpenAI wire (`kind: openai`: OpenAI, Azure, Groq, vLLM, Ollama...): false. The
   chat-completions API starts a new message after a trailing assistant one, and some
   servers reject it; such providers get a continuation that ends with a user message.
@@ -19,7 +19,7 @@ _PREFILL_MODELS = ("anthropic/", "bedrock/anthropic.", "bedrock/us.anthropic.", 
 
 def prefill_default(kind: str, model: str) -> bool:
     """Whether a provider of `kind` serving `model` takes an assistant prefill by default."""
-    return kind == "litellm" and model.lower().startswith(_PREFILL_MODELS)
+    return kind == "anthropic" or (kind == "litellm" and model.lower().startswith(_PREFILL_MODELS))
 
 
 class PrefillRefusals:

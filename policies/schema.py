@@ -35,7 +35,7 @@ class SimulateSpec(_Spec):
 class ProviderSpec(_Spec):
     """One vendor endpoint: vendor + model + region."""
 
-    kind: Literal["openai", "litellm", "simulated"]
+    kind: Literal["openai", "anthropic", "litellm", "simulated"]
     model: str = Field(min_length=1)
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -56,11 +56,11 @@ class ProviderSpec(_Spec):
             raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https:// (got {redact_url(self.base_url)!r})")
-        if self.kind == "openai" and self.base_url:
+        if self.kind in ("openai", "anthropic") and self.base_url:
             origin_parts(self.base_url)  # a host and a valid port, or a ValueError saying so
         check_headers(self.headers)  # no CR/LF: a header value must not inject another
-        if self.ca_bundle is not None and self.kind != "openai":
-            raise ValueError("'ca_bundle' is for kind 'openai'; litellm's client reads SSL_CERT_FILE from the environment")
+        if self.ca_bundle is not None and self.kind not in ("openai", "anthropic"):
+            raise ValueError("'ca_bundle' is for kinds 'openai' and 'anthropic'; litellm's client reads SSL_CERT_FILE from the environment")
         if self.simulate is not None and self.kind != "simulated":
             raise ValueError("'simulate' is only for kind 'simulated'")
         return self
@@ -317,6 +317,9 @@ class StepSpec(_Spec):
     allowed_regions: list[str] | None = None
     failover_on_content_filter: bool = False
     description: str | None = None
+    # Other names callers may send as `model` for this step: exact names or globs
+    # (`claude-sonnet-4-5*`), so clients that send their own model names (Claude Code) land here.
+    aliases: list[str] = Field(default_factory=list)
     verify: VerifySpec | None = None
     hedge: HedgeSpec | None = None
     rate_limited: RateLimitedSpec = Field(default_factory=RateLimitedSpec)

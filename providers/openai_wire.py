@@ -166,38 +166,7 @@ class OpenAIWireProvider:
         return chunk
 
     async def _http_error(self, resp: Response) -> ProviderHTTPError:
-        raw = await resp.read(_MAX_ERROR_BODY)
-        # Redact before anything is cut to length: a key straddling the cut would leak its head.
-        text = redact(raw.decode("utf-8", errors="replace"), self._secrets)
-        code = error_type = param = reason = None
-        message = text.strip()[:1000] or resp.reason or ""
-        try:
-            payload = loads(text)
-        except ValueError:
-            payload = None
-        if isinstance(payload, list) and payload and isinstance(payload[0], dict):
-            payload = payload[0]  # Gemini sometimes wraps the error in a list
-        if isinstance(payload, dict):
-            err = payload.get("error", payload)
-            if isinstance(err, dict):
-                message = str(err.get("message") or message)
-                code = err.get("code")
-                code = str(code) if code is not None else None
-                error_type = err.get("type") or err.get("status")
-                param = err.get("param") if isinstance(err.get("param"), str) else None
-                reason = error_info_reason(err.get("details"))
-            elif isinstance(err, str):
-                message = err
-        return ProviderHTTPError(
-            redact(f"{message}", self._secrets),
-            provider=self.name,
-            status=resp.status,
-            code=code,
-            error_type=str(error_type) if error_type else None,
-            retry_after_s=parse_retry_after(resp.headers),
-            param=param,
-            reason=reason,
-        )
+        return await http_error(resp, provider=self.name, secrets=self._secrets)
 
     def _connection_error(self, exc: TransportError) -> ProviderConnectionError:
         return ProviderConnectionError(redact(f"{self.name}: {exc}", self._secrets)[:500], provider=self.name)
@@ -206,3 +175,42 @@ class OpenAIWireProvider:
         """Close the connections this provider opened on the running loop."""
         await self._pools.aclose()
 
+
+
+async def http_error(resp: Response, *, provider: str, secrets: tuple[str, ...]) -> ProviderHTTPError:
+    """A vendor's error answer as a `ProviderHTTPError`: its status, Retry-After and the
+    structured fields of the usual error JSON (OpenAI's `{"error": {message, type, code,
+    param}}`, Anthropic's `{"type": "error", "error": {type, message}}`, Gemini's list
+    form), the message redacted of `secrets`."""
+    raw = await resp.read(_MAX_ERROR_BODY)
+    # Redact before anything is cut to length: a key straddling the cut would leak its head.
+    text = redact(raw.decode("utf-8", errors="replace"), secrets)
+    code = error_type = param = reason = None
+    message = text.strip()[:1000] or resp.reason or ""
+    try:
+        payload = loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        payload = payload[0]  # Gemini sometimes wraps the error in a list
+    if isinstance(payload, dict):
+        err = payload.get("error", payload)
+        if isinstance(err, dict):
+            message = str(err.get("message") or message)
+            code = err.get("code")
+            code = str(code) if code is not None else None
+            error_type = err.get("type") or err.get("status")
+            param = err.get("param") if isinstance(err.get("param"), str) else None
+            reason = error_info_reason(err.get("details"))
+        elif isinstance(err, str):
+            message = err
+    return ProviderHTTPError(
+        redact(f"{message}", secrets),
+        provider=provider,
+        status=resp.status,
+        code=code,
+        error_type=str(error_type) if error_type else None,
+        retry_after_s=parse_retry_after(resp.headers),
+        param=param,
+        reason=reason,
+    )

@@ -17,14 +17,18 @@ def keys_from(config_keys: Iterable[str], env: dict[str, str] | None = None) -> 
     return tuple(dict.fromkeys([*config_keys, *extra]))
 
 
-def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
-    """True when `Authorization: Bearer <key>` carries one of `keys` (or no keys are set).
-    The scheme is case-insensitive (RFC 7235); a header that is not ASCII never matches."""
+def authorized(header: str | None, keys: tuple[str, ...], *, api_key: str | None = None) -> bool:
+    """True when `Authorization: Bearer <key>`, or `x-api-key: <key>` (`api_key`, as
+    Anthropic's clients send it), carries one of `keys` (or no keys are set). The scheme is
+    case-insensitive (RFC 7235); a header that is not ASCII never matches."""
     if not keys:
         return True
-    if not header or header[:7].lower() != "bearer " or not header.isascii():
+    if header and header[:7].lower() == "bearer " and header.isascii():
+        presented = header[7:].strip().encode()
+    elif api_key and api_key.isascii():
+        presented = api_key.strip().encode()
+    else:
         return False
-    presented = header[7:].strip().encode()
     # Compare against every key, so timing does not reveal which (or whether one) matched.
     results = [hmac.compare_digest(presented, key.encode()) for key in keys]
     return any(results)

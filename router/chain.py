@@ -21,6 +21,7 @@ runtime (router/runtime.py) picks which of the two serves a step.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from contextlib import aclosing
@@ -30,11 +31,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, T
 from crosswalk.policies.config import ProviderConf, StepConf
 from crosswalk.policies.prefill import PrefillRefusals
 from crosswalk.policies.selection import Choice
-from crosswalk.providers.base import REQUEST_ID, ChatRequest, Provider, chunk_commits, stream_text
+from crosswalk.providers.base import REQUEST_ID, ChatRequest, Native, Provider, chunk_commits, stream_text
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
-from crosswalk.router.errors import CrosswalkError, DeadlineExceeded
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, NoEligibleProvider
 from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.resume import Readers, Resumer
@@ -65,30 +66,68 @@ class FailoverChain:
         self.observer = observer
         self.prefill_refusals = prefill_refusals if prefill_refusals is not None else PrefillRefusals()
 
-    def _done(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
+    def _done(self, run: StepRun, error: CrosswalkError | None) -> None:
+        record = run.record
+        if record.provider is not None and record.served is None:
+            self._note_served(run, record.provider)
         if self.observer is not None:
             self.observer.request_done(record, error)
         logs.decision(record, error)
+
+    def _note_served(self, run: StepRun, provider: str) -> None:
+        """Record how `provider` serves the request: natively in the caller's dialect or
+        translated, and what the translation leaves out (`dropped`)."""
+        request = run.request
+        native = request.native if request is not None else None
+        speaks = self.dialect(provider)
+        if native is not None:
+            run.record.served = "native" if speaks == native.dialect else "translated"
+            if run.record.served == "translated":
+                run.record.dropped = native.dropped
+        elif speaks != "chat" and request is not None:  # a Chat caller, served by a provider of another dialect
+            untranslated = getattr(self.providers[provider], "untranslated", None)
+            run.record.dropped = untranslated(request.body) if untranslated is not None else ()
+
+    def dialect(self, provider: str) -> str:
+        """The API dialect `provider` speaks natively ("chat" unless it says otherwise)."""
+        return getattr(self.providers.get(provider), "dialect", "chat")
+
+    def for_request(self, step: StepConf, native: Native | None) -> tuple[StepConf, dict[str, str]]:
+        """`step` narrowed to the providers that can carry what the caller's request needs
+        (a thinking signature, a beta: only its own dialect's providers can), and why each
+        other one cannot; `NoEligibleProvider` when none can."""
+        if native is None or not native.needs:
+            return step, {}
+        why = f"cannot carry {', '.join(native.needs)} (only a provider speaking {native.dialect} can)"
+        ineligible = {n: why for n in step.providers if self.dialect(n) != native.dialect}
+        if len(ineligible) == len(step.providers):
+            rows = "; ".join(f"{n}: blocked ({r})" for n, r in ineligible.items())
+            raise NoEligibleProvider(f"step '{step.name}': no eligible provider: {rows}", step=step.name, retryable=False)
+        return dataclasses.replace(step, providers=tuple(n for n in step.providers if n not in ineligible)), ineligible
 
     def candidates(self, step: StepConf) -> list[ProviderConf]:
         """The providers `step` may use now, best first (what a verification panel is drawn from)."""
         state = self.state
         return [state.config.providers[n] for n in state.candidates(step)]
 
-    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True,
+                       native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request for `step`; returns the completion dict and its
         record. `observe=False` for a part of a larger request (a verification panel
-        member runs a narrowed copy of its step and is observed as part of the whole)."""
-        request = ChatRequest(body)
+        member runs a narrowed copy of its step and is observed as part of the whole).
+        `native`: the caller's own request when it spoke another dialect than Chat."""
+        step, ineligible = self.for_request(step, native)
+        request = ChatRequest(body, native)
         run = StepRun(self.state, step, request=request)
+        _note_dialect(run.record, native, ineligible)
         try:
             result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
-                self._done(run.record, error)
+                self._done(run, error)
             raise
         if observe:
-            self._done(run.record, None)
+            self._done(run, None)
         return result, run.record
 
     async def _complete(self, run: StepRun, request: ChatRequest) -> dict[str, Any]:
@@ -134,11 +173,14 @@ class FailoverChain:
             attempt = screened(race.run, choice.provider, attempt, answer_text, self.observer)
         race.start(choice, attempt, hedge=hedge)
 
-    async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, step: StepConf, body: dict[str, Any], record_out: list[DecisionRecord] | None = None, *,
+                     native: Native | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request for `step`, yielding chunk dicts. The decision record is
         appended to `record_out` at once and filled in as attempts happen."""
-        request = ChatRequest({**body, "stream": True})
+        step, ineligible = self.for_request(step, native)
+        request = ChatRequest({**body, "stream": True}, native)
         run = StepRun(self.state, step, kind="ttft", request=request)
+        _note_dialect(run.record, native, ineligible)
         if record_out is not None:
             record_out.append(run.record)
         try:
@@ -148,9 +190,9 @@ class FailoverChain:
                 async for chunk in chunks:
                     yield chunk
         except CrosswalkError as error:
-            self._done(run.record, error)
+            self._done(run, error)
             raise
-        self._done(run.record, None)
+        self._done(run, None)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         if run.step.hedge is not None:
@@ -178,6 +220,7 @@ class FailoverChain:
                 await _close(upstream)
                 raise
             run.committed(choice, started, request_id=_first_request_id(held))
+            self._note_served(run, choice.provider)  # before the headers leave
             async with aclosing(self._after_commit(run, choice, upstream, held, started)) as chunks:
                 async for chunk in chunks:
                     yield chunk
@@ -195,6 +238,7 @@ class FailoverChain:
             run.record.validation += flagged
         assert winner.upstream is not None
         run.committed(winner.choice, winner.started, request_id=_first_request_id(held))
+        self._note_served(run, winner.choice.provider)
         async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -314,6 +358,12 @@ def _request_id(result: Any) -> str | None:
 def _first_request_id(held: list[dict[str, Any]]) -> str | None:
     """The vendor's request id off a stream's first chunk (taken out: it is not the caller's)."""
     return held[0].pop(REQUEST_ID, None) if held else None
+
+
+def _note_dialect(record: DecisionRecord, native: Native | None, ineligible: dict[str, str]) -> None:
+    if native is not None:
+        record.dialect = native.dialect
+        record.ineligible = ineligible
 
 
 def _hold(run: StepRun) -> float:

@@ -91,7 +91,7 @@ def upstream_problems(config: RouterConfig, env: Mapping[str, str]) -> list[str]
     problems = []
     contexts: dict[str, Any] = {}  # one load per bundle file, however many providers trust it
     for p in config.providers.values():
-        if p.kind == "openai" and p.base_url:
+        if p.kind in ("openai", "anthropic") and p.base_url:
             try:
                 upstream_of(p, env=env, contexts=contexts)
             except ConfigError as exc:

@@ -57,6 +57,27 @@ def explain(config: RouterConfig, step_name: str, *, region: str | None, today: 
     if region is not None and region not in known:
         lines.append(f"  region '{region}' is unknown: no provider has it (providers' regions: "
                      f"{', '.join(sorted(known)) or 'none set'}){did_you_mean(region, known)}")
+    lines += _dialect_lines(config, step.providers)
     if live is None:
         lines.append("  (compliance only: pass --url of a running `crosswalk serve` to include ejections and exclusions)")
     return lines, usable
+
+
+# The provider kinds that speak a dialect other than Chat natively.
+_NATIVE = {"anthropic": "messages"}
+
+
+def _dialect_lines(config: RouterConfig, providers: tuple[str, ...]) -> list[str]:
+    """How Messages callers (/v1/messages) are served on this step: natively by the
+    providers that speak it, translated for the others, which are not eligible for a
+    request carrying what only Messages can (documents, citations, server tools)."""
+    native = [n for n in providers if _NATIVE.get(config.providers[n].kind) == "messages"]
+    if not native:
+        return ["  /v1/messages: translated for every provider; requests with documents, citations, search results or "
+                "server tools have no eligible provider here"]
+    others = [n for n in providers if n not in native]
+    text = f"  /v1/messages: served natively by {', '.join(native)}"
+    if others:
+        text += (f"; translated for {', '.join(others)}, which are not eligible for requests with documents, citations, "
+                 "search results or server tools (only a Messages provider can carry them)")
+    return [text]

@@ -86,7 +86,12 @@ def decision(record: "DecisionRecord", error: "CrosswalkError | None") -> None:
         "attempts": [{"provider": a.provider, "result": str(a.result), "status": a.status,
                       "latency_ms": round(a.latency_s * 1000, 1), "hedge": a.hedge, "panic": a.panic} for a in record.attempts],
         "error": error.error_type if error is not None else None,
+        "dialect": record.dialect,
     }
+    if record.ineligible:
+        fields["ineligible"] = record.ineligible
+    if record.dropped:
+        fields["dropped"] = list(record.dropped)
     agreement = record.agreement
     text_agreement = ""
     if agreement is not None:

@@ -67,6 +67,7 @@ class Metrics:
         self.seams: defaultdict[tuple[str, str], int] = defaultdict(int)  # (from_step, to_step)
         self.verify_tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, member | judge, prompt | completion)
         self.panel_asked: defaultdict[str, int] = defaultdict(int)  # panel members asked, by step
+        self.dialects: defaultdict[tuple[str, str, str], int] = defaultdict(int)  # (step, dialect, native | translated)
         self.latency = _Histogram()
         self.attempt_latency = _Histogram()
         self.ttft = _Histogram()
@@ -103,6 +104,8 @@ class Metrics:
         else:
             first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
         self.first_try[(step, "ok" if first_ok else "failed")] += 1
+        if record.dialect != "chat":  # Chat requests are the baseline: counted above, not here
+            self.dialects[(step, record.dialect, record.served or "unanswered")] += 1
         recovery = record.recovery
         if recovery is not None:
             self.recoveries[(step, recovery.mode or "none", recovery.outcome)] += 1
@@ -197,6 +200,8 @@ class _Collector:
         yield _counter(CounterMetricFamily, "crosswalk_seam_flags", "Requests carrying a near miss of an amount an earlier step of "
                        "their run answered (decimal dropped or moved, digits dropped or transposed, sign lost, currency changed), "
                        "by the step that answered it and the step that received the near miss.", ["from_step", "to_step"], m.seams)
+        yield _counter(CounterMetricFamily, "crosswalk_dialect_requests", "Requests in another dialect than Chat (messages), by step, "
+                       "dialect and how they were served (native, translated, unanswered).", ["step", "dialect", "served"], m.dialects)
         yield _counter(CounterMetricFamily, "crosswalk_first_attempts", "First attempts by step and result: the reliability without failover.",
                        ["step", "result"], m.first_try)
         for kind, name, doc in (("ejected", "crosswalk_ejections", "Provider ejections (outage detection)."),

@@ -21,12 +21,13 @@ import os
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
 from crosswalk.policies.config import StepConf
+from crosswalk.providers.base import Native
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, ui, validation
 from crosswalk.router.auth import authorized, page_authorized
@@ -78,6 +79,15 @@ def _error(status: int, message: str, *, type_: str, param: str | None = None, c
                         content_type=JSON, headers=headers)
 
 
+class ErrorRender(Protocol):
+    """Renders an error answer in a dialect's JSON (`_error`: OpenAI's)."""
+
+    def __call__(self, status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response: ...
+
+
+
+
 _HEADER_SAFE = "".join(c for c in map(chr, range(0x20, 0x7f)) if c != "%")
 
 
@@ -90,7 +100,9 @@ def _header_text(text: str) -> str:
     return quote(text, safe=_HEADER_SAFE)
 
 
-def _record_headers(record: DecisionRecord) -> dict[str, str]:
+def record_headers(record: DecisionRecord) -> dict[str, str]:
+    """The x-crosswalk-* headers of an answer (step, provider, attempts, agreement,
+    validation, the vendor's request id)."""
     headers = {
         "x-crosswalk-step": _header_text(record.step),
         "x-crosswalk-provider": record.provider or "",
@@ -102,6 +114,10 @@ def _record_headers(record: DecisionRecord) -> dict[str, str]:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
     if record.seams:
         headers["x-crosswalk-seam"] = _seam_header(record)
+    if record.ineligible:  # providers that cannot carry what this request needs
+        headers["x-crosswalk-ineligible"] = ",".join(record.ineligible)
+    if record.dropped:  # what a translation to the answering provider's dialect left out
+        headers["x-crosswalk-dropped"] = _header_text(",".join(record.dropped))
     request_id = record.request_id
     if request_id is not None:  # the answering vendor's own id, for its support desk
         headers["x-crosswalk-upstream-request-id"] = _header_text(request_id)
@@ -113,7 +129,10 @@ def _seam_header(record: DecisionRecord) -> str:
     return _header_text(", ".join(flag.short() for flag in record.seams))
 
 
-def _crosswalk_error(err: CrosswalkError) -> web.Response:
+def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -> web.Response:
+    """A failed request's answer: its status, x-crosswalk-* and x-should-retry /
+    retry-after headers, the attempts, in the dialect's error JSON (`render`; OpenAI's
+    by default)."""
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
     # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
@@ -136,7 +155,7 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
         headers["x-crosswalk-seam"] = _seam_header(record)
         extra["seams"] = [dataclasses.asdict(flag) for flag in record.seams]
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
-    return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
+    return (render or _error)(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
@@ -144,9 +163,10 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler, *, auth: bool | str) -> Handler:
-    """Auth (for /v1/*; "page" for /ui, which also takes a key as a Basic password), and
-    every failure as OpenAI error JSON, never a stack trace.
+def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = _error) -> Handler:
+    """Auth (for /v1/*: a bearer key, or `x-api-key` as Anthropic clients send it; "page"
+    for /ui, which also takes a key as a Basic password), and every failure as error JSON in
+    the route's dialect (`render`), never a stack trace.
     A plain wrapper per route rather than an aiohttp middleware: the middleware machinery
     cost several percent of the proxy's throughput."""
 
@@ -156,9 +176,9 @@ def _guarded(handler: Handler, *, auth: bool | str) -> Handler:
         if auth == "page" and not page_authorized(header, proxy.keys):
             return _error(401, "the Crosswalk page needs one of the proxy's API keys (as a bearer key, or as the password when the browser asks)",
                           type_="invalid_request_error", code="invalid_api_key", headers={"www-authenticate": 'Basic realm="crosswalk", charset="UTF-8"'})
-        if auth is True and not authorized(header, proxy.keys):
-            return _error(401, "missing or invalid API key: send 'Authorization: Bearer <key>' with a key from the Crosswalk config",
-                          type_="invalid_request_error", code="invalid_api_key")
+        if auth is True and not authorized(header, proxy.keys, api_key=request.headers.get("x-api-key")):
+            return render(401, "missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
+                          "with a key from the Crosswalk config", type_="invalid_request_error", code="invalid_api_key")
         try:
             response = await handler(request)
             if proxy.draining:  # tell keep-alive clients to reconnect (to a replica that stays)
@@ -166,16 +186,16 @@ def _guarded(handler: Handler, *, auth: bool | str) -> Handler:
             return response
         except web.HTTPException as exc:
             if exc.status == 413:
-                return _error(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
+                return render(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
                               type_="invalid_request_error", code="body_too_large")
-            return _error(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
+            return render(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
         except BadRequest as exc:
-            return _error(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
+            return render(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception:
             log.exception("crosswalk proxy: internal error on %s %s", request.method, request.path)
-            return _error(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
+            return render(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
 
     return guarded
 
@@ -197,7 +217,8 @@ def _not_found(request: web.Request) -> web.Response:
 _DECODED = frozenset({"", "identity", "gzip", "deflate", "br", "zstd"})
 
 
-async def _read_body(request: web.Request, proxy: ProxyState) -> bytes:
+async def read_body(request: web.Request, proxy: ProxyState) -> bytes:
+    """The request body, decoded, within the body time limit; `BadRequest` otherwise."""
     encoding = request.headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() not in _DECODED:
         raise BadRequest(f"Content-Encoding {encoding[:40]!r} is not supported (use gzip, deflate or none)",
@@ -218,35 +239,36 @@ Render = Callable[[dict[str, Any], DecisionRecord], Awaitable[dict[str, Any]]]
 _CHAT_STREAM = chat_dialect.ChatStream()  # it keeps no state: one for every chat stream
 
 
-async def _run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
-                    encoder: StreamEncoder) -> web.StreamResponse:
+async def run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
+                   encoder: StreamEncoder, native: Native | None = None, errors: ErrorRender = _error) -> web.StreamResponse:
     """Run `body` (a chat request) on `step`, under the request's span (continuing the
     caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
-    `encoder` for a stream."""
+    `encoder` for a stream, `errors` for a failure before anything was sent. `native`: the
+    caller's own request when it came in a dialect some providers speak (Messages)."""
     runtime: Runtime = request.app["proxy"].runtime
     logs.bind_request(request.headers)
     run = request.headers.get("x-crosswalk-run")  # else the traceparent's trace id ties the run's steps together
     with tracing.request_span(step, request.headers) as span:  # continues the caller's traceparent
         if body.get("stream"):
             records: list[DecisionRecord] = []
-            response = await _stream(request, runtime, step, body, records, encoder, run)
+            response = await _stream(request, runtime, step, body, records, encoder, run, native=native, errors=errors)
             span.done(records[0] if records else None, providers=runtime.config.providers)
             return response
         try:
-            result, record = await runtime.complete(step, body, run=run)
+            result, record = await runtime.complete(step, body, run=run, native=native)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err)
+            return crosswalk_error(err, render=errors)
         span.done(record, result=result, providers=runtime.config.providers)
-    return web.Response(body=dumps(await render(result, record)), content_type=JSON, headers=_record_headers(record))
+    return web.Response(body=dumps(await render(result, record)), content_type=JSON, headers=record_headers(record))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """POST /v1/chat/completions."""
     proxy: ProxyState = request.app["proxy"]
-    body = parse_chat_body(await _read_body(request, proxy))
+    body = parse_chat_body(await read_body(request, proxy))
     step = body.pop("model")
-    return await _run_step(request, step, body, render=chat_dialect.render, encoder=_CHAT_STREAM)
+    return await run_step(request, step, body, render=chat_dialect.render, encoder=_CHAT_STREAM)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
@@ -255,7 +277,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
     proxy: ProxyState = request.app["proxy"]
     conversations = proxy.conversations
     created_at = float(int(proxy.runtime.clock.wall().timestamp()))
-    turn = await responses_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)), conversations,
+    turn = await responses_dialect.open_turn(parse_routable_body(await read_body(request, proxy)), conversations,
                                              created_at=created_at)
 
     async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
@@ -263,7 +285,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
         await turn.save(answer, conversations)  # before the caller has it: its next turn finds it
         return answer
 
-    return await _run_step(request, turn.step, turn.body, render=render,
+    return await run_step(request, turn.step, turn.body, render=render,
                            encoder=responses_dialect.StreamEncoder(turn, conversations))
 
 
@@ -285,35 +307,36 @@ async def completions(request: web.Request) -> web.StreamResponse:
     """POST /v1/completions: legacy text completions, run as the step's chat request
     (router/dialects/completions.py)."""
     proxy: ProxyState = request.app["proxy"]
-    turn = completions_dialect.open_turn(parse_routable_body(await _read_body(request, proxy)))
-    return await _run_step(request, turn.step, turn.body, render=turn.render, encoder=completions_dialect.StreamEncoder(turn))
+    turn = completions_dialect.open_turn(parse_routable_body(await read_body(request, proxy)))
+    return await run_step(request, turn.step, turn.body, render=turn.render, encoder=completions_dialect.StreamEncoder(turn))
 
 
 async def embeddings(request: web.Request) -> web.Response:
     """POST /v1/embeddings: the step's providers that embed, with chat's failover."""
     proxy: ProxyState = request.app["proxy"]
-    body = parse_routable_body(await _read_body(request, proxy))
+    body = parse_routable_body(await read_body(request, proxy))
     try:
         result, record = await proxy.runtime.embed(body.pop("model"), body)
     except CrosswalkError as err:
-        return _crosswalk_error(err)
-    return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
+        return crosswalk_error(err)
+    return web.Response(body=dumps(result), content_type=JSON, headers=record_headers(record))
 
 
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
-                  records: list[DecisionRecord], encoder: StreamEncoder, run: str | None) -> web.StreamResponse:
+                  records: list[DecisionRecord], encoder: StreamEncoder, run: str | None, *,
+                  native: Native | None = None, errors: ErrorRender = _error) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
-    async with aclosing(runtime.stream(step, body, records, run=run)) as chunks:
+    async with aclosing(runtime.stream(step, body, records, run=run, native=native)) as chunks:
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
-            return _crosswalk_error(err)
+            return crosswalk_error(err, render=errors)
         except StopAsyncIteration:
             first = None
         record = records[0]
-        headers = {**_record_headers(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers = {**record_headers(record), "content-type": "text/event-stream", "cache-control": "no-cache"}
         if record.provider and not any(a.failure_class is None for a in record.attempts):
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
@@ -356,8 +379,13 @@ def _model_json(name: str, step: StepConf) -> dict[str, Any]:
 
 
 async def models(request: web.Request) -> web.Response:
-    """GET /v1/models: the steps, as OpenAI models."""
+    """GET /v1/models: the steps, as OpenAI models (as Anthropic's model list when the
+    caller is an Anthropic client, which sends `anthropic-version`)."""
     config = request.app["proxy"].runtime.config
+    if request.headers.get("anthropic-version"):
+        from crosswalk.router.dialects.messages import model_list
+
+        return _json(model_list(list(config.steps)))
     return _json({"object": "list", "data": [_model_json(name, step) for name, step in config.steps.items()]})
 
 
@@ -539,9 +567,13 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/ui/providers/{name}/unexclude": ("POST", ui_unexclude),
     }
     probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
+    from crosswalk.router import proxy_messages
+
+    routes.update(proxy_messages.ROUTES)
     app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
     for path, (method, handler) in routes.items():
-        guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"))
+        render = proxy_messages.render_error if path in proxy_messages.ROUTES else _error
+        guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"), render=render)
         app.router.add_route(method, path, guarded)
         if path == "/v1/responses/{id}":
             app.router.add_route("DELETE", path, _guarded(delete_response, auth=True))

@@ -23,6 +23,13 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
         upstream = upstream_of(conf, env=os.environ if env is None else env, contexts=contexts)
         return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
                                   headers=dict(conf.headers), upstream=upstream)
+    if conf.kind == "anthropic":
+        from crosswalk.providers.anthropic_wire import AnthropicProvider
+
+        assert conf.base_url is not None  # the config loader fills in Anthropic's
+        upstream = upstream_of(conf, env=os.environ if env is None else env, contexts=contexts)
+        return AnthropicProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
+                                 headers=dict(conf.headers), upstream=upstream)
     if conf.kind == "litellm":
         from crosswalk.providers.litellm_adapter import LiteLLMProvider
 
@@ -42,7 +49,7 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
 
 
 def upstream_of(conf: ProviderConf, *, env: Mapping[str, str], contexts: Contexts | None = None) -> Upstream:
-    """The proxy and CA settings of an openai-kind provider; a `ConfigError` naming the
+    """The proxy and CA settings of an openai- or anthropic-kind provider; a `ConfigError` naming the
     provider and the setting (`providers.x.ca_bundle: no such file ...`) when unusable."""
     assert conf.base_url is not None
     try:

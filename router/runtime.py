@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 from crosswalk.policies.config import RouterConfig, StepConf
 from crosswalk.policies.prefill import PrefillRefusals
 from crosswalk.policies.selection import Row
-from crosswalk.providers.base import Provider, stream_text
+from crosswalk.providers.base import Native, Provider, stream_text
 from crosswalk.providers.jsonwire import encoding_problem
 from crosswalk.router.chain import FailoverChain
 from crosswalk.router.clock import Clock, SystemClock
@@ -74,11 +74,13 @@ class Runtime:
         self.seams = Seams(self.runs, observer=self.metrics)
 
     def step(self, name: str) -> StepConf:
-        """The step called `name`, or `UnknownStep` listing the known ones."""
-        step = self.config.steps.get(name)
+        """The step called `name` (or aliased so), or `UnknownStep` listing the known ones."""
+        step = self.config.step_for(name)
         if step is None:
             known = ", ".join(sorted(self.config.steps))
-            raise UnknownStep(f"unknown step '{name}' (known steps: {known})", step=name)
+            aliases = ", ".join(a for s in self.config.steps.values() for a in s.aliases)
+            also = f"; aliases: {aliases}" if aliases else ""
+            raise UnknownStep(f"unknown step '{name}' (known steps: {known}{also})", step=name)
         return step
 
     def _sendable(self, name: str, body: dict[str, Any]) -> StepConf:
@@ -91,18 +93,22 @@ class Runtime:
             raise InvalidRequest(f"step '{step.name}': the request body cannot be sent as JSON: {problem}", step=step.name)
         return step
 
-    async def complete(self, step: str, body: dict[str, Any], *, run: str | None = None) -> tuple[dict[str, Any], DecisionRecord]:
+    async def complete(self, step: str, body: dict[str, Any], *, run: str | None = None,
+                       native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request on `step`; returns the completion dict and its record.
         `run`: the pipeline run it belongs to (default: the caller's trace id), whose
-        earlier answers its amounts are checked against (router/seams.py)."""
+        earlier answers its amounts are checked against (router/seams.py). `native`: the
+        caller's own request, when it came in another dialect (Messages): providers that
+        speak it are sent it as it came; a verified step's panel is asked in Chat, among the
+        providers that can carry what the request needs."""
         config, conf = self.config, self._sendable(step, body)
         run = run_id(run)
         flags = self.seams.check(config, conf, run, body)
         try:
             if conf.verify is not None:
-                result, record = await self.verifier.complete(conf, body)
+                result, record = await self.verifier.complete(self.chain.for_request(conf, native)[0], body)
             else:
-                result, record = await self.chain.complete(conf, body)
+                result, record = await self.chain.complete(conf, body, native=native)
         except CrosswalkError as error:  # a flagged seam stays on the error's record
             if error.record is not None:
                 error.record.run, error.record.seams = run, flags
@@ -112,7 +118,7 @@ class Runtime:
         return result, record
 
     async def stream(self, step: str, body: dict[str, Any], records: list[DecisionRecord] | None = None,
-                     *, run: str | None = None) -> AsyncIterator[dict[str, Any]]:
+                     *, run: str | None = None, native: Native | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request on `step`, yielding chunk dicts; the decision record is
         appended to `records` at once and filled in as attempts happen. A verified step
         answers once verification is done, as synthetic chunks. `run` as for `complete`."""
@@ -121,6 +127,7 @@ class Runtime:
         flags = self.seams.check(config, conf, run, body)
         records = records if records is not None else []
         if conf.verify is not None:
+            conf = self.chain.for_request(conf, native)[0]
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             result, record = await self.verifier.complete(conf, plain)
             record.run, record.seams = run, flags
@@ -132,7 +139,7 @@ class Runtime:
         said: list[dict[str, Any]] = []  # the answer's chunks, read for its amounts once it is whole
         first = True
         # aclosing: a caller who stops reading closes the chain's generator at once.
-        async with aclosing(self.chain.stream(conf, body, records)) as chunks:
+        async with aclosing(self.chain.stream(conf, body, records, native=native)) as chunks:
             async for chunk in chunks:
                 if first:  # the record exists once the chain has started
                     records[-1].run, records[-1].seams, first = run, flags, False

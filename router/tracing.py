@@ -203,7 +203,12 @@ def _record_attributes(record: "DecisionRecord") -> dict[str, Any]:
         "crosswalk.attempts": len(record.attempts),
         "crosswalk.failovers": record.failovers,
         "crosswalk.attempts.trail": ",".join(a.short() for a in record.attempts),
+        "crosswalk.dialect": record.dialect,
     }
+    if record.dropped:
+        attributes["crosswalk.dropped"] = ",".join(record.dropped)
+    if record.ineligible:
+        attributes["crosswalk.ineligible"] = ",".join(record.ineligible)
     if record.provider:
         attributes["crosswalk.provider"] = record.provider
     recovery = record.recovery

@@ -32,3 +32,20 @@ async def fake_vendor() -> Any:
 async def vendors(fake_vendor: Any) -> Vendors:
     """Three fake vendors on loopback: primary, its same-vendor twin, secondary."""
     return Vendors(await fake_vendor("primary"), await fake_vendor("twin"), await fake_vendor("secondary"))
+
+
+@pytest.fixture
+async def fake_anthropic() -> Any:
+    """Start fake Anthropic Messages vendors on loopback ports: `a = await fake_anthropic("claude")`."""
+    from tests.fakeanthropic import FakeAnthropic
+
+    started: list[FakeAnthropic] = []
+
+    async def start(name: str, **options: Any) -> FakeAnthropic:
+        vendor = await FakeAnthropic(name, **options).start()
+        started.append(vendor)
+        return vendor
+
+    yield start
+    for vendor in started:
+        await vendor.stop()

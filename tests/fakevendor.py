@@ -159,6 +159,14 @@ def _echo(b: Behaviour, body: Any) -> tuple[int, dict[str, Any]] | None:
     return b.status, _openai_error(p["template"].replace("{content}", content), p["type"], p["code"])
 
 
+def _calls_tool(body: Any) -> bool:
+    """A non-streamed answer calls the vendor's tool when the request offers tools and its
+    last message is not a tool's result (so a multi-turn conversation ends in text)."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    last = messages[-1] if isinstance(messages, list) and messages and isinstance(messages[-1], dict) else {}
+    return bool(body.get("tools")) and last.get("role") != "tool"
+
+
 def _ends_with_assistant(body: Any) -> bool:
     messages = body.get("messages") if isinstance(body, dict) else None
     return isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant"
@@ -437,7 +445,13 @@ class FakeVendor:
     async def _complete(self, request: web.Request, b: Behaviour, model: str, body: Any = None) -> web.StreamResponse:
         self._request_id()
         await self._pause(b.delay_s)
-        data = json.dumps(self._completion(model, body)).encode()
+        completion = self._completion(model, body)
+        if self.tool_call is not None and not self.agent and _calls_tool(body):
+            completion["choices"][0]["message"].update(content=None, tool_calls=[{
+                "id": f"call_{self.name}{self._seq}", "type": "function",
+                "function": {"name": self.tool_call["name"], "arguments": self.tool_call["arguments"]}}])
+            completion["choices"][0]["finish_reason"] = "tool_calls"
+        data = json.dumps(completion).encode()
         if b.kind == "malformed":
             return web.Response(body=data[: len(data) // 2], content_type="application/json")
         if b.kind in ("cut", "stall"):

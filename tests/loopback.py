@@ -37,3 +37,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class BackgroundLoop:
+    """An event loop in a thread of its own, for loopback servers a module-scoped fixture
+    shares across tests (each test has its own loop): `loop.run(coro)` runs `coro` there
+    and returns its result. `close()` stops the loop and joins the thread."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="loopback-servers", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Awaitable[Any], timeout: float = 30.0) -> Any:
+        """Run `coro` on the background loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()

@@ -1,3 +1,4 @@
-"""The ways into a step besides Chat Completions: one module per ingress dialect (parse the
-request, render the answer, the stream events and the errors), each knowing nothing of
-the HTTP server that runs it. The pure format mappings live under providers/."""
+"""The ways into a step: one module per ingress dialect (chat.py, messages.py, responses.py,
+completions.py), each parsing its request, rendering the answer, the stream events and the
+errors, and knowing nothing of the HTTP server that runs it. The pure format mappings live
+under providers/, where the native provider kinds use them too."""

@@ -1,6 +1,6 @@
 """A minimal OpenAI-compatible upstream for benchmarks, run in its own process so it does
 not share the client's event loop: `python upstream.py PORT [SLOW_EVERY SLOW_S]`. Answers a
-fixed completion (or a short SSE stream) as fast as aiohttp can (a request with `"bench_chunks": N` streams N content
+fixed completion (or a short SSE stream; on /v1/messages, Anthropic's message) as fast as aiohttp can (a request with `"bench_chunks": N` streams N content
 chunks); with SLOW_EVERY, every
 SLOW_EVERY-th call first waits SLOW_S seconds (a deterministic slow tail: 20 -> 5 %)."""
 
@@ -21,6 +21,13 @@ BODY = json.dumps({
 
 
 REQUEST_ID = {"x-request-id": "req_bench0123456789abcdef"}
+# The same answer from Anthropic's Messages API (POST /v1/messages), with its request-id.
+MESSAGE = json.dumps({
+    "id": "msg_bench", "type": "message", "role": "assistant", "model": "bench-claude", "stop_reason": "end_turn",
+    "stop_sequence": None, "content": [{"type": "text", "text": "The refund is $42.99."}],
+    "usage": {"input_tokens": 12, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+}).encode()
+MESSAGE_ID = {"request-id": "req_bench0123456789abcdef"}
 
 
 def _chunk(delta: dict, finish: str | None) -> bytes:
@@ -61,6 +68,11 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return web.Response(body=BODY, content_type="application/json", headers=REQUEST_ID)
 
 
+async def messages(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=MESSAGE, content_type="application/json", headers=MESSAGE_ID)
+
+
 def slow_tail(every: int, seconds: float):
     """`chat`, but every `every`-th call waits `seconds` first."""
     calls = itertools.count(1)
@@ -78,6 +90,7 @@ def main() -> None:
     app = web.Application()
     every = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     app.router.add_post("/v1/chat/completions", slow_tail(every, float(sys.argv[3])) if every else chat)
+    app.router.add_post("/v1/messages", messages)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 
 

@@ -30,6 +30,7 @@ from crosswalk.providers.errors import (
     ProviderTimeout,
     StreamBroken,
 )
+from crosswalk.providers.anthropic_wire import AnthropicProvider
 from crosswalk.providers.litellm_adapter import LiteLLMProvider
 from crosswalk.providers.openai_wire import OpenAIWireProvider
 from crosswalk.providers.simulated import Fault, SimulatedProvider
@@ -83,6 +84,7 @@ def bedrock(exc_type: str) -> tuple[tuple[str, str], ...]:
 
 
 BOTH = ("wire", "litellm")
+ALL_ANTHROPIC = ("wire", "litellm", "anthropic")  # and the native Messages adapter (kind anthropic)
 # litellm's Gemini types trip a pydantic warning on first import; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning")
 LITELLM = ("litellm",)
@@ -192,39 +194,44 @@ CASES: list[Case] = [
     Case("any", "402-payment-required-empty", 402, "", F.QUOTA, content_type="text/plain"),
     Case("any", "408-request-timeout", 408, "", F.TRANSIENT, content_type="text/plain"),
     Case("any", "504-gateway-timeout", 504, "upstream request timeout", F.TRANSIENT, content_type="text/plain"),
-    # --- Anthropic (native API via litellm, OpenAI-compatible endpoint via the wire) ---
-    Case("anthropic", "529-overloaded_error", 529, anthropic_err("overloaded_error", "Overloaded"), F.TRANSIENT, via=BOTH),
-    Case("anthropic", "500-api_error", 500, anthropic_err("api_error", "Internal server error"), F.TRANSIENT, via=BOTH),
+    # --- Anthropic (native API via litellm and kind anthropic, OpenAI-compatible endpoint via the wire) ---
+    Case("anthropic", "529-overloaded_error", 529, anthropic_err("overloaded_error", "Overloaded"), F.TRANSIENT, via=ALL_ANTHROPIC),
+    Case("anthropic", "500-api_error", 500, anthropic_err("api_error", "Internal server error"), F.TRANSIENT, via=ALL_ANTHROPIC),
     Case("anthropic", "400-prompt-is-too-long", 400, anthropic_err(
-        "invalid_request_error", "prompt is too long: 208310 tokens > 200000 maximum"), F.CONTEXT_LENGTH, via=BOTH),
+        "invalid_request_error", "prompt is too long: 208310 tokens > 200000 maximum"), F.CONTEXT_LENGTH, via=ALL_ANTHROPIC),
     Case("anthropic", "401-authentication_error", 401, anthropic_err(
-        "authentication_error", "invalid x-api-key"), F.AUTH, via=BOTH),
+        "authentication_error", "invalid x-api-key"), F.AUTH, via=ALL_ANTHROPIC),
     Case("anthropic", "429-rate_limit_error", 429, anthropic_err("rate_limit_error",
         "This request would exceed the rate limit for your organization (4f1a0c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b) of 30,000 "
         "input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the "
         "response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try "
         "again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for "
-        "a rate limit increase."), F.RATE_LIMITED, headers=(("retry-after", "17"),), via=BOTH, retry_after=17.0),
+        "a rate limit increase."), F.RATE_LIMITED, headers=(("retry-after", "17"),), via=ALL_ANTHROPIC, retry_after=17.0),
     # The export-control withdrawal of 12 June 2026 (issue 18; recorded in a Claude Code issue):
     # the display name only, so it rests on the words and needs corroboration.
     Case("anthropic", "404-not_found_error-withdrawn", 404, anthropic_err("not_found_error",
         "Claude Fable 5 is not available. Please use Opus 4.8. Learn more: https://www.anthropic.com/news/fable-mythos-access"),
-         F.REGULATORY, via=BOTH, free_text=BOTH),
+         F.REGULATORY, via=ALL_ANTHROPIC, free_text=ALL_ANTHROPIC),
     # A retired model (mattermost/mattermost-plugin-agents#257, anthropics/claude-code#5349):
     # names the model Crosswalk sent, under a structured not_found_error.
     Case("anthropic", "404-not_found_error-retired", 404, anthropic_err("not_found_error", "model: claude-sonnet-4-20250514"),
-         F.REGULATORY, via=BOTH, model="claude-sonnet-4-20250514"),
+         F.REGULATORY, via=ALL_ANTHROPIC, model="claude-sonnet-4-20250514"),
     Case("anthropic", "404-not_found_error-other-model", 404, anthropic_err("not_found_error", "model: claude-3-opus-20240229"),
-         F.CLIENT, via=BOTH, model="claude-sonnet-4-20250514"),
+         F.CLIENT, via=ALL_ANTHROPIC, model="claude-sonnet-4-20250514"),
     Case("anthropic", "403-permission_error-model", 403, anthropic_err("permission_error",
-        "Your organization does not have access to model claude-opus-4-1-20250805."), F.REGULATORY, via=BOTH,
+        "Your organization does not have access to model claude-opus-4-1-20250805."), F.REGULATORY, via=ALL_ANTHROPIC,
          model="claude-opus-4-1-20250805"),
     Case("anthropic", "403-permission_error", 403, anthropic_err(
-        "permission_error", "Your API key does not have permission to use the specified resource."), F.AUTH, via=BOTH),
+        "permission_error", "Your API key does not have permission to use the specified resource."), F.AUTH, via=ALL_ANTHROPIC),
     # Anthropic reports an empty prepaid balance as a 400, not a 402/429.
     Case("anthropic", "400-credit-balance-too-low", 400, anthropic_err("invalid_request_error",
         "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or "
-        "purchase credits."), F.QUOTA, via=BOTH, free_text=BOTH),
+        "purchase credits."), F.QUOTA, via=ALL_ANTHROPIC, free_text=ALL_ANTHROPIC),
+    Case("anthropic", "413-request_too_large", 413, anthropic_err(
+        "request_too_large", "Request exceeds the maximum allowed number of bytes."), F.CLIENT, via=("wire", "anthropic")),
+    Case("anthropic", "400-invalid_request_error", 400, anthropic_err(
+        "invalid_request_error", "messages: roles must alternate between \"user\" and \"assistant\""), F.CLIENT,
+         via=("wire", "anthropic")),
     # --- Gemini (native API via litellm, OpenAI-compatible endpoint via the wire) ------
     Case("gemini", "400-FAILED_PRECONDITION-user-location", 400, gemini_err(
         400, "FAILED_PRECONDITION", "User location is not supported for the API use."), F.REGULATORY, via=BOTH),
@@ -309,6 +316,10 @@ def _wire(upstream: Any, *, base: str = "/v1", api_key: str = "sk-test-loopback"
     return OpenAIWireProvider(name="up", model=model or "m-1", base_url=upstream.url + base, api_key=api_key)
 
 
+def _anthropic(upstream: Any, model: str | None = None) -> AnthropicProvider:
+    return AnthropicProvider(name="up", model=model or "claude-1", base_url=upstream.url, api_key="sk-ant-test-loopback")
+
+
 def _litellm(vendor: str, url: str, monkeypatch: pytest.MonkeyPatch, model: str | None = None) -> LiteLLMProvider:
     if vendor == "bedrock":
         monkeypatch.setenv("AWS_REGION_NAME", "us-east-1")
@@ -328,7 +339,8 @@ async def _error_from(provider: Any, request: ChatRequest = REQUEST) -> Provider
 @pytest.mark.parametrize(("case", "via"), _params())
 async def test_vendor_error_payload_gets_its_failure_class(upstream, monkeypatch, case: Case, via: str):
     upstream.reply(case.status, case.raw, dict(case.headers), content_type=case.content_type)
-    provider = _wire(upstream, model=case.model) if via == "wire" else _litellm(case.vendor, upstream.url, monkeypatch, case.model)
+    provider = (_wire(upstream, model=case.model) if via == "wire" else _anthropic(upstream, case.model) if via == "anthropic"
+                else _litellm(case.vendor, upstream.url, monkeypatch, case.model))
     error = await _error_from(provider)
     assert upstream.hits, "the adapter never reached the loopback vendor"
     if not isinstance(error, ProviderTimeout):

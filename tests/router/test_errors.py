@@ -24,7 +24,7 @@ from crosswalk.router.errors import (
     UpstreamRejected,
     VerificationFailed,
 )
-from crosswalk.router.proxy import _crosswalk_error
+from crosswalk.router.proxy import crosswalk_error
 from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, InvalidAnswer, Vote
 
 ATTEMPT = Attempt("a", "transient", 0.01, 503)
@@ -94,7 +94,7 @@ def test_optional_fields_live_on_the_base_with_none_defaults():
 
 @pytest.mark.parametrize(("err", "status"), CASES, ids=[type(e).__name__ for e, _ in CASES])
 def test_the_proxy_answers_each_error_with_its_status(err, status):
-    resp = _crosswalk_error(err)
+    resp = crosswalk_error(err)
     body = json.loads(resp.body)
     assert resp.status == status == err.status_code
     assert body["error"]["message"] == err.message
@@ -106,18 +106,18 @@ def test_the_proxy_answers_each_error_with_its_status(err, status):
 
 
 def test_the_proxy_says_when_to_come_back():
-    assert _crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=2.5)).headers["retry-after"] == "3"
-    assert _crosswalk_error(NoEligibleProvider("x", step="s")).headers["retry-after"] == "1"
-    stuck = _crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers
+    assert crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=2.5)).headers["retry-after"] == "3"
+    assert crosswalk_error(NoEligibleProvider("x", step="s")).headers["retry-after"] == "1"
+    stuck = crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers
     assert "retry-after" not in stuck and stuck["x-should-retry"] == "false"
     # A sibling, not a subclass, yet answered the same way: a rate limit always ends.
-    assert _crosswalk_error(RateLimited("x", step="s", retry_after_s=7.2)).headers["retry-after"] == "8"
-    assert _crosswalk_error(RateLimited("x", step="s")).headers["retry-after"] == "1"
-    assert "retry-after" not in _crosswalk_error(AllProvidersFailed("x", step="s")).headers
+    assert crosswalk_error(RateLimited("x", step="s", retry_after_s=7.2)).headers["retry-after"] == "8"
+    assert crosswalk_error(RateLimited("x", step="s")).headers["retry-after"] == "1"
+    assert "retry-after" not in crosswalk_error(AllProvidersFailed("x", step="s")).headers
 
 
 def test_a_failed_verification_shows_its_panel():
-    resp = _crosswalk_error(VerificationFailed("x", step="s", record=_disagreement()))
+    resp = crosswalk_error(VerificationFailed("x", step="s", record=_disagreement()))
     assert resp.headers["x-crosswalk-agreement"].startswith("disagreed; score=0.50")
     dissenting = json.loads(resp.body)["crosswalk"]["agreement"]["dissenting"]
     assert dissenting == [{"provider": "b", "answer": "2", "similarity": None, "reason": "", "against": None}]
@@ -126,7 +126,7 @@ def test_a_failed_verification_shows_its_panel():
 def test_an_invalid_output_names_the_rule_and_the_provider():
     record = DecisionRecord(step="s", attempts=[Attempt("a", "invalid_output", 0.01)],
                             validation=[InvalidAnswer("a", "premium-band", "'premium' is 84000, above max 5000", "fail")])
-    resp = _crosswalk_error(InvalidOutput("step 's': the answer from a broke premium-band", step="s", attempts=record.attempts, record=record))
+    resp = crosswalk_error(InvalidOutput("step 's': the answer from a broke premium-band", step="s", attempts=record.attempts, record=record))
     body = json.loads(resp.body)
     assert resp.status == 422 and body["error"]["code"] == "invalid_output"
     assert resp.headers["x-crosswalk-validation"] == "a:premium-band:fail"
@@ -146,12 +146,12 @@ SHOULD_RETRY = {
 
 @pytest.mark.parametrize(("err", "status"), CASES, ids=[type(e).__name__ for e, _ in CASES])
 def test_every_final_error_says_whether_a_client_retry_can_help(err, status):
-    headers = _crosswalk_error(err).headers
+    headers = crosswalk_error(err).headers
     assert headers["x-should-retry"] == SHOULD_RETRY[type(err).__name__]
     assert ("retry-after" in headers) == (headers["x-should-retry"] == "true")
     assert errors.client_should_retry(err) is (headers["x-should-retry"] == "true")
 
 
 def test_no_eligible_provider_until_the_config_changes_says_do_not_retry():
-    assert _crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers["x-should-retry"] == "false"
-    assert _crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=40)).headers["x-should-retry"] == "true"
+    assert crosswalk_error(NoEligibleProvider("x", step="s", retryable=False)).headers["x-should-retry"] == "false"
+    assert crosswalk_error(NoEligibleProvider("x", step="s", retry_after_s=40)).headers["x-should-retry"] == "true"
