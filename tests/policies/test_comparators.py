@@ -514,7 +514,8 @@ def test_json_differences_emptiness_is_symmetric(pair: tuple[str, str], default:
     assert (forward == []) is (backward == [])
 
 
-words = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=6)
+# Two characters at least: single letters joined by dots are an abbreviation ("U.S.A." = "USA").
+words = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=2, max_size=8), min_size=1, max_size=6)
 # No "-": one touching a digit is a minus sign, which normalizing keeps.
 separators = st.text(alphabet=" \t\n.,;:!?\"'()[]{}*_/", min_size=1, max_size=3)
 
