@@ -40,6 +40,7 @@ _DOZEN_RE = re.compile(r"\b(?:an?\s+|one\s+)?dozens?\b", re.IGNORECASE)
 # "half" as an amount: "half a million", "two and a half", "a half", "half of", "half the". Not
 # "the first half" or "half-time": there it names a part, not 0.5 of something stated.
 _HALF_SCALE_RE = re.compile(r"\bhalf\s+an?\s+(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_ONE_HALF_RE = re.compile(r"(?<![\w-])one\s+half(?![\w-])", re.IGNORECASE)
 _AND_A_HALF_RE = re.compile(r"\b(\d+)\s+and\s+a\s+half\b", re.IGNORECASE)
 _HALF_RE = re.compile(
     r"(?<![\w-])(?:(?:a|one)\s+half|half(?=\s+(?:of|the|an?|its|their|his|her|our|your|all|that|this|those|these)\b))"
@@ -134,6 +135,7 @@ def spell_out(text: str) -> str:
     ("two and a half" -> "2.5", "half of" -> "0.5 of")."""
     text = _DOZEN_RE.sub("12", text)
     text = _HALF_SCALE_RE.sub(lambda m: f"0.5 {m[1]}", text)
+    text = _ONE_HALF_RE.sub("0.5", text)  # before "one" becomes "1"
     if _RUN_RE.search(text):
         text = _runs(text)
     text = _AND_A_HALF_RE.sub(lambda m: f"{m[1]}.5", text)

@@ -69,7 +69,7 @@ _EXP_RE = re.compile(
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _PERCENT_RE = re.compile(r"\s?(?:%|(?i:per\s?cent|percent)(?![A-Za-z]))")
 _BASIS_POINTS_RE = re.compile(r"\s?(?:bps?|(?i:basis\s+points?))(?![A-Za-z])")
-# A rate's period after the amount ("5% per month", "$20/h", "3% a year", "2% p.a.", "weekly"), or
+# A rate's period after the amount ("5% per month", "$20/h", "2 tablets a day", "2% p.a.", "weekly"), or
 # as an adjective before it in its clause ("monthly fee of $20"): the same figure per another
 # period is another figure.
 _PERIODS = {
@@ -79,7 +79,7 @@ _PERIODS = {
     "annum": "year", "annual": "year", "annually": "year", "yearly": "year", "p.a.": "year", "pa": "year",
 }
 _PER_RE = re.compile(
-    r"\s*(?:(?:/|(?i:per|a|an|each|every)\s+)\s*(?P<unit>(?i:hour|hr|h|day|week|wk|month|mo|quarter|qtr|year|yr|annum))"
+    r"\s*(?:(?:/|(?:(?!(?:per|an?|and|or|for|in|at|on|by|to|of)\b)[a-z]+\s+){0,2}(?i:per|a|an|each|every)\s+)\s*(?P<unit>(?i:hour|hr|h|day|week|wk|month|mo|quarter|qtr|year|yr|annum))"
     r"|(?P<adj>(?i:hourly|daily|weekly|monthly|quarterly|annually|yearly)|p\.\s?a\.|pa))(?![A-Za-z])"
 )
 # A fall written in words before the amount: "fell 3%", "down by 2%", "a loss of $5m" read as

