@@ -27,7 +27,7 @@ What is read, in order of position in the answer:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from crosswalk.policies.dates import BLANK, find_dates
@@ -46,6 +46,9 @@ class Reading:
     currency: str | None = None
     label: str | None = None
     per: str | None = None  # the period a rate is per ("month" in "5% per month", "$20/h"), else None
+    # written as a percentage or in basis points (the value is already the fraction: 5% is 0.05);
+    # not compared: "half" and "50%" are one value
+    percent: bool = field(default=False, compare=False)
 
 
 _EXACT = Context(prec=100_000, Emax=MAX_EMAX, Emin=MIN_EMIN)  # no rounding of long digit strings
@@ -321,7 +324,7 @@ def _reading(text: str, start: int, end: int, floor: int, raw: str, plain: str, 
     key = _exact(raw, value, s, money, bool(prefix["hash"]), label, words, era)
     currency = CURRENCIES[prefix["cur"]] if money else s.currency
     per, s.end = _period(text, s.end, words)
-    return Reading(value, key, s.unit, currency, label, per), s.end
+    return Reading(value, key, s.unit, currency, label, per, s.percent or s.basis_points), s.end
 
 
 def _period(text: str, end: int, before: list[str]) -> tuple[str | None, int]:
