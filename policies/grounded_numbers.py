@@ -7,7 +7,8 @@ for numbers without a second model. Pure.
 What counts as an amount in the answer: every number `numbers.read_numbers` reads that is
 not an exact reading (dates, times, years, ids, ordinals are not amounts), except a list
 marker ("1." or "2)" starting a line) and a bare whole count up to ten ("3 steps", "two
-options": counting what the answer itself lists is no claim about the context).
+options": counting what the answer itself lists is no claim about the context; "10 per
+month" is a rate, not a count).
 
 An answer amount is grounded by a context amount of the same magnitude (the sign is not
 compared: "a loss of $5m" restates "-$5m"), the same currency and period when both name
@@ -68,7 +69,7 @@ def amounts(text: str, *, counts: bool = False) -> list[_Amount]:
     for reading in read_numbers(_unmarked(text)):
         if reading.exact is not None:
             continue
-        bare = reading.currency is None and reading.unit is None and not reading.percent
+        bare = reading.currency is None and reading.unit is None and not reading.percent and reading.per is None
         if not counts and bare and reading.value == reading.value.to_integral_value() and abs(reading.value) <= _MAX_COUNT:
             continue
         out.append(_amount(reading))

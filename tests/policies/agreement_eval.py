@@ -7,7 +7,8 @@ says "agreed" when some group reaches the quorum of 2. A case with `split: cal|h
 tallied per split (`numeric held`): the held part was never tuned on.
 
 Print each comparator's accuracy on one or more files (default: the labelled sets beside
-this file and ../shared/agreement_examples.yaml when present); semantic runs the
+this file and ../shared/agreement_examples.yaml when present, then the `grounded: numbers`
+validator's precision and recall, tests/policies/grounded_eval.py); semantic runs the
 in-process all-MiniLM-L6-v2 (`embeddings: local`) at the default threshold:
 
     .venv/bin/python tests/policies/agreement_eval.py [FILE.yaml ...] [--wrong]
@@ -124,6 +125,10 @@ def main(argv: list[str]) -> int:
             print(f"  {key:<16} {right:>4}/{total:<4} {100 * right / total:5.1f} %")
         if show_wrong and wrong:
             print("\n".join(wrong))
+    if not names:
+        from tests.policies.grounded_eval import report
+
+        report(show_wrong=show_wrong)
     return 0
 
 
