@@ -376,7 +376,7 @@ def changed_phrase(a: str, b: str) -> tuple[str, str] | None:
         return None
     if len(mid_x) == len(mid_y) == 1:
         return mid_x[0], mid_y[0]
-    if prefix + suffix < 2 or max(len(mid_x), len(mid_y)) > _MAX_PHRASE or set(mid_x) & set(mid_y):
+    if prefix + suffix < 1 or max(len(mid_x), len(mid_y)) > _MAX_PHRASE or set(mid_x) & set(mid_y):
         return None
     return " ".join(mid_x), " ".join(mid_y)
 

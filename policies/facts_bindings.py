@@ -5,7 +5,7 @@ the same attributes the other way round differ: "Alice is 30 and Bob is 25" vs "
 and more, and the other fact checks see the same numbers, names and words on both sides.
 
 An entity is a name (found as `facts` finds names), a member of a closed class (a colour,
-a metal) or a number; what binds to it is every other content word and entity of its
+a metal), a word with an opposite ("east", "opens") or a number; what binds to it is every other content word and entity of its
 clause. A swap is two entities E and F on both sides where something bound to E in one
 answer is bound to F in the other, and something bound to F is bound to E; a reordering
 ("Bob is 25 and Alice is 30") keeps every binding and is no swap. Pure, English only.
@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
-from crosswalk.policies.facts_lexicon import EXCLUSIVE, NEGATORS, STOPWORDS
+from crosswalk.policies.facts_lexicon import EXCLUSIVE, NEGATORS, POLES, STOPWORDS
 from crosswalk.policies.numbers import read_numbers
 
 _CLAUSE_RE = re.compile(r"[,;:.!?]+(?:\s+|$)|\s+(?:and|but|while|whereas)\s+|\n+", re.IGNORECASE)
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_CLASS_WORDS = frozenset().union(*EXCLUSIVE.values())
+# a colour, a metal, a side of an axis ("east", "closes", "older"): what two entities may trade
+_CLASS_WORDS = frozenset().union(*EXCLUSIVE.values()) | frozenset(POLES)
 
 Bindings = dict[str, set[str]]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +42,39 @@ def local_embedder():  # type: ignore[no-untyped-def]
     from crosswalk.providers.local_embeddings import LocalEmbedder
 
     return LocalEmbedder()
+
+
+class StoredVectors:
+    """An embedder that answers from vectors stored in `path` (a JSON file of text -> vector,
+    kept by pytest's cache between runs, never committed) and asks `inner` only for texts
+    it has not seen: the semantic tests then load torch only when a labelled text changed.
+    The file is keyed by the model's name, so another model starts it afresh."""
+
+    def __init__(self, inner: Any, path: Path, *, model: str = "all-MiniLM-L6-v2") -> None:
+        self.inner, self.path, self.model = inner, path, model
+        self.name = getattr(inner, "name", "local")
+        stored: dict[str, Any] = {}
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # a torn write: start afresh
+                stored = {}
+        self.vectors: dict[str, list[float]] = stored.get("vectors", {}) if stored.get("model") == model else {}
+        self.asked = 0  # texts the model was asked for this run
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.asked += len(missing)
+            self.vectors.update(zip(missing, await self.inner.embed(missing)))
+        return [self.vectors[t] for t in texts]
+
+    def save(self) -> None:
+        """Write the vectors back when the model was asked for any."""
+        if self.asked:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"model": self.model, "vectors": self.vectors}), encoding="utf-8")
 
 
 def semantic_available() -> bool:
