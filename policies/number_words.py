@@ -129,6 +129,16 @@ def _pronoun(text: str, start: int, end: int) -> bool:
     )
 
 
+# "the first half", "the second half", "the other half": a part named, not 0.5 of something
+_PART_BEFORE_RE = re.compile(r"(?:\b(?:1st|2nd|first|second|last|latter|former|other|top|bottom|upper|lower|back|front)"
+                             r"|\d(?:st|nd))\s+$", re.IGNORECASE)
+
+
+def _half(match: re.Match[str]) -> str:
+    before = match.string[max(0, match.start() - 12):match.start()]
+    return match.group() if _PART_BEFORE_RE.search(before) else "0.5"
+
+
 def spell_out(text: str) -> str:
     """`text` with numbers in words rewritten as digits, "minus"/"negative" before a
     number as "-", "N dollars and M cents" as "N.MM dollars", and "half" as an amount
@@ -139,6 +149,6 @@ def spell_out(text: str) -> str:
     if _RUN_RE.search(text):
         text = _runs(text)
     text = _AND_A_HALF_RE.sub(lambda m: f"{m[1]}.5", text)
-    text = _HALF_RE.sub("0.5", text)
+    text = _HALF_RE.sub(_half, text)
     text = _MONEY_RE.sub(lambda m: f"{m[1]}.{int(m[3]):02d} {m[2]}", text)
     return _MINUS_RE.sub("-", text)

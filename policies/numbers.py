@@ -6,11 +6,17 @@ What is read, in order of position in the answer:
   the decimal mark; "1,79" or "3.645.000" votes European, "0.75" or "1,234,567" votes US;
   the majority decides the ambiguous "1.250" (US when nobody votes). Grouping by
   apostrophe ("1'234.50") and by no-break or thin spaces always counts; by a plain space
-  only with a decimal part or a currency ("1 234,56 €"), so "in 2015 200 people" stays two.
+  with a decimal part, a currency ("1 234,56 €") or two groups ("1 000 000"), so "in 2015
+  200 people" stays two. Indian grouping by commas ("1,00,000", "12,34,567") too.
 - Currency symbols and codes before or after ("$", "US$", "€", "EUR", "euros"), cents.
 - Magnitude words and suffixes: thousand/k/K, million/M/mn/Mio, billion/B/bn/Mrd,
   trillion/tn, lakh, crore; "m" means million only after a currency ("$12m"), else metres.
-- Negatives: "-", "−", "minus"/"negative" (see `number_words`), and accounting parentheses
+- Percent and basis points ("50 bp", "50 basis points" = 0.5 %), kept as the fraction
+  (`Reading.percent` says it was written so).
+- A rate's period (`Reading.per`): "5% per month", "$20/h", "2 tablets a day", "3% p.a.",
+  "weekly", or an adjective before it in its clause ("monthly fee of $20").
+- Negatives: "-", "−", an en dash touching the number ("–3%"), "minus"/"negative" (see
+  `number_words`), a fall in words before it ("fell 3%", "down 2%", "a loss of $5m"), and accounting parentheses
   "($8,640)" when the amount (with a currency, decimals or grouping) is the value of a
   label: after ":", "=", "|", a line start, or "was"/"is"/"of". "The deposit ($250) is
   due" is an aside and stays positive.
