@@ -4,7 +4,10 @@ what it leaves alone (years, dates, ids, list markers, small counts)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.grounded_numbers import GroundedRule, amounts
@@ -123,3 +126,16 @@ def test_decide_reads_the_context_from_a_real_request_shape() -> None:
     case = {"tool": "refund_due: 19.95 USD", "user": "Refund?", "answer": "You get $19.95.", "expect": "grounded"}
     assert decide(case) == "grounded"
     assert decide({**case, "answer": "You get $1,995."}) == "ungrounded"
+
+
+def test_the_readme_example_parses_and_checks() -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("#### Grounded numbers"):]
+    start = section.index("```yaml") + 7
+    example = yaml.safe_load(section[start:section.index("```", start)])
+    spec = ("providers:\n  alpha-mini: {kind: simulated, model: m-a}\n  beta-pro: {kind: simulated, model: m-b}\n"
+            + yaml.safe_dump({"steps": example["steps"]}))
+    step = parse_config(spec, env={}, source="README.md").steps["refund-answer"]
+    assert step.validate is not None and step.on_invalid == "flag"
+    assert step.validate.check("Refund: $47.99", context=CONTEXT) == []  # 42.99 + 5.00, derive: sum
+    assert [v.rule for v in step.validate.check("Refund: $4299", context=CONTEXT)] == ["grounded"]
