@@ -41,7 +41,7 @@ _ONE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
-class _Amount:
+class Amount:
     """A context or answer amount: its magnitude, what it is measured in, and how finely it
     was written (half its last digit's place: the rounding a restatement may show)."""
 
@@ -54,15 +54,15 @@ class _Amount:
     reading: Reading
 
 
-def _amount(reading: Reading) -> _Amount:
+def _amount(reading: Reading) -> Amount:
     value = abs(reading.value)
     exponent = value.as_tuple().exponent
     slack = Decimal(5).scaleb(exponent - 1) if isinstance(exponent, int) else Decimal(0)
-    return _Amount(value, reading.currency, reading.unit.symbol if reading.unit else None, reading.per,
+    return Amount(value, reading.currency, reading.unit.symbol if reading.unit else None, reading.per,
                    reading.percent, slack, reading)
 
 
-def amounts(text: str, *, counts: bool = False) -> list[_Amount]:
+def amounts(text: str, *, counts: bool = False) -> list[Amount]:
     """The amounts `text` states (see the module docstring); with `counts`, bare small whole
     numbers too (a context's "3 seats" may be multiplied by a price)."""
     out = []
@@ -89,7 +89,7 @@ def _unmarked(text: str) -> str:
     return "\n".join(lines)
 
 
-def _compatible(x: _Amount, y: _Amount) -> bool:
+def _compatible(x: Amount, y: Amount) -> bool:
     """Whether the two may be one amount: no two currencies, units or periods that differ,
     no currency against a unit, no percentage against a currency or unit."""
     if x.currency and y.currency and x.currency != y.currency:
@@ -136,7 +136,7 @@ class GroundedRule:
     def _how(self) -> str:
         return f" (nor derived by {', '.join(sorted(self.derive))})" if self.derive else ""
 
-    def grounded(self, x: _Amount, pool: Sequence[_Amount]) -> bool:
+    def grounded(self, x: Amount, pool: Sequence[Amount]) -> bool:
         """Whether answer amount `x` is a context amount, or derived from them as declared."""
         if any(_compatible(x, c) and _near(c.value, x.value, x.slack) for c in pool):
             return True
@@ -144,7 +144,7 @@ class GroundedRule:
             return True
         return any(_near(v, x.value, x.slack) for v in self._derived(x, pool))
 
-    def _derived(self, x: _Amount, pool: Sequence[_Amount]) -> Iterable[Decimal]:
+    def _derived(self, x: Amount, pool: Sequence[Amount]) -> Iterable[Decimal]:
         alike = [c for c in pool if _compatible(x, c) and not c.percent]
         if "sum" in self.derive:
             for a, b in combinations(alike, 2):
@@ -160,12 +160,12 @@ class GroundedRule:
             yield from _percentages(x, alike, [c for c in pool if c.percent], pool)
 
 
-def _count(c: _Amount) -> bool:
+def _count(c: Amount) -> bool:
     bare = c.currency is None and c.unit_symbol is None and not c.percent
     return bare and c.value == c.value.to_integral_value() and c.value <= 1000
 
 
-def _percentages(x: _Amount, alike: Sequence[_Amount], rates: Sequence[_Amount], pool: Sequence[_Amount]) -> Iterable[Decimal]:
+def _percentages(x: Amount, alike: Sequence[Amount], rates: Sequence[Amount], pool: Sequence[Amount]) -> Iterable[Decimal]:
     """p of a, a plus or minus p of a; for a percentage answer, a / b and (a - b) / b."""
     for p in rates:
         for a in alike:
@@ -180,7 +180,7 @@ def _percentages(x: _Amount, alike: Sequence[_Amount], rates: Sequence[_Amount],
                     yield abs(a.value - b.value) / b.value
 
 
-def _converts(x: _Amount, c: _Amount) -> bool:
+def _converts(x: Amount, c: Amount) -> bool:
     xu, cu = x.reading.unit, c.reading.unit
     if xu is None or cu is None or xu.symbol == cu.symbol or not convertible(xu, cu):
         return False

@@ -96,7 +96,7 @@ _PER_RE = re.compile(
 _FALL_RE = re.compile(
     r"\b(?:fell|falls?|falling|dropped|drops?|dropping|declined|declines?|declining|decreased|decreases?|"
     r"decreasing|shrank|shrunk|shrinks?|slipped|slid|sank|plunged|plummeted|tumbled|down|lost|loses?|"
-    r"loss|losses|deficit|shortfall|reduction|cut)"
+    r"loss|losses|deficit|shortfall|reduction)"
     r"(?:\s+(?:of|by|was|were|is|at))?\s*(?::\s*)?(?:about|approximately|roughly|nearly|almost|around|some|a|an)?\s*$",
     re.IGNORECASE,
 )
