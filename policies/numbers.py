@@ -88,7 +88,9 @@ _PERIODS = {
     "annum": "year", "annual": "year", "annually": "year", "yearly": "year", "p.a.": "year", "pa": "year",
 }
 _PER_RE = re.compile(
-    r"\s*(?:(?:/|(?:(?!(?:per|an?|and|or|for|in|at|on|by|to|of)\b)[a-z]+\s+){0,2}(?i:per|a|an|each|every)\s+)\s*(?P<unit>(?i:hour|hr|h|day|week|wk|month|mo|quarter|qtr|year|yr|annum))"
+    # "/h", "per month", or up to two lower-case words first ("2 tablets a day")
+    r"\s*(?:(?:/|(?:(?!(?:per|an?|and|or|for|in|at|on|by|to|of)\b)[a-z]+\s+){0,2}(?i:per|a|an|each|every)\s+)"
+    r"\s*(?P<unit>(?i:hour|hr|h|day|week|wk|month|mo|quarter|qtr|year|yr|annum))"
     r"|(?P<adj>(?i:hourly|daily|weekly|monthly|quarterly|annually|yearly)|p\.\s?a\.|pa))(?![A-Za-z])"
 )
 # A fall written in words before the amount: "fell 3%", "down by 2%", "a loss of $5m" read as
