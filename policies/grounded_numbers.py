@@ -63,11 +63,16 @@ def _amount(reading: Reading) -> Amount:
 
 
 def amounts(text: str, *, counts: bool = False) -> list[Amount]:
-    """The amounts `text` states (see the module docstring); with `counts`, bare small whole
-    numbers too (a context's "3 seats" may be multiplied by a price)."""
+    """The amounts `text` states (see the module docstring); with `counts` (the context's
+    side), bare small whole numbers too (its "3 seats" may be multiplied by a price), and ids
+    and long numbers as bare amounts (an answer may restate "order #8812" as 8812)."""
     out = []
     for reading in read_numbers(_unmarked(text)):
         if reading.exact is not None:
+            # in the context, an id or a long number may be what the answer restates bare
+            # ("order #8812" and {"order": 8812}); a date or an ordinal never is
+            if counts and reading.exact[0] in ("id", "n") and str(reading.exact[1]).isdigit():
+                out.append(_amount(Reading(Decimal(str(reading.exact[1])))))
             continue
         bare = reading.currency is None and reading.unit is None and not reading.percent and reading.per is None
         if not counts and bare and reading.value == reading.value.to_integral_value() and abs(reading.value) <= _MAX_COUNT:

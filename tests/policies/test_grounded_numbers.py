@@ -61,6 +61,9 @@ def test_labelled_set_is_well_formed() -> None:
     ("The discount was 10 percent.", False),
     ("The discount was 10 per month.", True),  # a bare 10 is a count, but per month makes it a rate
     ("Your total is $47.99.", True),  # a sum: only with derive: [sum]
+    ('{"order": 8812, "refund": 42.99}', False),  # JSON restating the order id and the amount
+    ("Refund 42.99 for 8812", False),  # the id restated bare
+    ("Refund 42.99 for 8821", True),  # an id's digits transposed, stated bare: an amount nowhere
 ])
 def test_rule_without_derivations(answer: str, flagged: bool) -> None:
     assert (GroundedRule("g").check(answer, CONTEXT) is not None) is flagged
