@@ -151,7 +151,7 @@ class VerifySpec(_Spec):
     ignore: list[str] = Field(default_factory=list)
     embeddings: str | None = None  # a provider with an embeddings endpoint, or `local` (in-process, the [local] extra)
     facts: bool = True  # semantic: numbers, dates, negation, antonyms, names and roles must match before the cosine counts
-    word_threshold: float = Field(0.5, gt=0, le=1)  # semantic: one changed word counts unless the two words are this similar
+    word_threshold: float = Field(0.5, gt=0, le=1)  # semantic: one changed word or phrase counts unless the two are this similar
     judge: str | None = None
     judge_mode: Literal["same", "grounded"] = "same"  # grounded: also "does every claim trace to a line of the context?"
     diverse: list[Literal["vendor", "family"]] = Field(default_factory=lambda: ["vendor", "family"])

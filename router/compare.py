@@ -112,7 +112,7 @@ class _Semantic:
             verdict = Verdict(False, None, mismatch or f"embeddings failed: {exc.evidence()[:120]}", by_fact=bool(mismatch))  # never invent agreement
         else:
             if not mismatch and self.check_facts:
-                mismatch = await self._changed_word(a, b)
+                mismatch = await self._changed_phrase(a, b)
             if mismatch:
                 verdict = Verdict(False, score, mismatch, by_fact=True)
             elif math.isnan(score):
@@ -124,7 +124,7 @@ class _Semantic:
         self._verdicts[(a, b)] = verdict
         return verdict
 
-    async def _changed_word(self, a: str, b: str) -> str | None:
+    async def _changed_phrase(self, a: str, b: str) -> str | None:
         """Answers that share a frame and differ in one word or one phrase differ in a fact
         unless the two mean nearly the same ("rail" vs "air": 0.4; "closes" vs "shuts": 0.6;
         "an expired certificate" vs "a misconfigured load balancer": 0.06): the whole
