@@ -17,7 +17,7 @@ import re
 from typing import Callable, Iterable
 
 from crosswalk.policies.facts_lexicon import EXCLUSIVE, NEGATORS, POLES, STOPWORDS
-from crosswalk.policies.numbers import read_numbers
+from crosswalk.policies.numbers import Reading, read_numbers
 
 _CLAUSE_RE = re.compile(r"[,;:.!?]+(?:\s+|$)|\s+(?:and|but|while|whereas)\s+|\n+", re.IGNORECASE)
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -46,8 +46,15 @@ def _clause_bindings(clause: str, names: Iterable[str]) -> Bindings:
         elif word.lower() in NEGATORS or (word.lower() not in STOPWORDS and not word.lower().endswith("n't")):
             values.add(stem)
     for reading in read_numbers(clause):
-        entities.add(f"#{reading.value.normalize():f}{reading.unit.symbol if reading.unit else ''}{reading.currency or ''}")
+        entities.add(_number_key(reading))
     return {e: (values | entities) - {e} for e in entities}
+
+
+def _number_key(reading: Reading) -> str:
+    """A number as an entity: a date or time by what it means, an amount by value and unit."""
+    if reading.exact is not None and reading.exact[0] != "n":
+        return "#" + "-".join(str(part) for part in reading.exact if part is not None)
+    return f"#{reading.value.normalize():f}{reading.unit.symbol if reading.unit else ''}{reading.currency or ''}"
 
 
 def bindings(text: str, names_of: Callable[[str], Iterable[str]]) -> Bindings:

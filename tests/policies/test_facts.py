@@ -76,6 +76,8 @@ def test_changed_word_finds_the_one_word_that_differs() -> None:
     ("The library opens at 9 and closes at 5.", "The library opens at 5 and closes at 9.", True),
     ("The library opens at 9 and closes at 5.", "The library is open from 9 to 5.", False),
     ("Maria leads sales, while Chen leads marketing.", "Sales is led by Maria and marketing by Chen.", False),
+    ("The talk is at 3 pm and the lunch at 1 pm.", "The talk is at 1 pm and the lunch at 3 pm.", True),  # times by what they mean
+    ("The talk is at 3 pm and the lunch at 1 pm.", "Lunch is at 1 pm and the talk at 3 pm.", False),
 ])
 def test_attributes_traded_between_two_entities(a: str, b: str, differ: bool) -> None:
     assert (fact_mismatch(a, b) is not None) is differ, fact_mismatch(a, b)
