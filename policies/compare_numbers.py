@@ -43,13 +43,17 @@ def same_reading(x: Reading, y: Reading, rel_tol: Decimal, abs_tol: Decimal) -> 
     integer also matches a bare quantity of exactly its value ("3000" and "3,000"). Two
     currencies must be the same; a currency never matches a unit. Two units must be one,
     or convert within one dimension (then the values compare in the base unit); a number
-    without a unit or currency matches one with (the answer left it implicit)."""
+    without a unit or currency matches one with (the answer left it implicit). Two rates
+    per different periods differ ("5% per month" is not "5% per year"); a rate without
+    one matches either."""
     if x.exact is not None or y.exact is not None:
         if x.exact is not None and y.exact is not None:
             return x.exact == y.exact
         known, other = (x, y) if x.exact is not None else (y, x)
         bare = other.unit is None and other.currency is None
         return known.exact[0] == "n" and bare and other.value == known.value
+    if x.per and y.per and x.per != y.per:
+        return False
     if (x.currency and (y.unit or (y.currency and y.currency != x.currency))) or (y.currency and x.unit):
         return False
     if x.unit and y.unit and x.unit.symbol != y.unit.symbol:

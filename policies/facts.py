@@ -18,11 +18,13 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from crosswalk.policies.compare_numbers import same_reading
+from crosswalk.policies.facts_bindings import bindings, swapped
 from crosswalk.policies.facts_lexicon import (
     COMMON_CAPITALISED,
     CALENDAR_WORDS,
     EXCLUSIVE,
     NEGATORS,
+    PHRASE_POLES,
     POLES,
     STOPWORDS,
     SYMMETRIC,
@@ -36,6 +38,7 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _PASSIVE_RE = re.compile(r"\b(?:is|are|was|were|be|been|being|gets?|got)\s+(?:\w+\s+){0,2}?\w+\s+by\s*$", re.IGNORECASE)
 _ANY_PASSIVE_RE = re.compile(r"\b(?:is|are|was|were|been|being|gets?|got)\s+(?:\w+ly\s+)?\w+\s+by\b", re.IGNORECASE)
 _DIRECTED = frozenset({"to", "from", "than", "into", "onto"})
+_CLAUSE_JOINERS = frozenset({"and", "but", "while", "whereas"})
 _COPULA_RE = re.compile(r"\b(?:is|are|was|were|be|been|being)\b", re.IGNORECASE)
 _FAILED_TO_RE = re.compile(r"\b(?:fail(?:s|ed)?|unable|refuse[sd]?|declined?)\s+to\b", re.IGNORECASE)
 _NOT_ONLY_RE = re.compile(r"\bnot\s+(?:only|just|merely)\b", re.IGNORECASE)
@@ -44,7 +47,7 @@ _NOT_ONLY_RE = re.compile(r"\bnot\s+(?:only|just|merely)\b", re.IGNORECASE)
 def fact_mismatch(a: str, b: str) -> str | None:
     """The first fact on which two answers differ, as a short reason ("numbers differ: 2 vs
     3"), or None when no check sees a difference (the cosine decides then)."""
-    for check in (_numbers, _calendar, _polarity, _classes, _names, _changed_name, _roles):
+    for check in (_numbers, _calendar, _polarity, _classes, _names, _changed_name, _roles, _attributes):
         reason = check(a, b)
         if reason:
             return reason
@@ -121,8 +124,23 @@ def _negations(text: str) -> int:
     return count + len(_FAILED_TO_RE.findall(plain))
 
 
-def _poles(text: str) -> dict[str, set[int]]:
+_PHRASES = {axis: (re.compile(first, re.IGNORECASE), re.compile(second, re.IGNORECASE))
+            for axis, (first, second) in PHRASE_POLES.items()}
+
+
+def _phrased(text: str) -> tuple[str, dict[str, set[int]]]:
+    """`text` with the phrase opposites ("with food", "on an empty stomach") blanked out,
+    and the poles they stand for."""
     found: dict[str, set[int]] = {}
+    for axis, patterns in _PHRASES.items():
+        for pole, pattern in enumerate(patterns):
+            text, n = pattern.subn(" ", text)
+            if n:
+                found.setdefault(axis, set()).add(pole)
+    return text, found
+
+
+def _poles(text: str, found: dict[str, set[int]]) -> dict[str, set[int]]:
     for word in _words(text):
         pole = POLES.get(word)
         if pole is not None:
@@ -134,9 +152,10 @@ def _polarity(a: str, b: str) -> str | None:
     """A negation on one side only, or an antonym pair ("raises" vs "lowers"); one of each
     cancels ("is not open" vs "is closed"), which the cosine then judges."""
     flips: list[str] = []
+    (a, phrases_a), (b, phrases_b) = _phrased(a), _phrased(b)
     if _negations(a) % 2 != _negations(b) % 2:
         flips.append("one answer negates what the other affirms")
-    pa, pb = _poles(a), _poles(b)
+    pa, pb = _poles(a, phrases_a), _poles(b, phrases_b)
     for axis in sorted(set(pa) & set(pb)):
         if len(pa[axis]) == 1 and len(pb[axis]) == 1 and pa[axis] != pb[axis]:
             flips.append(f"opposites: {axis}")
@@ -247,6 +266,8 @@ def _relations(text: str, capitals: set[str], starters: frozenset[str]) -> list[
         for i, (start_x, x) in enumerate(spans):
             for start_y, y in spans[i + 1:]:
                 between = words[start_x + len(x.key):start_y]
+                if _two_clauses(between):
+                    continue
                 # the first content word links them (a verb, "closer"): later ones are objects
                 # else a direction word: "from Dublin to London" is not "from London to Dublin"
                 first = next((w.lower() for w in between if w.lower() not in STOPWORDS), "")
@@ -256,16 +277,44 @@ def _relations(text: str, capitals: set[str], starters: frozenset[str]) -> list[
     return out
 
 
+def _starters(a: str, b: str) -> frozenset[str]:
+    """Capitalised words written nowhere in lower case: at a sentence's start they may be
+    names ("Google acquired YouTube"). A role or a binding needs the same name on both
+    sides, so this guess is safe there."""
+    lower = {w for w in _WORD_RE.findall(a + " " + b) if w.islower()}
+    return frozenset(w.lower() for w in _WORD_RE.findall(a + " " + b)
+                     if w[:1].isupper() and w.lower() not in lower and w.lower() not in STOPWORDS)
+
+
+def _attributes(a: str, b: str) -> str | None:
+    """Two entities' attributes traded between the answers (`facts_bindings`)."""
+    capitals, starters = _mid_capitals(a, b), _starters(a, b)
+
+    def names_of(clause: str) -> list[str]:
+        return [name.key[-1] for _, name in _spans(clause, capitals, starters)]
+
+    pair = swapped(bindings(a, names_of), bindings(b, names_of))
+    return f"attributes swapped between {pair[0]} and {pair[1]}" if pair else None
+
+
+def _two_clauses(between: list[str]) -> bool:
+    """Words between two names that end one clause and start another ("Tom plays the violin
+    and Sara ..."): a conjunction after a content word. "Tom and Sara met" is one clause."""
+    seen_content = False
+    for word in between:
+        w = word.lower()
+        if w in _CLAUSE_JOINERS and seen_content:
+            return True
+        seen_content = seen_content or w not in STOPWORDS
+    return False
+
+
 def _roles(a: str, b: str) -> str | None:
     """The same names linked by the same words in the opposite direction ("Priya hired
     Tomás" vs "Tomás hired Priya"); else the same content words with two of them traded
     ("the cat chased the dog" vs "the dog chased the cat")."""
     capitals = _mid_capitals(a, b)
-    # A sentence's first word written nowhere in lower case may be a name ("Google acquired
-    # YouTube"): a role needs the same two names on both sides, so this guess is safe here.
-    lower = {w for w in _WORD_RE.findall(a + " " + b) if w.islower()}
-    starters = frozenset(w.lower() for w in _WORD_RE.findall(a + " " + b)
-                         if w[:1].isupper() and w.lower() not in lower and w.lower() not in STOPWORDS)
+    starters = _starters(a, b)
     ra, rb = _relations(a, capitals, starters), _relations(b, capitals, starters)
     for x, y, link in ra:
         if not link or link <= SYMMETRIC or _matches(x, y):
@@ -297,6 +346,39 @@ def _changed_name(a: str, b: str) -> str | None:
     if pair and pair[0][:1].isupper() and pair[1][:1].isupper() and pair[0].lower() not in STOPWORDS:
         return f"names differ: {pair[0]} vs {pair[1]}"
     return None
+
+
+_MAX_PHRASE = 6  # content words in a changed middle: longer, the answers are no longer one frame
+
+
+def _frame_words(text: str) -> list[str]:
+    """Content words, phrase opposites blanked (`_polarity` judged them). Numbers are left
+    out: `_numbers` judged them, and a shared "3 to 1" is no shared frame."""
+    return [w.lower() for w in _WORD_RE.findall(_phrased(text)[0]) if w.lower() not in STOPWORDS]
+
+
+def changed_phrase(a: str, b: str) -> tuple[str, str] | None:
+    """The content words that differ when two answers share a frame: the same content words
+    before and after, and a middle that differs ("caused by an expired certificate" vs
+    "caused by a misconfigured load balancer" -> ("expired certificate", "misconfigured load
+    balancer")). One word on each side needs one shared word around it (`changed_word`);
+    longer middles (up to six words, none shared) need two. Whether the middles mean the
+    same is for the embedder."""
+    xs, ys = _frame_words(a), _frame_words(b)
+    prefix = 0
+    while prefix < min(len(xs), len(ys)) and xs[prefix] == ys[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(xs), len(ys)) - prefix and xs[-1 - suffix] == ys[-1 - suffix]:
+        suffix += 1
+    mid_x, mid_y = xs[prefix:len(xs) - suffix], ys[prefix:len(ys) - suffix]
+    if not mid_x or not mid_y or prefix + suffix < 1:
+        return None
+    if len(mid_x) == len(mid_y) == 1:
+        return mid_x[0], mid_y[0]
+    if prefix + suffix < 1 or max(len(mid_x), len(mid_y)) > _MAX_PHRASE or set(mid_x) & set(mid_y):
+        return None
+    return " ".join(mid_x), " ".join(mid_y)
 
 
 def changed_word(a: str, b: str, *, keep_case: bool = False) -> tuple[str, str] | None:

@@ -87,6 +87,18 @@ POLES = _poles()
 
 # "nothing" is left out: "costs nothing" is a price, not a negation.
 # "unable" is counted by the "unable to" pattern with "failed to".
+# Opposites that are phrases, not words: read before the word poles and negations (which
+# they would otherwise trip twice: "before meals" is no "before/after" of time here, and
+# "without food" no negation of the whole answer).
+PHRASE_POLES: dict[str, tuple[str, str]] = {
+    "with food/empty stomach": (
+        r"\b(?:with|after|alongside)\s+(?:food|a\s+meal|meals|eating|a\s+snack|milk|breakfast|dinner|lunch)\b"
+        r"|\bon\s+a\s+full\s+stomach\b",
+        r"\bon\s+an?\s+empty\s+stomach\b|\b(?:before|between)\s+(?:food|a\s+meal|meals|eating(?:\s+anything)?|breakfast)\b"
+        r"|\bwithout\s+(?:food|a\s+meal|eating)\b|\bwhile\s+fasting\b",
+    ),
+}
+
 NEGATORS = frozenset("not no never none nobody neither nor cannot without nowhere lacks lacking".split())
 
 STOPWORDS = frozenset(

@@ -6,18 +6,41 @@ matches "istanbul"), zero-width characters dropped, punctuation and markdown dec
 turned into spaces, whitespace collapsed, leading articles and "the" before a word
 dropped. Kept, because they carry meaning: single letters ("A" vs "D", "Hepatitis A"),
 signs touching a number ("-5" vs "5"), mathematical, currency and other symbols ("C++" vs
-"C#", "<" vs ">", "$", "°", emoji) and the marks # % & @ § † (a "#" starting a markdown
-heading is decoration). Accents are kept: "año" is not "ano".
+"C#", "<" vs ">", "$", "°") and the marks # % & @ § † (a "#" starting a markdown
+heading, or before a number, "#5" = "5", is decoration). Accents are kept: "año" is not "ano".
+Dotted abbreviations are one word ("U.S.A." = "USA", "e.g." = "eg"). Emoji and check marks
+beside an answer ("✅ Paris") are decoration; a cross (❌ ✗ 🚫) may negate it and is kept.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _KEPT_MARKS = frozenset("#%&@§†‡‰")
 _MINUS = frozenset("-\u2212\u2010\u2011")
 _COMBINING_DOT = "\u0307"
+# Letters each followed by a dot, two or more: "U.S.A.", "e.g.", "U.S." (not "St. Louis").
+_DOTTED_RE = re.compile(r"(?<![\w.])(?:[^\W\d_]\.){2,}(?![^\W\d_]\b)|(?<![\w.])(?:[^\W\d_]\.)+[^\W\d_](?![\w.])")
+_CROSSES = frozenset("❌✗✘❎🚫⛔✖")
+_VARIATION = frozenset("\ufe0e\ufe0f")
+
+
+def _decoration(ch: str) -> bool:
+    """Emoji, check marks and dingbats: what a chat answer puts beside its content."""
+    if ch in _CROSSES:
+        return False
+    code = ord(ch)
+    return (0x2600 <= code <= 0x27BF or 0x1F000 <= code <= 0x1FAFF or 0x2B00 <= code <= 0x2BFF
+            or code in (0x2705, 0x2714, 0x2713, 0x2611, 0x1F5F8))
+
+
+def _undot(text: str) -> str:
+    """Dotted abbreviations as one word, and emoji variation selectors dropped (a mark
+    category, they would otherwise stick to the word before them)."""
+    text = "".join(ch for ch in text if ch not in _VARIATION)
+    return _DOTTED_RE.sub(lambda m: m.group().replace(".", ""), text)
 
 
 def _is_word_char(ch: str) -> bool:
@@ -27,9 +50,13 @@ def _is_word_char(ch: str) -> bool:
 def _kept_symbol(text: str, i: int) -> bool:
     ch = text[i]
     category = unicodedata.category(ch)
-    if ch == "#":  # a markdown heading marker: "# Title" at a line start
+    if ch == "#":  # a markdown heading marker: "# Title" at a line start; "#5" is the number 5
         line_start = i == 0 or text[:i].rstrip(" \t").endswith("\n") or not text[:i].strip()
-        return not (line_start and text[i + 1:i + 2] in (" ", "#"))
+        heading = line_start and text[i + 1:i + 2] in (" ", "#")
+        numbered = text[i + 1:i + 2].isdigit() and not (i and _is_word_char(text[i - 1]))
+        return not (heading or numbered)
+    if _decoration(ch):
+        return False
     return ch in _KEPT_MARKS or category in ("Sm", "Sc", "So")
 
 
@@ -76,7 +103,7 @@ def _drop_articles(tokens: list[str]) -> list[str]:
 
 def normalize_text(text: str) -> str:
     """`text` folded for comparison (see the module docstring)."""
-    tokens = [_fold(t) for t in _tokens(unicodedata.normalize("NFKC", text))]
+    tokens = [_fold(t) for t in _tokens(_undot(unicodedata.normalize("NFKC", text)))]
     return " ".join(_drop_articles([t for t in tokens if t]))
 
 

@@ -1,6 +1,7 @@
 """Numbers written in English words, rewritten as digits before the numbers are read:
 "forty-two" -> "42", "three hundred and sixty-five" -> "365", "twelve dollars and fifty
-cents" -> "12.50 dollars", "minus 3.2" -> "-3.2", "third" -> "3rd", "a dozen" -> "12".
+cents" -> "12.50 dollars", "minus 3.2" -> "-3.2", "third" -> "3rd", "a dozen" -> "12",
+"half of" -> "0.5 of", "two and a half" -> "2.5".
 
 Hand-written because word2number reads "twelve dollars and fifty cents" as 62, raises on
 text without a number and finds one number per text; number-parser pulls in a language
@@ -36,6 +37,16 @@ _MONEY_RE = re.compile(
     re.IGNORECASE,
 )
 _DOZEN_RE = re.compile(r"\b(?:an?\s+|one\s+)?dozens?\b", re.IGNORECASE)
+# "half" as an amount: "half a million", "two and a half", "a half", "half of", "half the". Not
+# "the first half" or "half-time": there it names a part, not 0.5 of something stated.
+_HALF_SCALE_RE = re.compile(r"\bhalf\s+an?\s+(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_ONE_HALF_RE = re.compile(r"(?<![\w-])one\s+half(?![\w-])", re.IGNORECASE)
+_AND_A_HALF_RE = re.compile(r"\b(\d+)\s+and\s+a\s+half\b", re.IGNORECASE)
+_HALF_RE = re.compile(
+    r"(?<![\w-])(?:(?:a|one)\s+half|half(?=\s+(?:of|the|an?|its|their|his|her|our|your|all|that|this|those|these)\b))"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
 _ORD_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
 
 
@@ -118,11 +129,26 @@ def _pronoun(text: str, start: int, end: int) -> bool:
     )
 
 
+# "the first half", "the second half", "the other half": a part named, not 0.5 of something
+_PART_BEFORE_RE = re.compile(r"(?:\b(?:1st|2nd|first|second|last|latter|former|other|top|bottom|upper|lower|back|front)"
+                             r"|\d(?:st|nd))\s+$", re.IGNORECASE)
+
+
+def _half(match: re.Match[str]) -> str:
+    before = match.string[max(0, match.start() - 12):match.start()]
+    return match.group() if _PART_BEFORE_RE.search(before) else "0.5"
+
+
 def spell_out(text: str) -> str:
     """`text` with numbers in words rewritten as digits, "minus"/"negative" before a
-    number as "-", and "N dollars and M cents" as "N.MM dollars"."""
+    number as "-", "N dollars and M cents" as "N.MM dollars", and "half" as an amount
+    ("two and a half" -> "2.5", "half of" -> "0.5 of")."""
     text = _DOZEN_RE.sub("12", text)
+    text = _HALF_SCALE_RE.sub(lambda m: f"0.5 {m[1]}", text)
+    text = _ONE_HALF_RE.sub("0.5", text)  # before "one" becomes "1"
     if _RUN_RE.search(text):
         text = _runs(text)
+    text = _AND_A_HALF_RE.sub(lambda m: f"{m[1]}.5", text)
+    text = _HALF_RE.sub(_half, text)
     text = _MONEY_RE.sub(lambda m: f"{m[1]}.{int(m[3]):02d} {m[2]}", text)
     return _MINUS_RE.sub("-", text)

@@ -6,11 +6,17 @@ What is read, in order of position in the answer:
   the decimal mark; "1,79" or "3.645.000" votes European, "0.75" or "1,234,567" votes US;
   the majority decides the ambiguous "1.250" (US when nobody votes). Grouping by
   apostrophe ("1'234.50") and by no-break or thin spaces always counts; by a plain space
-  only with a decimal part or a currency ("1 234,56 €"), so "in 2015 200 people" stays two.
+  with a decimal part, a currency ("1 234,56 €") or two groups ("1 000 000"), so "in 2015
+  200 people" stays two. Indian grouping by commas ("1,00,000", "12,34,567") too.
 - Currency symbols and codes before or after ("$", "US$", "€", "EUR", "euros"), cents.
 - Magnitude words and suffixes: thousand/k/K, million/M/mn/Mio, billion/B/bn/Mrd,
   trillion/tn, lakh, crore; "m" means million only after a currency ("$12m"), else metres.
-- Negatives: "-", "−", "minus"/"negative" (see `number_words`), and accounting parentheses
+- Percent and basis points ("50 bp", "50 basis points" = 0.5 %), kept as the fraction
+  (`Reading.percent` says it was written so).
+- A rate's period (`Reading.per`): "5% per month", "$20/h", "2 tablets a day", "3% p.a.",
+  "weekly", or an adjective before it in its clause ("monthly fee of $20").
+- Negatives: "-", "−", an en dash touching the number ("–3%"), "minus"/"negative" (see
+  `number_words`), a fall in words before it ("fell 3%", "down 2%", "a loss of $5m"), and accounting parentheses
   "($8,640)" when the amount (with a currency, decimals or grouping) is the value of a
   label: after ":", "=", "|", a line start, or "was"/"is"/"of". "The deposit ($250) is
   due" is an aside and stays positive.
@@ -27,7 +33,7 @@ What is read, in order of position in the answer:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from crosswalk.policies.dates import BLANK, find_dates
@@ -45,6 +51,10 @@ class Reading:
     unit: Unit | None = None
     currency: str | None = None
     label: str | None = None
+    per: str | None = None  # the period a rate is per ("month" in "5% per month", "$20/h"), else None
+    # written as a percentage or in basis points (the value is already the fraction: 5% is 0.05);
+    # not compared: "half" and "50%" are one value
+    percent: bool = field(default=False, compare=False)
 
 
 _EXACT = Context(prec=100_000, Emax=MAX_EMAX, Emin=MIN_EMIN)  # no rounding of long digit strings
@@ -52,8 +62,10 @@ _CORE_RE = re.compile(r"(?<![\w.\x00])(?:[0-9]+(?:[.,'’\u00a0\u202f\u2009 ][0-
 _SEP_RE = re.compile(r"[.,'’\u00a0\u202f\u2009 ]")
 _GROUPERS = {"us": ",'’\u00a0\u202f\u2009 ", "eu": ".'’\u00a0\u202f\u2009 "}
 _DECIMAL = {"us": ".", "eu": ","}
+# Minus signs as answers write them: hyphen, U+2212, en dash, figure dash, small and fullwidth hyphen-minus.
+_MINUS = "-\u2212\u2013\u2012\ufe63\uff0d"
 _BEFORE_RE = re.compile(
-    rf"(?P<open>\(\s*)?(?:(?P<sign>[-+\u2212])?(?P<cur>{CURRENCY_BEFORE})\s?(?P<sign2>[-+\u2212])?|(?P<bare>[-+\u2212]))?"
+    rf"(?P<open>\(\s*)?(?:(?P<sign>[+{_MINUS}])?(?P<cur>{CURRENCY_BEFORE})\s?(?P<sign2>[+{_MINUS}])?|(?P<bare>[+{_MINUS}]))?"
     r"(?P<hash>#\s?)?$"
 )
 _ORDINAL_RE = re.compile(r"(?:st|nd|rd|th)(?![A-Za-z])")
@@ -65,6 +77,31 @@ _EXP_RE = re.compile(
 )
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _PERCENT_RE = re.compile(r"\s?(?:%|(?i:per\s?cent|percent)(?![A-Za-z]))")
+_BASIS_POINTS_RE = re.compile(r"\s?(?:bps?|(?i:basis\s+points?))(?![A-Za-z])")
+# A rate's period after the amount ("5% per month", "$20/h", "2 tablets a day", "2% p.a.", "weekly"), or
+# as an adjective before it in its clause ("monthly fee of $20"): the same figure per another
+# period is another figure.
+_PERIODS = {
+    "hour": "hour", "hr": "hour", "h": "hour", "hourly": "hour", "day": "day", "daily": "day",
+    "week": "week", "wk": "week", "weekly": "week", "month": "month", "mo": "month", "monthly": "month",
+    "quarter": "quarter", "qtr": "quarter", "quarterly": "quarter", "year": "year", "yr": "year",
+    "annum": "year", "annual": "year", "annually": "year", "yearly": "year", "p.a.": "year", "pa": "year",
+}
+_PER_RE = re.compile(
+    # "/h", "per month", or up to two lower-case words first ("2 tablets a day")
+    r"\s*(?:(?:/|(?:(?!(?:per|an?|and|or|for|in|at|on|by|to|of)\b)[a-z]+\s+){0,2}(?i:per|a|an|each|every)\s+)"
+    r"\s*(?P<unit>(?i:hour|hr|h|day|week|wk|month|mo|quarter|qtr|year|yr|annum))"
+    r"|(?P<adj>(?i:hourly|daily|weekly|monthly|quarterly|annually|yearly)|p\.\s?a\.|pa))(?![A-Za-z])"
+)
+# A fall written in words before the amount: "fell 3%", "down by 2%", "a loss of $5m" read as
+# "-3%", "-2%" and "-$5m" (what "rose 3%" and "fell 3%" differ in, and "-$5m" and "a loss of $5m" share).
+_FALL_RE = re.compile(
+    r"\b(?:fell|falls?|falling|dropped|drops?|dropping|declined|declines?|declining|decreased|decreases?|"
+    r"decreasing|shrank|shrunk|shrinks?|slipped|slid|sank|plunged|plummeted|tumbled|down|lost|loses?|"
+    r"loss|losses|deficit|shortfall|reduction)"
+    r"(?:\s+(?:of|by|was|were|is|at))?\s*(?::\s*)?(?:about|approximately|roughly|nearly|almost|around|some|a|an)?\s*$",
+    re.IGNORECASE,
+)
 _MAGNITUDES = {
     "thousand": 3, "k": 3, "tsd": 3, "lakh": 5, "crore": 7, "million": 6, "millions": 6, "millionen": 6,
     "mio": 6, "mn": 6, "m": 6, "billion": 9, "billions": 9, "bn": 9, "b": 9, "mrd": 9, "milliard": 9,
@@ -127,11 +164,21 @@ def _parse(token: str, style: str, money: bool) -> tuple[str, bool] | None:
     if seps:
         if len(set(seps)) != 1 or seps[0] not in _GROUPERS[style]:
             return None
-        if not 1 <= len(runs[0]) <= 3 or any(len(r) != 3 for r in runs[1:]):
+        if not _grouped(runs, seps[0]):
             return None
-        if seps[0] == " " and frac is None and not money:
+        # "in 2015 200 people" is two numbers; "1 000 000" (two groups) or "1 234,56 €" one
+        if seps[0] == " " and frac is None and not money and len(runs) < 3:
             return None
     return "".join(runs) + (f".{frac}" if frac is not None else ""), bool(seps)
+
+
+def _grouped(runs: list[str], sep: str) -> bool:
+    """Digit runs grouped by thousands (1,234,567), or the Indian way by a comma (1,00,000;
+    12,34,56,789: the last group three digits, the others two)."""
+    if 1 <= len(runs[0]) <= 3 and all(len(r) == 3 for r in runs[1:]):
+        return True
+    return sep == "," and len(runs) >= 3 and 1 <= len(runs[0]) <= 2 and len(runs[-1]) == 3 and all(
+        len(r) == 2 for r in runs[1:-1])
 
 
 def _pieces(token: str, style: str, money: bool) -> list[tuple[int, str, str, bool]]:
@@ -179,6 +226,7 @@ class _Suffix:
     power: int | None = None
     ordinal: bool = False
     percent: bool = False
+    basis_points: bool = False
     magnitude: int = 0
     currency: str | None = None
     cents: bool = False
@@ -210,6 +258,7 @@ def _suffix(text: str, end: int, money: bool) -> _Suffix:
         else:
             s.exponent = int((exp["e"] or exp["p"] or (exp["sup"] or "").translate(_SUPERSCRIPT)).replace("\u2212", "-"))
     s.percent = bool(take(_PERCENT_RE))
+    s.basis_points = not s.percent and bool(take(_BASIS_POINTS_RE))
     mag = _MAGNITUDE_RE.match(text, s.end)
     if mag and (mag["mag"] != "m" or money) and not s.percent:
         word = mag["mag"].lower().rstrip(".")
@@ -227,10 +276,10 @@ def _suffix(text: str, end: int, money: bool) -> _Suffix:
 def _negative(text: str, start: int, before: str, prefix: re.Match[str], s: _Suffix, grouped: bool, frac: bool) -> bool:
     """Whether the number starting at `start` is negative: a sign that touches it (and no
     letter or digit before the sign), or accounting parentheses around a labelled amount."""
-    if prefix["sign2"] in ("-", "\u2212"):
+    if prefix["sign2"] and prefix["sign2"] in _MINUS:
         return True
     sign = "sign" if prefix["sign"] else "bare"
-    if prefix[sign] in ("-", "\u2212"):
+    if prefix[sign] and prefix[sign] in _MINUS:
         at = start - len(before) + prefix.start(sign)
         if not (at > 0 and (text[at - 1].isalnum() or text[at - 1] in ".,")):
             return True
@@ -238,7 +287,10 @@ def _negative(text: str, start: int, before: str, prefix: re.Match[str], s: _Suf
         at = start - len(before) + prefix.start("open")
         head = text[:at]
         return not head.strip() or bool(_ACCOUNTING_CUE_RE.search(head[-40:]))
-    return False
+    if prefix["sign"] or prefix["sign2"] or prefix["bare"]:
+        return False  # "fell by +3%" is odd, but the written sign wins
+    at = start - len(before) + prefix.start()
+    return bool(_FALL_RE.search(text[max(0, at - 40):at]))
 
 
 def _exact(raw: str, value: Decimal, s: _Suffix, money: bool, hashed: bool, label: str | None, before: list[str],
@@ -246,7 +298,8 @@ def _exact(raw: str, value: Decimal, s: _Suffix, money: bool, hashed: bool, labe
     """The exact-match key of a date-like number (ordinal, id, year), else None."""
     if s.ordinal and raw.isdigit():
         return ("ordinal", int(raw))
-    plain = not (money or s.currency or s.cents or s.unit or s.magnitude or s.percent or s.exponent or s.power)
+    plain = not (money or s.currency or s.cents or s.unit or s.magnitude or s.percent or s.basis_points
+                 or s.exponent or s.power)
     if plain and (hashed or _ID_WORDS.intersection(before)):
         return ("id", raw)
     if not plain or not raw.isdigit():
@@ -269,7 +322,7 @@ def _reading(text: str, start: int, end: int, floor: int, raw: str, plain: str, 
     value = Decimal(plain)
     if s.power is not None and abs(s.power) <= 400:
         value = _EXACT.power(value, s.power)
-    scale = s.exponent + s.magnitude - (2 if s.percent else 0) - (2 if s.cents else 0)
+    scale = s.exponent + s.magnitude - (2 if s.percent else 0) - (4 if s.basis_points else 0) - (2 if s.cents else 0)
     if scale:
         value = value.scaleb(scale, context=_EXACT)
     if _negative(text, start, before, prefix, s, grouped, "." in plain):
@@ -278,7 +331,19 @@ def _reading(text: str, start: int, end: int, floor: int, raw: str, plain: str, 
     era = bool(_ERA_RE.match(text, s.end))
     key = _exact(raw, value, s, money, bool(prefix["hash"]), label, words, era)
     currency = CURRENCIES[prefix["cur"]] if money else s.currency
-    return Reading(value, key, s.unit, currency, label), s.end
+    per, s.end = _period(text, s.end, words)
+    return Reading(value, key, s.unit, currency, label, per, s.percent or s.basis_points), s.end
+
+
+def _period(text: str, end: int, before: list[str]) -> tuple[str | None, int]:
+    """The period a rate at `end` is per, and where its words end: after the amount, else an
+    adjective before it in its clause ("monthly fee of $20")."""
+    found = _PER_RE.match(text, end)
+    if found:
+        word = (found["unit"] or found["adj"]).lower().replace(" ", "")
+        return _PERIODS[word], found.end()
+    adjective = next((w for w in reversed(before) if w in _PERIODS and w.endswith(("ly", "annual"))), None)
+    return (_PERIODS[adjective] if adjective else None), end
 
 
 def read_numbers(text: str) -> list[Reading]:

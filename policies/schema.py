@@ -151,7 +151,7 @@ class VerifySpec(_Spec):
     ignore: list[str] = Field(default_factory=list)
     embeddings: str | None = None  # a provider with an embeddings endpoint, or `local` (in-process, the [local] extra)
     facts: bool = True  # semantic: numbers, dates, negation, antonyms, names and roles must match before the cosine counts
-    word_threshold: float = Field(0.5, gt=0, le=1)  # semantic: one changed word counts unless the two words are this similar
+    word_threshold: float = Field(0.5, gt=0, le=1)  # semantic: one changed word or phrase counts unless the two are this similar
     judge: str | None = None
     judge_mode: Literal["same", "grounded"] = "same"  # grounded: also "does every claim trace to a line of the context?"
     diverse: list[Literal["vendor", "family"]] = Field(default_factory=lambda: ["vendor", "family"])
@@ -231,26 +231,35 @@ class NumberRuleSpec(_Spec):
         return self
 
 
+_RULE_KINDS = ("json_schema", "number", "regex", "max_chars", "grounded")
+
+
 class ValidatorSpec(_Spec):
-    """One output validator: exactly one of `schema`, `number`, `regex`, `max_chars`, and an
-    optional `name` (default: the kind) that headers, metrics and errors show."""
+    """One output validator: exactly one of `schema`, `number`, `regex`, `max_chars`,
+    `grounded`, and an optional `name` (default: the kind) that headers, metrics and errors
+    show. `derive` (with `grounded: numbers` only) lists how an answer's amount may follow
+    from the context's (policies/grounded_numbers.py)."""
 
     name: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     json_schema: dict[str, Any] | None = Field(None, alias="schema")
     number: NumberRuleSpec | None = None
     regex: str | None = None
     max_chars: int | None = Field(None, ge=1)
+    grounded: Literal["numbers"] | None = None
+    derive: list[Literal["sum", "product", "percent", "units"]] | None = None
 
     @property
     def kind(self) -> str:
-        """Which rule this is: schema, number, regex or max_chars."""
-        return next(k for k in ("json_schema", "number", "regex", "max_chars") if getattr(self, k) is not None).replace("json_", "")
+        """Which rule this is: schema, number, regex, max_chars or grounded."""
+        return next(k for k in _RULE_KINDS if getattr(self, k) is not None).replace("json_", "")
 
     @model_validator(mode="after")
     def _one_rule(self) -> "ValidatorSpec":
-        given = [k for k in ("json_schema", "number", "regex", "max_chars") if getattr(self, k) is not None]
+        given = [k for k in _RULE_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of schema, number, regex or max_chars (one rule per list item)")
+            raise ValueError("give exactly one of schema, number, regex, max_chars or grounded (one rule per list item)")
+        if self.derive is not None and self.grounded is None:
+            raise ValueError("derive applies to 'grounded: numbers' only; remove it or add 'grounded: numbers'")
         return self
 
     @field_validator("json_schema")

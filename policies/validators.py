@@ -16,6 +16,10 @@ breaks. Pure: no I/O, no clock.
 - `regex`: the pattern must match somewhere in the answer (`re.search`; anchor with \\A and
   \\Z for the whole answer, `(?i)` for case-insensitive, `(?s)` to let `.` cross lines).
 - `max_chars`: the answer has at most this many characters.
+- `grounded: numbers` (with `derive: [sum, product, percent, units]`): every amount the
+  answer states appears in the request's context or derives from amounts there as
+  declared (`policies.grounded_numbers`); the only rule that reads the request, not only
+  the answer (`check(text, context=...)`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from crosswalk.policies.compare_json import extract_json
+from crosswalk.policies.grounded_numbers import GroundedRule
 from crosswalk.policies.numbers import read_numbers
 
 _PATH_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -203,7 +208,7 @@ class MaxCharsRule:
         return None
 
 
-Rule = SchemaRule | NumberRule | RegexRule | MaxCharsRule
+Rule = SchemaRule | NumberRule | RegexRule | MaxCharsRule | GroundedRule
 
 
 @dataclass(frozen=True)
@@ -224,11 +229,17 @@ class Validators:
         """The rules' names, in order."""
         return [rule.name for rule in self.rules]
 
-    def check(self, text: str) -> list[Violation]:
-        """Every rule `text` breaks, in the rules' order ([] when it passes them all)."""
+    @property
+    def reads_context(self) -> bool:
+        """True when a rule checks the answer against the request's context (`grounded`)."""
+        return any(isinstance(rule, GroundedRule) for rule in self.rules)
+
+    def check(self, text: str, *, context: Sequence[str] = ()) -> list[Violation]:
+        """Every rule `text` breaks, in the rules' order ([] when it passes them all);
+        `context` holds the request's texts the `grounded` rule traces amounts to."""
         out = []
         for rule in self.rules:
-            message = rule.check(text)
+            message = rule.check(text, context) if isinstance(rule, GroundedRule) else rule.check(text)
             if message is not None:
                 out.append(Violation(rule.name, message))
         return out
@@ -247,6 +258,8 @@ def validators_of(specs: Iterable[Any]) -> Validators | None:
             rules.append(NumberRule(name, n.min, n.max, n.field))
         elif spec.regex is not None:
             rules.append(RegexRule(name, spec.regex))
+        elif spec.grounded is not None:
+            rules.append(GroundedRule(name, frozenset(spec.derive or ())))
         else:
             rules.append(MaxCharsRule(name, spec.max_chars))
     return Validators(tuple(rules)) if rules else None

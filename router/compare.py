@@ -14,7 +14,7 @@ from typing import Any, Mapping, Protocol
 from crosswalk.policies import comparators as cmp
 from crosswalk.policies.compare_json import FieldRule, json_differences
 from crosswalk.policies.compare_numbers import numeric_equal
-from crosswalk.policies.facts import changed_word, fact_mismatch
+from crosswalk.policies.facts import changed_phrase, fact_mismatch
 from crosswalk.policies.grounding import Grounding, grounding_of
 from crosswalk.policies.normalize import exact_equal, normalized_equal
 from crosswalk.policies.schema import VerifySpec
@@ -112,7 +112,7 @@ class _Semantic:
             verdict = Verdict(False, None, mismatch or f"embeddings failed: {exc.evidence()[:120]}", by_fact=bool(mismatch))  # never invent agreement
         else:
             if not mismatch and self.check_facts:
-                mismatch = await self._changed_word(a, b)
+                mismatch = await self._changed_phrase(a, b)
             if mismatch:
                 verdict = Verdict(False, score, mismatch, by_fact=True)
             elif math.isnan(score):
@@ -124,15 +124,18 @@ class _Semantic:
         self._verdicts[(a, b)] = verdict
         return verdict
 
-    async def _changed_word(self, a: str, b: str) -> str | None:
-        """Answers that differ in one content word differ in a fact unless the two words are
-        near-synonyms ("rail" vs "air": 0.4; "closes" vs "shuts": 0.6)."""
-        pair = changed_word(a, b)
+    async def _changed_phrase(self, a: str, b: str) -> str | None:
+        """Answers that share a frame and differ in one word or one phrase differ in a fact
+        unless the two mean nearly the same ("rail" vs "air": 0.4; "closes" vs "shuts": 0.6;
+        "an expired certificate" vs "a misconfigured load balancer": 0.06): the whole
+        answers' cosine sees the shared frame and scores such pairs 0.75-0.95."""
+        pair = changed_phrase(a, b)
         if pair is None:
             return None
         similar = cmp.cosine(await self._vector(pair[0]), await self._vector(pair[1]))
         if similar < self.word_threshold:
-            return f"one word changed: '{pair[0]}' vs '{pair[1]}' (word similarity {similar:.2f} < {self.word_threshold})"
+            what = "one word" if " " not in pair[0] + pair[1] else "one phrase"
+            return f"{what} changed: '{pair[0]}' vs '{pair[1]}' (similarity {similar:.2f} < {self.word_threshold})"
         return None
 
     def explain(self, a: str, b: str) -> Verdict | None:

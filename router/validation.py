@@ -42,7 +42,7 @@ def screen(run: StepRun, provider: str, text: str, observer: Any = None) -> list
     rules = run.step.validate
     if rules is None:
         return []
-    broken = rules.check(text)
+    broken = rules.check(text, context=_context(run) if rules.reads_context else ())
     if not broken:
         return []
     step, action = run.step.name, run.step.on_invalid
@@ -60,6 +60,14 @@ def screen(run: StepRun, provider: str, text: str, observer: Any = None) -> list
         run.stop(InvalidOutput(f"step '{step}': the answer from {provider} broke the step's validators: {how}",
                                step=step, record=run.record))
     raise OutputRejected(how, provider=provider, rules=tuple(v.rule for v in broken))
+
+
+def _context(run: StepRun) -> list[str]:
+    """The request's texts a `grounded` rule traces the answer's amounts to."""
+    from crosswalk.policies.grounded_numbers import context_texts
+    from crosswalk.policies.grounding import grounding_of
+
+    return context_texts(grounding_of(run.request.body)) if run.request is not None else []
 
 
 async def screened(run: StepRun, provider: str, attempt: Awaitable[T], text_of: Callable[[T], str],

@@ -16,6 +16,7 @@ from typing import Callable
 
 from crosswalk import Router
 from crosswalk.policies.parse import parse_config
+from crosswalk.policies.grounded_numbers import GroundedRule
 from crosswalk.policies.validators import MaxCharsRule, NumberRule, RegexRule, SchemaRule
 from tests.perf.conftest import report
 
@@ -23,6 +24,12 @@ PROSE = "Premium: $840 per year for home policy P-77 ($300,000 cover), payable m
 JSON = '{"premium": 840, "currency": "USD", "cover": 300000, "policy": "P-77"}'
 SCHEMA = {"type": "object", "required": ["premium", "currency"],
           "properties": {"premium": {"type": "number", "minimum": 0}, "currency": {"enum": ["USD", "EUR"]}}}
+# a tool result with a dozen amounts: what a grounded answer is traced to
+CONTEXT = ["policy P-77: home, cover $300,000, premium $840 per year, excess $500, contents $45,000, "
+           "discount 10%, tax 4.5%, fees $25 and $12.50, 2 claims in 2023, no-claims bonus 15%, term 12 months",
+           "Quote the yearly premium."]
+INVENTED = "Premium: $870 per year, $72.50 per month, with a 12% discount and $48,000 contents cover."
+ALL = frozenset({"sum", "product", "percent", "units"})
 CASES: dict[str, tuple[Callable[[str], object], str]] = {
     "schema, small object": (SchemaRule("s", SCHEMA).check, JSON),
     "schema, object in prose": (SchemaRule("s", SCHEMA).check, f"Here is the quote: {JSON} Thanks."),
@@ -32,6 +39,8 @@ CASES: dict[str, tuple[Callable[[str], object], str]] = {
     "number, 400-word answer": (NumberRule("n", Decimal(100), Decimal(5000), "premium").check, (PROSE + " ") * 30),
     "regex": (RegexRule("r", r"(?i)\bper (year|annum)\b").check, PROSE),
     "max_chars": (MaxCharsRule("m", 400).check, PROSE),
+    "grounded, restated": (lambda text: GroundedRule("g").check(text, CONTEXT), PROSE),
+    "grounded, derive all, invented": (lambda text: GroundedRule("g", ALL).check(text, CONTEXT), INVENTED),
 }
 
 
@@ -42,7 +51,7 @@ def _micros(fn: Callable[[], object], number: int = 2000) -> float:
 def test_cost_per_check() -> None:
     rows = []
     for name, (check, text) in CASES.items():
-        number = 20 if "400-word" in name else 300 if name.startswith(("number", "schema")) else 2000
+        number = 20 if "400-word" in name or name.startswith("grounded") else 300 if name.startswith(("number", "schema")) else 2000
         rows.append((name, f"{_micros(lambda: check(text), number):8.1f} us"))
     report("validators: cost per check (best of 5)", rows)
 

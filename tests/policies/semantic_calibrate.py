@@ -86,8 +86,10 @@ def report(embedder: Any, *, table: bool = False, wrong: bool = False) -> dict[s
         if table:
             print(f"{name}: accuracy on the calibration half by threshold")
             print("  " + "  ".join(f"{t:.2f}:{accuracy(cal, t):.3f}" for t in THRESHOLDS[20:45]))
+        false_agreements = sum(c["expect"] == "disagreed" and decided(v, chosen) == "agreed" for c, v in held)
         print(f"{name:<15} threshold {chosen:.2f}: calibration {accuracy(cal, chosen):6.1%} ({len(cal)} pairs), "
-              f"held-out {accuracy(held, chosen):6.1%} ({len(held)} pairs), all {accuracy(rows, chosen):6.1%}")
+              f"held-out {accuracy(held, chosen):6.1%} ({len(held)} pairs, {false_agreements} false agreements), "
+              f"all {accuracy(rows, chosen):6.1%}")
         figures[f"{'facts' if facts else 'cosine'}_threshold"] = chosen
         figures[f"{'facts' if facts else 'cosine'}_held"] = accuracy(held, chosen)
         if wrong and facts:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.policies.agreement_eval import LABELLED, PUBLIC, cases, decide
+from tests.policies.agreement_eval import LABELLED, PUBLIC, TRAPS, cases, decide
 
 # Cases the comparators are known to get wrong, with the reason: each is a limit, written
 # down rather than hidden.
@@ -43,3 +43,19 @@ def test_labelled_set_is_well_formed() -> None:
         seen.add(case["id"])
         assert case["expect"] in ("agreed", "disagreed") and len(case["answers"]) >= 2 and case.get("why")
     assert len(seen) >= 200
+
+
+@pytest.mark.parametrize(("compare", "case"), _params(TRAPS))
+def test_trap(compare: str, case: dict) -> None:
+    assert decide(compare, case["answers"], case.get("opts")) == case["expect"], case.get("why")
+
+
+def test_traps_are_well_formed_and_split() -> None:
+    seen: set[str] = set()
+    held = {"numeric": 0, "json": 0, "normalized": 0}
+    for compare, case in cases(TRAPS):
+        assert case["id"] not in seen, case["id"]
+        seen.add(case["id"])
+        assert case["expect"] in ("agreed", "disagreed") and case["split"] in ("cal", "held") and case.get("why")
+        held[compare] += case["split"] == "held"
+    assert held["numeric"] >= 40 and held["normalized"] >= 12 and held["json"] >= 6, held

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crosswalk.policies.facts import changed_word, fact_mismatch
+from crosswalk.policies.facts import changed_phrase, changed_word, fact_mismatch
 
 DIFFERENT = [
     ("The exhibition opens on 8 October.", "The exhibition opens on 8 November.", "numbers differ"),
@@ -63,3 +63,45 @@ def test_changed_word_finds_the_one_word_that_differs() -> None:
     assert changed_word("The library shuts on Fridays.", "The library closes on Fridays.") == ("shuts", "closes")
     assert changed_word("The library shuts on Fridays.", "On Fridays the library shuts.") is None
     assert changed_word("Cats eat fish.", "Dogs chase cats.") is None
+
+
+# --- issue 21: attributes swapped, phrase opposites, a changed phrase ------------------------
+
+
+@pytest.mark.parametrize(("a", "b", "differ"), [
+    ("Alice is 30 and Bob is 25.", "Alice is 25 and Bob is 30.", True),
+    ("Alice is 30 and Bob is 25.", "Bob is 25 and Alice is 30.", False),
+    ("The cat is black and the dog is white.", "The cat is white and the dog is black.", True),
+    ("Iron is magnetic and copper is not.", "Copper is magnetic and iron is not.", True),
+    ("The library opens at 9 and closes at 5.", "The library opens at 5 and closes at 9.", True),
+    ("The library opens at 9 and closes at 5.", "The library is open from 9 to 5.", False),
+    ("Maria leads sales, while Chen leads marketing.", "Sales is led by Maria and marketing by Chen.", False),
+    ("The talk is at 3 pm and the lunch at 1 pm.", "The talk is at 1 pm and the lunch at 3 pm.", True),  # times by what they mean
+    ("The talk is at 3 pm and the lunch at 1 pm.", "Lunch is at 1 pm and the talk at 3 pm.", False),
+])
+def test_attributes_traded_between_two_entities(a: str, b: str, differ: bool) -> None:
+    assert (fact_mismatch(a, b) is not None) is differ, fact_mismatch(a, b)
+
+
+@pytest.mark.parametrize(("a", "b", "differ"), [
+    ("Take ibuprofen with food.", "Take ibuprofen on an empty stomach.", True),
+    ("Take ibuprofen with food.", "Ibuprofen should be taken with a meal.", False),
+    ("Take it after meals.", "Take it before meals.", True),
+    ("Take it with food.", "Take it without food.", True),  # the phrase, not a negation that cancels it
+])
+def test_phrase_opposites(a: str, b: str, differ: bool) -> None:
+    assert (fact_mismatch(a, b) is not None) is differ
+
+
+def test_names_in_two_clauses_are_no_role_pair() -> None:
+    assert fact_mismatch("Tom plays the violin and Sara plays the cello.",
+                         "Sara plays the cello and Tom plays the violin.") is None
+
+
+def test_changed_phrase_in_a_shared_frame() -> None:
+    assert changed_phrase("The outage was caused by an expired certificate.",
+                          "The outage was caused by a misconfigured load balancer.") == (
+        "expired certificate", "misconfigured load balancer")
+    assert changed_phrase("The library shuts on Fridays.", "The library closes on Fridays.") == ("shuts", "closes")
+    assert changed_phrase("Cats eat fish.", "Dogs chase cats.") is None  # no shared frame
+    assert changed_phrase("Take it with food.", "Take it on an empty stomach.") is None  # polarity judged that

@@ -136,3 +136,49 @@ def test_every_unit_spelling_has_a_base() -> None:
 )
 def test_dates_and_times(text: str, keys: list[tuple[object, ...]]) -> None:
     assert [key for _, key in find_dates(text)[1]] == keys
+
+
+# --- issue 21: periods, falls, minus signs, basis points, half, Indian and spaced grouping ----
+
+
+@pytest.mark.parametrize(("text", "value", "per"), [
+    ("Interest: 5% per month", "0.05", "month"),
+    ("Rate: $20/h", "20", "hour"),
+    ("Take 2 tablets a day", "2", "day"),
+    ("Interest 3% p.a.", "0.03", "year"),
+    ("The monthly fee is $20", "20", "month"),
+    ("Rent: £300 weekly", "300", "week"),
+    ("The fee is $20", "20", None),
+])
+def test_a_rate_reads_its_period(text: str, value: str, per: str | None) -> None:
+    (reading,) = read_numbers(text)
+    assert (reading.value, reading.per) == (D(value), per)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Sales fell 3%", "-0.03"), ("The index is down 2.4%", "-0.024"), ("a loss of $5m", "-5000000"),
+    ("A deficit of €12 billion", "-12000000000"), ("Sales rose 3%", "0.03"), ("Change: \u20133%", "-0.03"),
+    ("Change: \uff0d3%", "-0.03"), ("Allow 5\u201310 days", "5"), ("Unemployment fell to 4.1%", "0.041"),
+    ("Down payment: $5,000", "5000"),
+])
+def test_signs_and_falls(text: str, value: str) -> None:
+    assert read_numbers(text)[0].value == D(value)
+
+
+@pytest.mark.parametrize(("text", "value", "percent"), [
+    ("50 bp", "0.0050", True), ("75 basis points", "0.0075", True), ("12%", "0.12", True),
+    ("half of the budget", "0.5", False), ("two and a half hours", "2.5", False), ("one half", "0.5", False),
+    ("half a million dollars", "500000", False), ("1,00,000", "100000", False), ("12,34,567", "1234567", False),
+    ("1 000 000", "1000000", False), ("the first half of the year", None, False),
+])
+def test_percent_basis_points_half_and_grouping(text: str, value: str | None, percent: bool) -> None:
+    found = [r for r in read_numbers(text) if r.exact is None]
+    if value is None:
+        assert found == []
+        return
+    assert (found[0].value, found[0].percent) == (D(value), percent)
+
+
+def test_a_reading_compares_as_before_whatever_it_was_written_as() -> None:
+    # `percent` is not compared: "half" and "50%" are one value
+    assert read_numbers("half of it")[0] == read_numbers("50% of it")[0]

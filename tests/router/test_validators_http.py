@@ -227,3 +227,60 @@ async def test_sdk_a_held_stream_that_stalls_fails_over_before_a_byte_is_deliver
         assert "stream idle" in resp.crosswalk.attempts[0].detail
     finally:
         await r.aclose()
+
+
+# --- grounded: numbers: the answer's amounts against the request's context ---------------------
+
+REFUND_MSG = [
+    {"role": "system", "content": "You answer refund questions from the order record."},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "order", "arguments": '{"id": "8812"}'}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"order": 8812, "paid": "$42.99", "shipping": "$5.00"}'},
+    {"role": "user", "content": "How much will I get back for order 8812, shipping included?"},
+]
+MANGLED = "You will get $4299 back for order 8812."  # the decimal dropped
+DERIVED = "You will get $47.99 back for order 8812 ($42.99 plus $5.00 shipping)."
+GROUNDED = "{name: grounded, grounded: numbers, derive: [sum]}"
+
+
+async def test_proxy_fails_over_an_answer_whose_amount_is_nowhere_in_the_context(fake_vendor, tmp_path):
+    a = await fake_vendor("a", answer=MANGLED)
+    b = await fake_vendor("b", answer=DERIVED)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(_yaml({"a": a.base_url, "b": b.base_url}, {
+        "refund": f"providers: [a, b], validate: [{GROUNDED}]",
+        "refund-flag": f"providers: [a, b], validate: [{GROUNDED}], on_invalid: flag",
+    }))
+    proxy = await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
+    client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10)
+    try:
+        raw = await client.chat.completions.with_raw_response.create(model="refund", messages=REFUND_MSG)
+        assert raw.headers["x-crosswalk-attempts"] == "a:invalid_output,b:ok"
+        assert raw.headers["x-crosswalk-validation"] == "a:grounded:failover"
+        assert raw.parse().choices[0].message.content == DERIVED  # a sum the step declared derivable
+        flagged = await client.chat.completions.with_raw_response.create(model="refund-flag", messages=REFUND_MSG)
+        body = json.loads(flagged.http_response.text)
+        assert body["choices"][0]["message"]["content"] == MANGLED
+        assert body["crosswalk"]["validation"] == [{
+            "provider": "a", "rule": "grounded", "action": "flag",
+            "message": "the answer states USD 4299, found nowhere in the context (nor derived by sum)"}]
+    finally:
+        await client.close()
+        await asyncio.to_thread(proxy.stop)
+
+
+async def test_sdk_grounded_numbers_fails_on_an_invented_amount_and_passes_a_restated_one(fake_vendor):
+    a = await fake_vendor("a", answer=MANGLED)
+    b = await fake_vendor("b", answer="You will get $42.99 back; shipping is not refunded.")
+    r = Router(parse_config(_yaml({"a": a.base_url, "b": b.base_url}, {
+        "strict": "providers: [a], validate: [{grounded: numbers}], on_invalid: fail",
+        "restated": "providers: [b], validate: [{grounded: numbers}], on_invalid: fail",
+    }), env={}))
+    try:
+        with pytest.raises(InvalidOutput) as info:
+            await r.acompletion(step="strict", messages=REFUND_MSG)
+        assert "grounded: the answer states USD 4299, found nowhere in the context" in info.value.message
+        ok = await r.acompletion(step="restated", messages=REFUND_MSG)
+        assert ok.crosswalk.flagged == [] and b.count == 1
+    finally:
+        await r.aclose()
