@@ -132,8 +132,8 @@ def _guarded(handler: Handler, *, auth: bool) -> Handler:
                           type_="invalid_request_error", code="invalid_api_key")
         try:
             response = await handler(request)
-            if proxy.draining:  # tell keep-alive clients to reconnect (to a replica that stays)
-                response.force_close()
+            if proxy.draining and not response.prepared:  # a stream said so before its head left (_stream)
+                response.force_close()  # tell keep-alive clients to reconnect (to a replica that stays)
             return response
         except web.HTTPException as exc:
             if exc.status == 413:
@@ -236,6 +236,11 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
         response = web.StreamResponse(headers=headers)
+        if request.app["proxy"].draining:
+            # Said in the head, or the client would send its next request on a connection
+            # that closes when this answer ends. A stream whose head left before the drain
+            # began keeps its connection: the next answer on it says close.
+            response.force_close()
         try:
             await response.prepare(request)
             if first is not None:
