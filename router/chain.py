@@ -70,17 +70,25 @@ class FailoverChain:
         state = self.state
         return [state.config.providers[n] for n in state.candidates(step)]
 
-    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]:
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True,
+                       record_out: list[DecisionRecord] | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request for `step`; returns the completion dict and its
         record. `observe=False` for a part of a larger request (a verification panel
-        member runs a narrowed copy of its step and is observed as part of the whole)."""
+        member runs a narrowed copy of its step and is observed as part of the whole).
+        `record_out` gets the record at once (a cancelled caller still learns what was done)."""
         request = ChatRequest(body)
         run = StepRun(self.state, step, request=request)
+        if record_out is not None:
+            record_out.append(run.record)
         try:
             result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
                 self._done(run.record, error)
+            raise
+        except BaseException:  # cancelled (the caller went away): its calls were made all the same
+            if observe:
+                self._done(run.cancelled(), None)
             raise
         if observe:
             self._done(run.record, None)
@@ -145,6 +153,9 @@ class FailoverChain:
         except CrosswalkError as error:
             self._done(run.record, error)
             raise
+        except BaseException:  # the caller stopped reading or went away: what was done still counts
+            self._done(run.cancelled(), None)
+            raise
         self._done(run.record, None)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
@@ -169,7 +180,7 @@ class FailoverChain:
                 await _close(upstream)
                 continue
             except BaseException:
-                run.abandoned(choice)
+                run.abandoned(choice, started)
                 await _close(upstream)
                 raise
             run.committed(choice, started, request_id=_first_request_id(held))
@@ -231,7 +242,7 @@ class FailoverChain:
         except ProviderError as error:
             broke = error
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         else:
             run.succeeded(choice, started, hedge=hedge)
@@ -274,13 +285,13 @@ async def first_success(run: StepRun, ask: Callable[[Choice], Awaitable[dict[str
             run.failed(choice, error, started)
             continue
         except asyncio.CancelledError:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         except Exception as exc:  # an adapter bug: a failed attempt, never a leaked probe slot
             run.failed(choice, _adapter_error(choice.provider, exc), started)
             continue
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
         return choice, result

@@ -100,6 +100,10 @@ async def embed(chain: Chain, step: StepConf, body: dict[str, Any]) -> tuple[dic
         if observer is not None:
             observer.request_done(run.record, error)
         raise
+    except BaseException:  # cancelled (the caller went away): its calls were made all the same
+        if observer is not None:
+            observer.request_done(run.cancelled(), None)
+        raise
     if observer is not None:
         observer.request_done(run.record, None)
     if body.get("encoding_format") == "base64":

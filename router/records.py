@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # annotations only: importing the records stays free of pydan
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One call to one provider. `failure_class` is None when it succeeded, or when it was
-    `cancelled` because a racing attempt answered first (a hedge race; detail says so).
+    `cancelled`: a racing attempt answered first (a hedge race), the panel's quorum was
+    decided without it, or the caller went away (detail says which).
     `hedge` marks the attempt sent as a hedge while another was still in flight."""
 
     provider: str
@@ -151,6 +152,7 @@ class DecisionRecord:
         return [v for v in self.validation if v.action == "flag" and v.provider == self.provider]
     recovery: Recovery | None = None
     committed_request_id: str | None = None  # a stream's: the answering vendor's id, known at its commit point
+    cancelled: bool = False  # the caller went away (or stopped reading) before the request ended
 
     @property
     def failovers(self) -> int:

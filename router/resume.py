@@ -235,7 +235,7 @@ class Resumer:
                     raise _Broke(way, cls, error) from None
                 raise _Broke(way, run.failed(choice, error, started), error) from None
             except BaseException:
-                run.abandoned(choice)
+                run.abandoned(choice, started)
                 await self.readers.close(upstream)
                 raise
             break
@@ -272,7 +272,7 @@ class Resumer:
             cls = run.failed(choice, error, started)
             raise _Broke(way, cls, error) from None
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         finally:
             await readers.close(upstream)
@@ -285,7 +285,7 @@ class Resumer:
         """A restart that did not reproduce the delivered text: recorded (no verdict on the
         provider's health: it answered, just not this answer), and the stream ends."""
         run, name = self.run, choice.provider
-        run.abandoned(choice)
+        run.state.release(name)  # recorded below, as the stream it broke
         run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started, detail=f"restart diverged: {why}"))
         rec.mode, rec.outcome = "restart", "diverged"
         return self._interrupted(rec, f"the answer could not be resumed: a restart on {name} was not faithful ({why})")
