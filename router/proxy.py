@@ -3,7 +3,7 @@
 POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step), GET
 /v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
 /v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth),
-/healthz and /readyz (GET or HEAD), /metrics.
+/healthz and /readyz (GET or HEAD), /metrics (behind a key when the bind is public: `operator_view`).
 Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
 OpenAI's error JSON with the status the failure deserves.
 """
@@ -24,9 +24,10 @@ from aiohttp import web
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
-from crosswalk.router.auth import authorized
+from crosswalk.router.auth import authorized, is_loopback
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
+from crosswalk.router.origins import configured_hosts, hide_in, hide_origins
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.resume import recovery_event
 from crosswalk.router.runtime import Runtime
@@ -92,7 +93,14 @@ def _agreement_json(record: DecisionRecord) -> dict[str, Any]:
     return {"step": record.step, "provider": record.provider, "agreement": dataclasses.asdict(record.agreement)}
 
 
-def _crosswalk_error(err: CrosswalkError) -> web.Response:
+def _hosts(request: web.Request) -> tuple[str, ...]:
+    """The configured vendors' hosts, to be kept out of what callers read (router/origins.py)."""
+    return configured_hosts(p.base_url for p in request.app["proxy"].runtime.config.providers.values())
+
+
+def _crosswalk_error(err: CrosswalkError, hosts: tuple[str, ...]) -> web.Response:
+    """`err` as OpenAI error JSON, its message without the vendors' addresses (`hosts` and
+    any URL, host:port or IP: the log keeps them)."""
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
     # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
@@ -112,7 +120,7 @@ def _crosswalk_error(err: CrosswalkError) -> web.Response:
         headers["x-crosswalk-validation"] = _header_text(validation.header(record) or "")
         extra["validation"] = validation.as_json(record)
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
-    return _error(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
+    return _error(err.status_code, hide_origins(err.message, hosts), type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
@@ -198,7 +206,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             result, record = await runtime.complete(step, body)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
-            return _crosswalk_error(err)
+            return _crosswalk_error(err, _hosts(request))
         span.done(record, result=result, providers=runtime.config.providers)
     if record.agreement is not None:
         result["crosswalk"] = _agreement_json(record)
@@ -214,7 +222,7 @@ async def embeddings(request: web.Request) -> web.Response:
     try:
         result, record = await proxy.runtime.embed(body.pop("model"), body)
     except CrosswalkError as err:
-        return _crosswalk_error(err)
+        return _crosswalk_error(err, _hosts(request))
     return web.Response(body=dumps(result), content_type=JSON, headers=_record_headers(record))
 
 
@@ -227,7 +235,7 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
-            return _crosswalk_error(err)
+            return _crosswalk_error(err, _hosts(request))
         except StopAsyncIteration:
             first = None
         record = records[0]
@@ -247,15 +255,16 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
                 await response.write(b"data: " + dumps(first) + b"\n\n")
             async for chunk in chunks:
                 await response.write(b"data: " + dumps(chunk) + b"\n\n")
-            if record.recovery is not None:  # the stream broke and was resumed: say how, last
-                await response.write(b"data: " + dumps(recovery_event(record)) + b"\n\n")
+            if record.recovery is not None:  # the stream broke and was resumed: say how (not where), last
+                await response.write(b"data: " + dumps(hide_in(recovery_event(record), _hosts(request))) + b"\n\n")
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, and no [DONE], so no client can
             # take the partial answer for a whole one.
-            extra = None if record.recovery is None else {"step": record.step, "recovery": dataclasses.asdict(record.recovery)}
-            await _end_in_band(response, error_body(err.message, type_=err.error_type, code=err.error_type, extra=extra))
+            hosts = _hosts(request)
+            extra = None if record.recovery is None else {"step": record.step, "recovery": hide_in(dataclasses.asdict(record.recovery), hosts)}
+            await _end_in_band(response, error_body(hide_origins(err.message, hosts), type_=err.error_type, code=err.error_type, extra=extra))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:
@@ -345,6 +354,18 @@ async def unexclude(request: web.Request) -> web.Response:
                   "state": state.standing(name).state})
 
 
+def operator_view(request: web.Request, proxy: ProxyState) -> bool:
+    """Whether this request may read what is for operators (/metrics, /readyz's config file
+    and reload error): with a key from proxy.api_keys, CROSSWALK_API_KEYS or
+    proxy.metrics_keys. Without keys anywhere, or on a loopback bind with no metrics_keys
+    set, everyone may: only processes on this host reach it, and they can read the config
+    file too. metrics_keys set are asked for on every bind."""
+    metrics_keys = proxy.runtime.config.proxy.metrics_keys
+    if not metrics_keys and (not proxy.keys or is_loopback(proxy.host)):
+        return True
+    return authorized(request.headers.get("authorization"), (*proxy.keys, *metrics_keys))
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Process up (GET or HEAD)."""
     return _json({"status": "ok"})
@@ -358,8 +379,9 @@ async def readyz(request: web.Request) -> web.Response:
     proxy: ProxyState = request.app["proxy"]
     runtime = proxy.runtime
     config = runtime.config
+    details = operator_view(request, proxy)  # a kubelet's probe gets the verdict, not the config's name or errors
     if proxy.draining:
-        return _json({"status": "draining", "config": config.source}, status=503)
+        return _json({"status": "draining", **({"config": config.source} if details else {})}, status=503)
     wanted = request.query.get("step")
     if wanted is not None and wanted not in config.steps:
         known = ", ".join(sorted(config.steps))
@@ -372,14 +394,21 @@ async def readyz(request: web.Request) -> web.Response:
             ready.append(name)
         else:
             unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
-    payload = {"status": "ok" if ready else "unready", "config": config.source, "steps_ready": ready,
-               "steps_without_provider": unready, "reload_error": proxy.reload_error}
+    payload: dict[str, Any] = {"status": "ok" if ready else "unready", "steps_ready": ready}
+    if details:
+        payload.update(config=config.source, steps_without_provider=unready, reload_error=proxy.reload_error)
+    else:  # which steps, not why (the reasons quote vendors' evidence)
+        payload.update(steps_without_provider=sorted(unready), reload_failed=proxy.reload_error is not None)
     return _json(payload, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition."""
+    """Prometheus exposition (a key on a public bind: `operator_view`)."""
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    if not operator_view(request, request.app["proxy"]):
+        return _error(401, "missing or invalid key for /metrics: send 'Authorization: Bearer <key>' with a key from "
+                      "proxy.metrics_keys or proxy.api_keys", type_="invalid_request_error", code="invalid_api_key")
 
     body = await request.app["proxy"].runtime.metrics.exposition()  # every worker's under --workers N
     return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
