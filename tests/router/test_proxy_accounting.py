@@ -32,6 +32,7 @@ providers:
 steps:
   draft: {{providers: [primary], timeouts: {{per_try_s: 20, ttft_s: 20, idle_s: 20, total_s: 25}}}}
   refund: {{providers: [primary, secondary, third], verify: {{agree: {{min: 2, of: 3}}, compare: numeric}}}}
+  shadowed: {{providers: [primary, secondary, third], verify: {{agree: {{min: 2, of: 3}}, compare: numeric, sample: 0.5}}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0}}
 """
@@ -117,6 +118,16 @@ async def test_panel_members_cancelled_once_the_quorum_agreed_are_counted(fake_v
         assert _sum(rows, "crosswalk_attempts_total", step="refund", provider="third", result="cancelled") == 4
         assert _sum(rows, "crosswalk_requests_total", step="refund", outcome="ok") == 4
         assert _sum(rows, "crosswalk_failovers_total", step="refund") == 0
+        # Shadow panels (about half the requests) run after the answer: their calls count too.
+        for _ in range(8):
+            await client.chat.completions.create(model="shadowed", messages=MSG)
+
+        async def counted() -> bool:
+            rows = await asyncio.to_thread(_metrics, proxy)
+            return all(_sum(rows, "crosswalk_attempts_total", provider=v.name) == v.count for v in (primary, secondary, third))
+
+        await eventually(counted, within=15, what="every call, shadow panels' included, on /metrics")
+        assert secondary.count > 4  # some shadow panels ran (on the members other than the one that answered)
     finally:
         await client.close()
         await asyncio.to_thread(proxy.stop)
