@@ -86,7 +86,7 @@ class FailoverChain:
             if observe:
                 self._done(run.record, error)
             raise
-        except BaseException:  # cancelled (the caller went away): its calls were made all the same
+        except asyncio.CancelledError:  # the caller went away: its calls were made all the same
             if observe:
                 self._done(run.cancelled(), None)
             raise
@@ -153,7 +153,7 @@ class FailoverChain:
         except CrosswalkError as error:
             self._done(run.record, error)
             raise
-        except BaseException:  # the caller stopped reading or went away: what was done still counts
+        except (GeneratorExit, asyncio.CancelledError):  # the caller stopped reading or went away: what was done still counts
             self._done(run.cancelled(), None)
             raise
         self._done(run.record, None)

@@ -15,6 +15,7 @@ embeds on its providers in rank order.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import struct
@@ -100,7 +101,7 @@ async def embed(chain: Chain, step: StepConf, body: dict[str, Any]) -> tuple[dic
         if observer is not None:
             observer.request_done(run.record, error)
         raise
-    except BaseException:  # cancelled (the caller went away): its calls were made all the same
+    except asyncio.CancelledError:  # the caller went away: its calls were made all the same
         if observer is not None:
             observer.request_done(run.cancelled(), None)
         raise

@@ -134,7 +134,7 @@ class Verifier:
         members: list[DecisionRecord] = []  # the panel's records, kept when the caller goes away mid-panel
         try:
             panel = await self._ask_panel(step, body, spec, primary=None, records=members)
-        except BaseException:
+        except asyncio.CancelledError:  # the caller went away: the members' calls were made all the same
             gone = DecisionRecord(step=step.name, attempts=[a for r in members for a in r.attempts], members=members,
                                   latency_s=self.clock.now() - started, cancelled=True)
             self._observe(step, spec, gone, None)
@@ -202,7 +202,7 @@ class Verifier:
             try:
                 result, record = await self.chain.complete(sub, body, observe=False, record_out=out)
             except asyncio.CancelledError:
-                cancelled.extend(out)
+                cancelled.extend(r for r in out if r.attempts)  # cancelled before any call: nothing to count
                 raise
             except CrosswalkError as err:  # a failed member; answers that broke validators say which rules
                 validation = list(err.record.validation) if isinstance(err.record, DecisionRecord) else []
