@@ -95,8 +95,9 @@ class Metrics:
         if record.members:  # a verified panel: "first try" means every member answered at once
             first_ok = error is None and all(m.attempts and m.attempts[0].failure_class is None for m in record.members)
         else:
-            first_ok = bool(record.attempts) and record.attempts[0].result == "ok"
-        self.first_try[(step, "ok" if first_ok else "failed")] += 1
+            first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
+        if not record.cancelled:  # a caller who went away says nothing about the first provider
+            self.first_try[(step, "ok" if first_ok else "failed")] += 1
         recovery = record.recovery
         if recovery is not None:
             self.recoveries[(step, recovery.mode or "none", recovery.outcome)] += 1
@@ -154,8 +155,8 @@ class _Collector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
         m = self._m
-        yield _counter(CounterMetricFamily, "crosswalk_requests", "Requests by step and outcome (ok or the error type).", ["step", "outcome"], m.requests)
-        yield _counter(CounterMetricFamily, "crosswalk_attempts", "Attempts by step, provider and result (ok or failure class).", ["step", "provider", "result"], m.attempts)
+        yield _counter(CounterMetricFamily, "crosswalk_requests", "Requests by step and outcome (ok, cancelled: the caller went away, or the error type).", ["step", "outcome"], m.requests)
+        yield _counter(CounterMetricFamily, "crosswalk_attempts", "Upstream calls by step, provider and result (ok, cancelled or the failure class), each counted once.", ["step", "provider", "result"], m.attempts)
         yield _counter(CounterMetricFamily, "crosswalk_failovers", "Moves of a request from one provider to another.", ["step"], {(k,): v for k, v in m.failovers.items()})
         yield _counter(CounterMetricFamily, "crosswalk_agreement", "Verified requests by step, comparator, decision and mode (inline or shadow). "
                        "Disagreement is strong evidence of an error; agreement is weak evidence of truth.",
