@@ -103,6 +103,8 @@ async def test_a_caller_who_hangs_up_leaves_a_counted_request_and_counted_calls(
 async def test_panel_members_cancelled_once_the_quorum_agreed_are_counted(fake_vendor, tmp_path):
     primary, secondary, third = [await fake_vendor(n, answer=ANSWER) for n in ("primary", "secondary", "third")]
     third.always(fv.ok(delay_s=10))  # never answers in time: cancelled once the other two agree
+    for fast in (primary, secondary):  # not so fast that the quorum is decided before the third call is sent
+        fast.always(fv.ok(delay_s=0.5))
     cfg = tmp_path / "panel.yaml"
     cfg.write_text(_config(primary, secondary, third))
     proxy = await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
