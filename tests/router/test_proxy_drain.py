@@ -4,7 +4,8 @@ Keep-alive clients (aiohttp's, which reconnect after `Connection: close` as any 
 client does) send streamed and non-streamed requests over loopback before and during
 the window; every one of them must be answered whole, and every answer sent in the
 window must tell its client to close (so it reconnects, in production to a replica that
-stays)."""
+stays). A stream still waiting for its first token when the window ends (the listener
+closes) is finished before the process exits."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import time
 
 import aiohttp
 
+import tests.fakevendor as fv
+from tests.eventually import eventually
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "drain-key-0123456789"
@@ -30,6 +33,7 @@ class Tally:
         self.failed: list[str] = []
         self.in_window = 0
         self.kept_alive_in_window = 0
+        self.before = 0
 
 
 async def _one(session: aiohttp.ClientSession, url: str, stream: bool, tally: Tally, window: asyncio.Event) -> None:
@@ -75,6 +79,19 @@ async def _draining(url: str) -> None:
     raise AssertionError("the proxy never said it was draining")
 
 
+async def _load_and_drain(proxy: ProxyProcess, url: str, tally: Tally, window: asyncio.Event, until: list[float]) -> None:
+    """Keep-alive load; SIGTERM once every client holds a connection; the load goes on
+    for 1.2 s of the 3 s window."""
+    load = [asyncio.create_task(_client(url, i, until, tally, window)) for i in range(CLIENTS)]
+    await asyncio.sleep(0.4)  # every client holds a kept-alive connection
+    tally.before = sum(tally.ok.values())
+    proxy.proc.send_signal(signal.SIGTERM)
+    await _draining(proxy.url)
+    window.set()
+    until[0] = time.monotonic() + 1.2  # well inside the 3 s window: every request sent must be served
+    await asyncio.gather(*load)
+
+
 async def test_sigterm_under_keep_alive_load_loses_no_request(fake_vendor, tmp_path):
     vendor = await fake_vendor("primary", answer="The refund is $42.99.")
     cfg = tmp_path / "drain.yaml"
@@ -91,18 +108,19 @@ health: {{probe_interval_s: 0}}
     until = [time.monotonic() + 60]
     url = proxy.url + "/v1/chat/completions"
     try:
-        load = [asyncio.create_task(_client(url, i, until, tally, window)) for i in range(CLIENTS)]
-        await asyncio.sleep(0.4)  # every client holds a kept-alive connection
-        before = sum(tally.ok.values())
-        proxy.proc.send_signal(signal.SIGTERM)
-        await _draining(proxy.url)
-        window.set()
-        until[0] = time.monotonic() + 1.2  # well inside the 3 s window: every request sent must be served
-        await asyncio.gather(*load)
+        # A stream whose first token comes only after the window ends: in flight, it finishes.
+        vendor.script(fv.ok(delay_s=4.5))  # the window ends about 3.5 s after it starts
+        slow_tally = Tally()
+        async with aiohttp.ClientSession() as slow_session:
+            slow = asyncio.create_task(_one(slow_session, url, True, slow_tally, asyncio.Event()))
+            await eventually(lambda: vendor.count == 1, what="the slow stream reached the vendor")
+            await _load_and_drain(proxy, url, tally, window, until)
+            await slow
         rc = await asyncio.to_thread(proxy.proc.wait, 15)
     finally:
         await asyncio.to_thread(proxy.stop)
-    assert before > 0
+    assert slow_tally.failed == [] and slow_tally.ok["stream"] == 1
+    assert tally.before > 0
     assert tally.failed == [], f"{len(tally.failed)} failed of {len(tally.failed) + sum(tally.ok.values())}: {tally.failed[:5]}"
     assert tally.in_window > CLIENTS and tally.ok["stream"] > CLIENTS and tally.ok["plain"] > CLIENTS
     assert tally.kept_alive_in_window == 0  # every answer in the window said Connection: close
