@@ -26,7 +26,8 @@ soft RLIMIT_NOFILE to the hard limit at start; `connection_cap` keeps the cap be
 the descriptors allow (each caller connection may hold an upstream connection too).
 
 The subclass reads a few of aiohttp's internals (`_waiter`, `_request_count`,
-`_request_in_progress`, `_messages`); tests/router/test_proxy_connections.py pins them.
+`_request_in_progress`, `_messages`, and `_ErrInfo` for a queued error answer); tests/router/test_connections.py
+and the HTTP-version and pipelining tests in tests/router/test_proxy_hardening.py pin them.
 """
 
 from __future__ import annotations
