@@ -84,9 +84,11 @@ class StepConf:
 
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
-    """Sidecar settings; `api_keys` are the bearer keys callers must present."""
+    """Sidecar settings; `api_keys` are the bearer keys callers must present, `metrics_keys`
+    the ones a metrics scraper may present instead (router/proxy.py `operator_view`)."""
 
     api_keys: tuple[str, ...] = field(default=(), repr=False)
+    metrics_keys: tuple[str, ...] = field(default=(), repr=False)  # open /metrics and /readyz's details only
     max_body_bytes: int = 4 * 1024 * 1024
     body_timeout_s: float = 10.0
     reload_interval_s: float = 1.0

@@ -260,6 +260,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
         retry_budget=spec.retry_budget,
         proxy=ProxySettings(
             api_keys=tuple(k.get_secret_value() for k in spec.proxy.api_keys if k.get_secret_value()),
+            metrics_keys=tuple(k.get_secret_value() for k in spec.proxy.metrics_keys if k.get_secret_value()),
             max_body_bytes=spec.proxy.max_body_bytes,
             body_timeout_s=spec.proxy.body_timeout_s,
             reload_interval_s=spec.proxy.reload_interval_s,

@@ -425,6 +425,9 @@ class ProxySpec(_Spec):
     """The sidecar proxy (`crosswalk serve`)."""
 
     api_keys: list[SecretStr] = Field(default_factory=list)
+    # Bearer keys that open /metrics and /readyz's details and nothing else (a scraper's);
+    # any API key opens them too. Set, they are asked for on every bind, loopback included.
+    metrics_keys: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     body_timeout_s: float = Field(10.0, gt=0)
     reload_interval_s: float = Field(1.0, gt=0)

@@ -164,9 +164,20 @@ class StepRun:
         resume the answer: router/resume.py)."""
         self._skip.add(provider)
 
-    def abandoned(self, choice: Choice) -> None:
-        """The attempt was cancelled by the caller: no verdict on the provider."""
+    def abandoned(self, choice: Choice, started: float) -> None:
+        """The attempt was cancelled from above (the caller went away, or a verification
+        panel was decided without it): no verdict on the provider, but the call was made,
+        so it is recorded (and counted) as cancelled."""
+        now = self.clock.now()
         self.state.release(choice.provider)
+        self._add(Attempt(choice.provider, None, now - started, detail="cancelled before it ended", panic=choice.panic,
+                          cancelled=True))
+
+    def cancelled(self) -> DecisionRecord:
+        """The whole request was cancelled (its caller went away): the record, marked so."""
+        self.record.cancelled = True
+        self.record.latency_s = self.clock.now() - self.started
+        return self.record
 
     def lost(self, choice: Choice, started: float, *, winner: str, hedge: bool) -> None:
         """The attempt was cancelled because a racing attempt answered first: no verdict on

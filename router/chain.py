@@ -111,20 +111,29 @@ class FailoverChain:
         return [state.config.providers[n] for n in state.candidates(step)]
 
     async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True,
-                       native: Native | None = None) -> tuple[dict[str, Any], DecisionRecord]:
+                       native: Native | None = None,
+                       record_out: list[DecisionRecord] | None = None) -> tuple[dict[str, Any], DecisionRecord]:
         """Run a non-streaming request for `step`; returns the completion dict and its
         record. `observe=False` for a part of a larger request (a verification panel
         member runs a narrowed copy of its step and is observed as part of the whole).
-        `native`: the caller's own request when it spoke another dialect than Chat."""
+        `native`: the caller's own request when it spoke another dialect than Chat.
+        `record_out` gets the record at once (a cancelled caller still learns what was done)."""
         step, ineligible = self.for_request(step, native)
         request = ChatRequest(body, native)
         run = StepRun(self.state, step, request=request)
         _note_dialect(run.record, native, ineligible)
+        if record_out is not None:
+            record_out.append(run.record)
         try:
             result = await self._complete(run, request)
         except CrosswalkError as error:
             if observe:
                 self._done(run, error)
+            raise
+        except asyncio.CancelledError:  # the caller went away: its calls were made all the same
+            if observe:
+                run.cancelled()
+                self._done(run, None)
             raise
         if observe:
             self._done(run, None)
@@ -192,6 +201,10 @@ class FailoverChain:
         except CrosswalkError as error:
             self._done(run, error)
             raise
+        except (GeneratorExit, asyncio.CancelledError):  # the caller stopped reading or went away: what was done still counts
+            run.cancelled()
+            self._done(run, None)
+            raise
         self._done(run, None)
 
     async def _stream(self, run: StepRun, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
@@ -216,7 +229,7 @@ class FailoverChain:
                 await _close(upstream)
                 continue
             except BaseException:
-                run.abandoned(choice)
+                run.abandoned(choice, started)
                 await _close(upstream)
                 raise
             run.committed(choice, started, request_id=_first_request_id(held))
@@ -280,7 +293,7 @@ class FailoverChain:
         except ProviderError as error:
             broke = error
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         else:
             run.succeeded(choice, started, hedge=hedge)
@@ -324,13 +337,13 @@ async def first_success(run: StepRun, ask: Callable[[Choice], Awaitable[dict[str
             run.failed(choice, error, started)
             continue
         except asyncio.CancelledError:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         except Exception as exc:  # an adapter bug: a failed attempt, never a leaked probe slot
             run.failed(choice, _adapter_error(choice.provider, exc), started)
             continue
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         run.succeeded(choice, started, request_id=result.pop(REQUEST_ID, None))
         return choice, result

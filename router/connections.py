@@ -13,7 +13,10 @@ adds to it:
   when none is idle the new connection gets a 503 and is closed;
 - OpenAI error JSON for what aiohttp's parser refuses (oversize or too many headers: 431;
   a bad request line, header or Content-Encoding: 400), logged one line at a time with a
-  rate limit instead of a traceback per request.
+  rate limit instead of a traceback per request; aiohttp's parser takes HTTP/0.9 (or no
+  version) and HTTP/2.0 request lines as requests: they are refused here (400, 505);
+- requests that arrived whole ahead of a garbled one in a connection's first bytes are
+  answered before its 400 (the parser drops everything it read in a chunk that fails).
 
 At EMFILE asyncio's accept loop reports an error for every pending connection and every
 retry (with a listen backlog of 1024, a thousand tracebacks a second): `accept_guard`
@@ -23,7 +26,8 @@ soft RLIMIT_NOFILE to the hard limit at start; `connection_cap` keeps the cap be
 the descriptors allow (each caller connection may hold an upstream connection too).
 
 The subclass reads a few of aiohttp's internals (`_waiter`, `_request_count`,
-`_request_in_progress`, `_messages`); tests/router/test_proxy_connections.py pins them.
+`_request_in_progress`, `_messages`, and `_ErrInfo` for a queued error answer); tests/router/test_connections.py
+and the HTTP-version and pipelining tests in tests/router/test_proxy_hardening.py pin them.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ import time
 from typing import Any, Callable
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, HttpProcessingError, LineTooLong
+from aiohttp.http_parser import HttpRequestParser, RawRequestMessage
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from crosswalk.router.proxy_requests import error_body
 
@@ -47,6 +53,13 @@ log = logging.getLogger("crosswalk.proxy")
 _FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _RESERVED_FDS = 64  # listening socket, log files, Redis, DNS, config reads
 _HANDLER_OPTIONS = frozenset(inspect.signature(RequestHandler.__init__).parameters)
+_SALVAGE_MAX = 1 << 20  # a first chunk longer than this that fails to parse is not searched for whole requests
+
+
+class UnsupportedVersion(HttpProcessingError):
+    """A request line in HTTP/2 or later (this is an HTTP/1.1 server): 505."""
+
+    code = 505
 
 
 def _raw_response(status: int, reason: str, message: str, code: str) -> bytes:
@@ -147,7 +160,7 @@ class ProxyRequestHandler(RequestHandler):
     """aiohttp's per-connection protocol with the header timeout, the connection cap and
     OpenAI error JSON for requests the HTTP parser refuses."""
 
-    __slots__ = ("_book", "_header_timeout_s", "_head_timer", "_heads", "_head_started")
+    __slots__ = ("_book", "_header_timeout_s", "_head_timer", "_heads", "_head_started", "_first_chunk", "_limits")
 
     def __init__(self, manager: web.Server, *, loop: asyncio.AbstractEventLoop, book: ConnectionBook,
                  header_timeout_s: float, **options: Any) -> None:
@@ -157,6 +170,8 @@ class ProxyRequestHandler(RequestHandler):
         self._head_timer: asyncio.TimerHandle | None = None
         self._heads = 0
         self._head_started = False
+        self._first_chunk = True
+        self._limits = {k: options[k] for k in ("max_line_size", "max_field_size", "max_headers") if k in options}
 
     def idle(self) -> bool:
         """No request in hand: waiting for one (keep-alive), or none has arrived whole yet."""
@@ -178,7 +193,11 @@ class ProxyRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         idle_before = self._waiter is not None
+        first, self._first_chunk = self._first_chunk, False
+        queued = len(self._messages)
         super().data_received(data)
+        if len(self._messages) > queued:
+            self._check_new(queued, data if first else None)
         if self._request_count != self._heads:  # a whole head arrived
             self._heads = self._request_count
             self._disarm_head_timer()
@@ -186,6 +205,51 @@ class ProxyRequestHandler(RequestHandler):
             self._head_started = True
             if self._head_timer is None:
                 self._arm_head_timer(started=True)
+
+    def _check_new(self, queued: int, first_chunk: bytes | None) -> None:
+        """Look over the messages this chunk queued: an HTTP version this server does not
+        speak becomes its error answer; a parse failure in the connection's first chunk
+        (which starts at a request's first byte, so it is read the same way here) gets the
+        whole requests ahead of it queued first, to be answered before the 400."""
+        messages = self._messages
+        for i in range(queued, len(messages)):
+            message = messages[i][0]
+            if isinstance(message, RawRequestMessage) and message.version[0] != 1:
+                messages[i] = (_version_error(message), EMPTY_PAYLOAD)
+        if first_chunk is None or len(messages) != queued + 1 or not isinstance(messages[-1][0], _ErrInfo):
+            return
+        ahead = self._whole_requests_before_error(first_chunk)
+        if ahead:
+            error = messages.pop()
+            messages.extend(ahead)
+            messages.append(error)
+            self._request_count += len(ahead)
+
+    def _whole_requests_before_error(self, chunk: bytes) -> list[Any]:
+        """The requests (head and body complete) that precede the first byte of `chunk`
+        the parser refuses, found by bisecting for the longest prefix that parses."""
+        if len(chunk) > _SALVAGE_MAX:
+            return []
+        good, bad = 0, len(chunk)  # chunk[:good] parses; chunk[:bad] does not
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            if self._parse(chunk[:middle]) is None:
+                bad = middle
+            else:
+                good = middle
+        parsed = self._parse(chunk[:good]) or []
+        whole = [(m, p) for m, p in parsed if p.is_eof()]
+        if len(whole) != len(parsed):  # one whose body the error cut off: nothing after it is trusted
+            whole = whole[: next(i for i, (_, p) in enumerate(parsed) if not p.is_eof())]
+        return [(m if m.version[0] == 1 else _version_error(m), p) for m, p in whole]
+
+    def _parse(self, data: bytes) -> list[Any] | None:
+        parser = HttpRequestParser(self, self._loop, 2**16, payload_exception=web.RequestPayloadError, **self._limits)
+        try:
+            messages, _, _ = parser.feed_data(data)
+        except HttpProcessingError:
+            return None
+        return list(messages)
 
     def _arm_head_timer(self, *, started: bool) -> None:
         self._head_started = started
@@ -235,10 +299,22 @@ class ProxyRequestHandler(RequestHandler):
         return resp
 
 
+def _version_error(message: RawRequestMessage) -> _ErrInfo:
+    """The error answer for a request line in an HTTP version other than 1.x."""
+    major, minor = message.version
+    if major >= 2:
+        exc: HttpProcessingError = UnsupportedVersion(message=f"HTTP/{major}.{minor} is not supported (use HTTP/1.1)")
+        return _ErrInfo(status=505, exc=exc, message=exc.message)
+    bad = BadHttpMessage("the request line has no HTTP version (HTTP/0.9 is not supported; use HTTP/1.1)")
+    return _ErrInfo(status=400, exc=bad, message=bad.message)
+
+
 def _describe(status: int, exc: BaseException | None, handler: RequestHandler) -> tuple[int, str, str]:
     if isinstance(exc, LineTooLong) or (isinstance(exc, BadHttpMessage) and "Too many headers" in str(exc.message)):
         return 431, (f"request header fields too large (at most {handler.max_field_size} bytes a line and "
                      f"{handler.max_headers} headers)"), "headers_too_large"
+    if isinstance(exc, UnsupportedVersion):
+        return 505, f"HTTP version not supported: {exc.message}", "http_version_not_supported"
     if isinstance(exc, ContentEncodingError):
         return 400, "request body could not be decoded (Content-Encoding)", "bad_content_encoding"
     if isinstance(exc, BadHttpMessage):

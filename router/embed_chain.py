@@ -15,6 +15,7 @@ embeds on its providers in rank order.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import struct
@@ -99,6 +100,10 @@ async def embed(chain: Chain, step: StepConf, body: dict[str, Any]) -> tuple[dic
     except CrosswalkError as error:
         if observer is not None:
             observer.request_done(run.record, error)
+        raise
+    except asyncio.CancelledError:  # the caller went away: its calls were made all the same
+        if observer is not None:
+            observer.request_done(run.cancelled(), None)
         raise
     if observer is not None:
         observer.request_done(run.record, None)

@@ -111,7 +111,7 @@ class Race:
         ended and its upstream is closed."""
         for racer in self.racers:
             racer.task.cancel()
-            self.run.abandoned(racer.choice)
+            self.run.abandoned(racer.choice, racer.started)
         ended, self._ended, self.racers = [*self._ended, *self.racers], [], []
         if not ended:
             return

@@ -85,7 +85,7 @@ def decision(record: "DecisionRecord", error: "CrosswalkError | None") -> None:
         "provider": record.provider, "latency_ms": round(record.latency_s * 1000, 1), "failovers": record.failovers,
         "attempts": [{"provider": a.provider, "result": str(a.result), "status": a.status,
                       "latency_ms": round(a.latency_s * 1000, 1), "hedge": a.hedge, "panic": a.panic} for a in record.attempts],
-        "error": error.error_type if error is not None else None,
+        "error": error.error_type if error is not None else None, "cancelled": record.cancelled,
         "dialect": record.dialect,
     }
     if record.ineligible:
@@ -101,7 +101,7 @@ def decision(record: "DecisionRecord", error: "CrosswalkError | None") -> None:
                                "dissenting": [v.provider for v in agreement.dissenting]}
         text_agreement = f" agreement={agreement.decision}:{agreement.score:.2f}"
     DECISIONS.info("crosswalk decision %s%s%s request_id=%s trace_id=%s", record.summary(),
-                   f" error={error.error_type}" if error else "", text_agreement, request_id or "-", trace_id or "-",
+                   f" error={error.error_type}" if error else " cancelled=true" if record.cancelled else "", text_agreement, request_id or "-", trace_id or "-",
                    extra={FIELDS: fields})
 
 

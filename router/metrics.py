@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 from crosswalk.router.errors import CrosswalkError
 from crosswalk.router.recent import RecentDecisions
-from crosswalk.router.records import AgreementRecord, DecisionRecord, SeamFlag
+from crosswalk.router.records import AgreementRecord, Attempt, DecisionRecord, SeamFlag
 from crosswalk.router.state import STATES, Event, RouterState
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -97,34 +97,38 @@ class Metrics:
         """Count a finished request and its attempts."""
         self.recent.add(record, error)
         step = record.step
-        self.requests[(step, "ok" if error is None else error.error_type)] += 1
+        self.requests[(step, "cancelled" if record.cancelled else "ok" if error is None else error.error_type)] += 1
         self.latency.observe((step,), record.latency_s)
         if record.members:  # a verified panel: "first try" means every member answered at once
             first_ok = error is None and all(m.attempts and m.attempts[0].failure_class is None for m in record.members)
         else:
             first_ok = bool(record.attempts) and record.attempts[0].failure_class is None
-        self.first_try[(step, "ok" if first_ok else "failed")] += 1
+        if not record.cancelled:  # a caller who went away says nothing about the first provider
+            self.first_try[(step, "ok" if first_ok else "failed")] += 1
         if record.dialect != "chat":  # Chat requests are the baseline: counted above, not here
             self.dialects[(step, record.dialect, record.served or "unanswered")] += 1
         recovery = record.recovery
         if recovery is not None:
             self.recoveries[(step, recovery.mode or "none", recovery.outcome)] += 1
-        previous = None
-        for attempt in record.attempts:
-            self.attempts[(step, attempt.provider, attempt.result)] += 1
-            self.attempt_latency.observe((attempt.provider,), attempt.latency_s)
-            if attempt.hedge:  # a race, not a move: counted as a hedge, not a failover
-                self.hedges[(step, "sent")] += 1
-                if attempt.failure_class is None and not attempt.cancelled:
-                    self.hedges[(step, "won")] += 1
-                continue
-            if previous is not None and previous != attempt.provider:
-                self.failovers[step] += 1
-            previous = attempt.provider
+        self.attempts_done(step, record.attempts)
+        failovers = record.failovers  # each panel member's own moves; hedges are races, not moves
+        if failovers:
+            self.failovers[step] += failovers
         for answered in record.members or (record,):  # a panel's tokens are each member's
             usage = answered.usage
             if usage and answered.provider:
                 self._count_tokens(step, answered.provider, usage)
+
+    def attempts_done(self, step: str, attempts: list[Attempt]) -> None:
+        """Count upstream calls: every attempt of a request (request_done), and a shadow
+        verification's, which belong to no request of their own."""
+        for attempt in attempts:
+            self.attempts[(step, attempt.provider, attempt.result)] += 1
+            self.attempt_latency.observe((attempt.provider,), attempt.latency_s)
+            if attempt.hedge:
+                self.hedges[(step, "sent")] += 1
+                if attempt.result == "ok":
+                    self.hedges[(step, "won")] += 1
 
     def _count_tokens(self, step: str, provider: str, usage: dict[str, Any]) -> None:
         for kind in ("prompt", "completion"):
@@ -173,8 +177,8 @@ class _Collector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
         m = self._m
-        yield _counter(CounterMetricFamily, "crosswalk_requests", "Requests by step and outcome (ok or the error type).", ["step", "outcome"], m.requests)
-        yield _counter(CounterMetricFamily, "crosswalk_attempts", "Attempts by step, provider and result (ok or failure class).", ["step", "provider", "result"], m.attempts)
+        yield _counter(CounterMetricFamily, "crosswalk_requests", "Requests by step and outcome (ok, cancelled: the caller went away, or the error type).", ["step", "outcome"], m.requests)
+        yield _counter(CounterMetricFamily, "crosswalk_attempts", "Upstream calls by step, provider and result (ok, cancelled or the failure class), each counted once.", ["step", "provider", "result"], m.attempts)
         yield _counter(CounterMetricFamily, "crosswalk_failovers", "Moves of a request from one provider to another.", ["step"], {(k,): v for k, v in m.failovers.items()})
         yield _counter(CounterMetricFamily, "crosswalk_agreement", "Verified requests by step, comparator, decision and mode (inline or shadow). "
                        "Disagreement is strong evidence of an error; agreement is weak evidence of truth.",

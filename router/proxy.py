@@ -6,7 +6,7 @@ dialects (router/dialects/) turn them into the step's chat request and its answe
 /v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
 /v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth), GET
 /v1/crosswalk/explain?step=S (`crosswalk explain --url`, behind auth),
-/healthz and /readyz (GET or HEAD), /metrics.
+/healthz and /readyz (GET or HEAD), /metrics (behind a key when the bind is public: `operator_view`).
 Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
 OpenAI's error JSON with the status the failure deserves.
 """
@@ -30,13 +30,14 @@ from crosswalk.policies.config import StepConf
 from crosswalk.providers.base import Native
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, ui, validation
-from crosswalk.router.auth import authorized, page_authorized
+from crosswalk.router.auth import authorized, is_loopback, page_authorized
 from crosswalk.router.dialects import chat as chat_dialect
 from crosswalk.router.dialects import completions as completions_dialect
 from crosswalk.router.dialects import responses as responses_dialect
 from crosswalk.router.dialects.chat import StreamEncoder
 from crosswalk.router.errors import CrosswalkError, UnknownStep, client_should_retry
 from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_body, parse_routable_body
+from crosswalk.router.origins import configured_hosts, hide_in, hide_origins
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
@@ -129,10 +130,16 @@ def _seam_header(record: DecisionRecord) -> str:
     return _header_text(", ".join(flag.short() for flag in record.seams))
 
 
-def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -> web.Response:
+def _hosts(request: web.Request) -> tuple[str, ...]:
+    """The configured vendors' hosts, to be kept out of what callers read (router/origins.py)."""
+    return configured_hosts(p.base_url for p in request.app["proxy"].runtime.config.providers.values())
+
+
+def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None, hosts: tuple[str, ...] = ()) -> web.Response:
     """A failed request's answer: its status, x-crosswalk-* and x-should-retry /
     retry-after headers, the attempts, in the dialect's error JSON (`render`; OpenAI's
-    by default)."""
+    by default), its message without the vendors' addresses (`hosts` and any URL,
+    host:port or IP: the log keeps them)."""
     headers = {"x-crosswalk-step": _header_text(err.step), "x-crosswalk-attempts": ",".join(a.short() for a in err.attempts)}
     retry = err.retry_after_s
     # The official openai client (and ChatOpenAI) retry 409/429/5xx twice unless told: after
@@ -155,7 +162,7 @@ def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None) -
         headers["x-crosswalk-seam"] = _seam_header(record)
         extra["seams"] = [dataclasses.asdict(flag) for flag in record.seams]
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
-    return (render or _error)(err.status_code, err.message, type_="invalid_request_error" if unknown_step else err.error_type,
+    return (render or _error)(err.status_code, hide_origins(err.message, hosts), type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
@@ -181,8 +188,8 @@ def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = _error
                           "with a key from the Crosswalk config", type_="invalid_request_error", code="invalid_api_key")
         try:
             response = await handler(request)
-            if proxy.draining:  # tell keep-alive clients to reconnect (to a replica that stays)
-                response.force_close()
+            if proxy.draining and not response.prepared:  # a stream said so before its head left (_stream)
+                response.force_close()  # tell keep-alive clients to reconnect (to a replica that stays)
             return response
         except web.HTTPException as exc:
             if exc.status == 413:
@@ -258,7 +265,7 @@ async def run_step(request: web.Request, step: str, body: dict[str, Any], *, ren
             result, record = await runtime.complete(step, body, run=run, native=native)
         except CrosswalkError as err:
             span.done(err.record, err, providers=runtime.config.providers)
-            return crosswalk_error(err, render=errors)
+            return crosswalk_error(err, render=errors, hosts=_hosts(request))
         span.done(record, result=result, providers=runtime.config.providers)
     return web.Response(body=dumps(await render(result, record)), content_type=JSON, headers=record_headers(record))
 
@@ -318,7 +325,7 @@ async def embeddings(request: web.Request) -> web.Response:
     try:
         result, record = await proxy.runtime.embed(body.pop("model"), body)
     except CrosswalkError as err:
-        return crosswalk_error(err)
+        return crosswalk_error(err, hosts=_hosts(request))
     return web.Response(body=dumps(result), content_type=JSON, headers=record_headers(record))
 
 
@@ -332,7 +339,7 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
         try:
             first = await anext(chunks)
         except CrosswalkError as err:
-            return crosswalk_error(err, render=errors)
+            return crosswalk_error(err, render=errors, hosts=_hosts(request))
         except StopAsyncIteration:
             first = None
         record = records[0]
@@ -341,6 +348,11 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             # Headers leave before the stream ends: name the committed provider as answering.
             headers["x-crosswalk-attempts"] = ",".join([*(a.short() for a in record.attempts), f"{record.provider}:ok"])
         response = web.StreamResponse(headers=headers)
+        if request.app["proxy"].draining:
+            # Said in the head, or the client would send its next request on a connection
+            # that closes when this answer ends. A stream whose head left before the drain
+            # began keeps its connection: the next answer on it says close.
+            response.force_close()
         try:
             await response.prepare(request)
             head = encoder.head(first)
@@ -350,11 +362,15 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
                 out = encoder.chunk(chunk)
                 if out:
                     await response.write(out)
+            _hide_recovery(record, _hosts(request))  # the resumed stream's note says how, not where
             await response.write(await encoder.tail(record))
             await response.write_eof()
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, so no client can take the
-            # partial answer for a whole one.
+            # partial answer for a whole one. Vendors' addresses stay in the log.
+            hosts = _hosts(request)
+            err.message = hide_origins(err.message, hosts)
+            _hide_recovery(record, hosts)
             await _end_in_band(response, encoder.failure(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
@@ -364,6 +380,13 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
             await _end_in_band(response, encoder.internal_failure())
     return response
+
+
+def _hide_recovery(record: DecisionRecord, hosts: tuple[str, ...]) -> None:
+    """A recovery's evidence as a caller may read it: without the vendors' addresses (the
+    decision line was logged with them before the stream's end is written)."""
+    if record.recovery is not None:
+        record.recovery = type(record.recovery)(**hide_in(dataclasses.asdict(record.recovery), hosts))
 
 
 async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
@@ -466,6 +489,18 @@ async def unexclude(request: web.Request) -> web.Response:
                   "state": state.standing(name).state})
 
 
+def operator_view(request: web.Request, proxy: ProxyState) -> bool:
+    """Whether this request may read what is for operators (/metrics, /readyz's config file
+    and reload error): with a key from proxy.api_keys, CROSSWALK_API_KEYS or
+    proxy.metrics_keys. Without keys anywhere, or on a loopback bind with no metrics_keys
+    set, everyone may: only processes on this host reach it, and they can read the config
+    file too. metrics_keys set are asked for on every bind."""
+    metrics_keys = proxy.runtime.config.proxy.metrics_keys
+    if not metrics_keys and (not proxy.keys or is_loopback(proxy.host)):
+        return True
+    return authorized(request.headers.get("authorization"), (*proxy.keys, *metrics_keys))
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Process up (GET or HEAD)."""
     return _json({"status": "ok"})
@@ -479,8 +514,9 @@ async def readyz(request: web.Request) -> web.Response:
     proxy: ProxyState = request.app["proxy"]
     runtime = proxy.runtime
     config = runtime.config
+    details = operator_view(request, proxy)  # a kubelet's probe gets the verdict, not the config's name or errors
     if proxy.draining:
-        return _json({"status": "draining", "config": config.source}, status=503)
+        return _json({"status": "draining", **({"config": config.source} if details else {})}, status=503)
     wanted = request.query.get("step")
     if wanted is not None and wanted not in config.steps:
         known = ", ".join(sorted(config.steps))
@@ -493,14 +529,21 @@ async def readyz(request: web.Request) -> web.Response:
             ready.append(name)
         else:
             unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
-    payload = {"status": "ok" if ready else "unready", "config": config.source, "steps_ready": ready,
-               "steps_without_provider": unready, "reload_error": proxy.reload_error}
+    payload: dict[str, Any] = {"status": "ok" if ready else "unready", "steps_ready": ready}
+    if details:
+        payload.update(config=config.source, steps_without_provider=unready, reload_error=proxy.reload_error)
+    else:  # which steps, not why (the reasons quote vendors' evidence)
+        payload.update(steps_without_provider=sorted(unready), reload_failed=proxy.reload_error is not None)
     return _json(payload, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition."""
+    """Prometheus exposition (a key on a public bind: `operator_view`)."""
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    if not operator_view(request, request.app["proxy"]):
+        return _error(401, "missing or invalid key for /metrics: send 'Authorization: Bearer <key>' with a key from "
+                      "proxy.metrics_keys or proxy.api_keys", type_="invalid_request_error", code="invalid_api_key")
 
     body = await request.app["proxy"].runtime.metrics.exposition()  # every worker's under --workers N
     return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})

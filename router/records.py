@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # annotations only: importing the records stays free of pydan
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One call to one provider. `failure_class` is None when it succeeded, or when it was
-    `cancelled` because a racing attempt answered first (a hedge race; detail says so).
+    `cancelled`: a racing attempt answered first (a hedge race), the panel's quorum was
+    decided without it, or the caller went away (detail says which).
     `hedge` marks the attempt sent as a hedge while another was still in flight."""
 
     provider: str
@@ -189,6 +190,7 @@ class DecisionRecord:
     ineligible: dict[str, str] = field(default_factory=dict)  # provider -> why it cannot carry this request
     dropped: tuple[str, ...] = ()  # what a translation to the answering provider's dialect left out
     served: str | None = None  # for another dialect than Chat: "native" or "translated" (None: unanswered)
+    cancelled: bool = False  # the caller went away (or stopped reading) before the request ended
 
     @property
     def failovers(self) -> int:

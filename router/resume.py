@@ -281,7 +281,7 @@ class Resumer:
                     raise _Broke(way, cls, error) from None
                 raise _Broke(way, run.failed(choice, error, started), error) from None
             except BaseException:
-                run.abandoned(choice)
+                run.abandoned(choice, started)
                 await self.readers.close(upstream)
                 raise
             break
@@ -324,7 +324,7 @@ class Resumer:
             cls = run.failed(choice, error, started)
             raise _Broke(way, cls, error, outcome=hold.seam.outcome if hold.seam else None) from None
         except BaseException:
-            run.abandoned(choice)
+            run.abandoned(choice, started)
             raise
         finally:
             await readers.close(upstream)
@@ -337,7 +337,7 @@ class Resumer:
         (no verdict on the provider's health: it answered, just not this answer), and the
         stream ends; nothing of that output reached the caller."""
         run, name = self.run, choice.provider
-        run.abandoned(choice)
+        run.state.release(name)  # recorded below, as the stream it broke
         run.record.attempts.append(Attempt(name, FailureClass.STREAM_BROKEN, run.clock.now() - started, detail=f"{way} not trusted: {why}"))
         rec.mode, rec.outcome = way, "failed"
         rec.tried.append(f"{name}: {way} not trusted ({why})")

@@ -46,7 +46,8 @@ class Chain(Protocol):
 
     providers: Mapping[str, Provider]
 
-    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True) -> tuple[dict[str, Any], DecisionRecord]: ...
+    async def complete(self, step: StepConf, body: dict[str, Any], *, observe: bool = True,
+                       record_out: list[DecisionRecord] | None = None) -> tuple[dict[str, Any], DecisionRecord]: ...
 
     def candidates(self, step: StepConf) -> list[ProviderConf]: ...
 
@@ -59,6 +60,8 @@ class Observer(Protocol):
     def agreement(self, step: str, comparator: str, decision: str, mode: str) -> None: ...
 
     def verification_spend(self, step: str, agreement: AgreementRecord) -> None: ...
+
+    def attempts_done(self, step: str, attempts: list[Attempt]) -> None: ...
 
 
 class _Panel:
@@ -134,7 +137,14 @@ class Verifier:
         spec = step.verify
         assert spec is not None
         started = self.clock.now()
-        panel = await self._ask_panel(step, body, spec, primary=None)
+        members: list[DecisionRecord] = []  # the panel's records, kept when the caller goes away mid-panel
+        try:
+            panel = await self._ask_panel(step, body, spec, primary=None, records=members)
+        except asyncio.CancelledError:  # the caller went away: the members' calls were made all the same
+            gone = DecisionRecord(step=step.name, attempts=[a for r in members for a in r.attempts], members=members,
+                                  latency_s=self.clock.now() - started, cancelled=True)
+            self._observe(step, spec, gone, None)
+            raise
         record = self._record(step, spec, panel, started, mode="inline")
         error: CrosswalkError | None = None
         if not panel.answers:
@@ -157,11 +167,15 @@ class Verifier:
         return answer, record
 
     async def _ask_panel(self, step: StepConf, body: dict[str, Any], spec: VerifySpec,
-                         primary: tuple[str, dict[str, Any]] | None) -> _Panel:
+                         primary: tuple[str, dict[str, Any]] | None, records: list[DecisionRecord] | None = None) -> _Panel:
+        """Ask the panel; every member's record (answered, failed or cancelled) lands in
+        `records` (the panel's own list unless given) as it ends."""
         from crosswalk.router.compare import comparator_for  # comparators load on the first verified request
 
         comparator = comparator_for(spec, self.chain.providers, body)
         panel = _Panel(comparator, spec.agree.min, stop_on_disagreement=spec.on_disagree == "fail")
+        if records is not None:
+            panel.records = records
         eligible = self.chain.candidates(step)
         members = pick_diverse(eligible, spec.agree.of, spec.diverse)
         if primary is not None:  # shadow: the primary already answered; ask the others
@@ -169,7 +183,7 @@ class Verifier:
             await panel.add(0, primary[0], primary[1])
         spares = [c.name for c in eligible if c not in members and (primary is None or c.name != primary[0])]
         k = max(1, len(members))
-        asks = [(partial(self._member, step, body, (m.name, *spares[i::k])), i + 1) for i, m in enumerate(members)]
+        asks = [(partial(self._member, step, body, (m.name, *spares[i::k]), panel.records), i + 1) for i, m in enumerate(members)]
         if spec.lazy:  # members start as the tally needs them (Tally.more_to_ask)
             await self._collect(panel, {}, reserve=asks)
         else:
@@ -179,16 +193,23 @@ class Verifier:
             extra = [c.name for c in eligible if c.name not in used][: spec.escalate_max]
             if not extra and spec.judge and spec.judge not in used:
                 extra = [spec.judge]
-            tasks = {asyncio.create_task(self._member(step, body, (name,))): 100 + i for i, name in enumerate(extra)}
+            tasks = {asyncio.create_task(self._member(step, body, (name,), panel.records)): 100 + i for i, name in enumerate(extra)}
             panel.escalated = extra
             await self._collect(panel, tasks)
         return panel
 
-    async def _member(self, step: StepConf, body: dict[str, Any], chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, DecisionRecord]:
+    async def _member(self, step: StepConf, body: dict[str, Any], chain: tuple[str, ...],
+                      cancelled: list[DecisionRecord]) -> tuple[dict[str, Any] | None, DecisionRecord]:
+        """One panel member's run; a member cancelled (the quorum was decided without it, or
+        the caller went away) puts its record, with its cancelled call, in `cancelled`."""
         sub = dataclasses.replace(step, providers=chain, verify=None, max_attempts=min(step.max_attempts, max(1, len(chain) + 1)))
         with tracing.member_span(step.name, chain[0]) as span:  # this task's own: its attempts are the span's children
+            out: list[DecisionRecord] = []
             try:
-                result, record = await self.chain.complete(sub, body, observe=False)
+                result, record = await self.chain.complete(sub, body, observe=False, record_out=out)
+            except asyncio.CancelledError:
+                cancelled.extend(r for r in out if r.attempts)  # cancelled before any call: nothing to count
+                raise
             except CrosswalkError as err:  # a failed member; answers that broke validators say which rules
                 validation = list(err.record.validation) if isinstance(err.record, DecisionRecord) else []
                 record = DecisionRecord(step=step.name, attempts=list(err.attempts), validation=validation)
@@ -227,6 +248,9 @@ class Verifier:
                     break
         finally:
             await cancel_and_wait(*pending)  # the quorum is decided (or we were cancelled): stop the rest
+            for task in pending:  # one that ended before it could be cancelled still made its calls
+                if not task.cancelled() and task.exception() is None:
+                    panel.records.append(task.result()[1])
 
     def _record(self, step: StepConf, spec: VerifySpec, panel: _Panel, started: float, *, mode: str) -> DecisionRecord:
         attempts: list[Attempt] = [a for r in panel.records for a in r.attempts]
@@ -273,6 +297,8 @@ class Verifier:
         except Exception:  # a shadow check must never hurt the request it shadows
             log.exception("crosswalk: shadow verification of step %s failed", step.name)
             return
+        if self.observer is not None:  # the shadow panel's calls belong to no request of their own
+            self.observer.attempts_done(step.name, [a for r in panel.records for a in r.attempts])
         verdict = self._record(step, spec, panel, self.clock.now(), mode="shadow").agreement
         if verdict is not None and record.agreement is not None:
             for f in dataclasses.fields(verdict):

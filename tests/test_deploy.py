@@ -160,6 +160,10 @@ def test_the_manifest_config_serves_its_probe_paths_and_checks_the_secret_key(tm
         assert _get(models) == 401
         assert _get(models, "wrong") == 401
         assert _get(models, env["CROSSWALK_API_KEYS"]) == 200
+        # Prometheus scrapes with the metrics key, which opens nothing else.
+        assert _get(proxy.url + "/metrics") == 401
+        assert _get(proxy.url + "/metrics", env["CROSSWALK_METRICS_KEY"]) == 200
+        assert _get(models, env["CROSSWALK_METRICS_KEY"]) == 401
     finally:
         proxy.stop()
 

@@ -236,3 +236,45 @@ proxy: {header_timeout_s: 2}
     assert len(log.encode()) < 20_000, log[:3000]
     assert "Traceback" not in log
     assert "RLIMIT_NOFILE 256" in log  # the cap was sized to the limit, and said so
+
+
+VERSIONS = [(b"GET /healthz HTTP/0.9", 400), (b"GET /healthz", 400), (b"GET /healthz HTTP/2.0", 505),
+            (b"POST /v1/chat/completions HTTP/2.0", 505)]
+
+
+async def test_request_lines_in_other_http_versions_are_refused_as_error_json(stack):
+    proxy, vendor = stack
+    body = _ok_body()
+    for request_line, status in VERSIONS:
+        reply = await asyncio.to_thread(_exchange, proxy.port, request_line + b"\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode()
+                                        + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                                        + b"\r\n\r\n" + body)
+        error = _error_json(reply, status)
+        assert error["code"] == ("http_version_not_supported" if status == 505 else "bad_request"), request_line
+        assert reply.startswith(b"HTTP/1."), reply[:40]
+    assert vendor.count == 0
+    assert "Traceback" not in proxy.log()
+
+
+def _responses(reply: bytes) -> list[tuple[int, bytes]]:
+    """Split a connection's replies (each framed by Content-Length) into (status, body)."""
+    out = []
+    while reply:
+        status, headers, rest = _parse(reply)
+        length = int(headers["content-length"])
+        out.append((status, rest[:length]))
+        reply = rest[length:]
+    return out
+
+
+async def test_a_request_pipelined_ahead_of_a_garbled_one_is_answered_first(stack):
+    proxy, vendor = stack
+    body = _ok_body()
+    valid = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode()
+             + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    reply = await asyncio.to_thread(_exchange, proxy.port, valid + valid + b"NOT HTTP AT ALL\r\n\r\n")
+    answers = _responses(reply)
+    assert [status for status, _ in answers] == [200, 200, 400], reply[:500]
+    assert json.loads(answers[0][1])["choices"][0]["message"]["content"] == "the refund is 42.99"
+    assert json.loads(answers[2][1])["error"]["code"] == "bad_request"
+    assert vendor.count == 2

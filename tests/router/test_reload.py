@@ -68,7 +68,9 @@ def test_public_reload_without_keys_is_refused_and_the_old_key_still_required(tm
     try:
         assert _call(p, KEY) == (200, "a") and _call(p, None)[0] == 401
         path.write_text(WITHOUT_KEYS[variant])
-        error = eventually_sync(lambda: _get(p, "/readyz")["reload_error"], what="the reload is rejected")
+        assert _get(p, "/readyz")["reload_failed"] is False  # public bind: the text is for key holders
+        error = eventually_sync(lambda: _get(p, "/readyz", KEY)["reload_error"], what="the reload is rejected")
+        assert _get(p, "/readyz") == {"status": "ok", "steps_ready": ["draft"], "steps_without_provider": [], "reload_failed": True}
         assert "proxy.api_keys" in error and "0.0.0.0" in error and "127.0.0.1" in error
         assert _call(p, None)[0] == 401  # the old key is still required...
         assert _call(p, "wrong")[0] == 401
@@ -78,7 +80,7 @@ def test_public_reload_without_keys_is_refused_and_the_old_key_still_required(tm
         # Putting the keys back applies the file (and clears the error).
         path.write_text(B_FIRST)
         eventually_sync(lambda: _call(p, KEY) == (200, "b"), what="the fixed file is applied")
-        assert _get(p, "/readyz")["reload_error"] is None
+        assert _get(p, "/readyz", KEY)["reload_error"] is None
         assert _call(p, None)[0] == 401
     finally:
         p.stop()
@@ -107,7 +109,7 @@ def test_keys_from_the_environment_keep_auth_on_across_a_reload(tmp_path):
         assert _call(p, ENV_KEY) == (200, "a") and _call(p, KEY) == (200, "a")
         path.write_text(WITHOUT_KEYS["dropped"])
         eventually_sync(lambda: _call(p, ENV_KEY) == (200, "b"), what="applied: the env key is a key")
-        assert _get(p, "/readyz")["reload_error"] is None
+        assert _get(p, "/readyz", ENV_KEY)["reload_error"] is None
         assert _call(p, None)[0] == 401
         assert _call(p, KEY)[0] == 401  # the file's key went with the file
     finally:
