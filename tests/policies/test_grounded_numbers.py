@@ -111,9 +111,9 @@ def test_config_builds_the_rule_with_its_derivations() -> None:
 
 
 @pytest.mark.parametrize(("validate", "error"), [
-    ("validate:\n  - grounded: words\n", "steps.refund.validate[0].grounded: Input should be 'numbers'"),
+    ("validate:\n  - grounded: words\n", "steps.refund.validate[0].grounded: unknown value (one of: numbers)"),
     ("validate:\n  - grounded: numbers\n    derive: [sum, guess]\n",
-     "steps.refund.validate[0].derive[1]: Input should be 'sum', 'product', 'percent' or 'units'"),
+     "steps.refund.validate[0].derive[1]: unknown value (one of: sum, product, percent, units)"),
     ("validate:\n  - max_chars: 9\n    derive: [sum]\n",
      "steps.refund.validate[0]: derive applies to 'grounded: numbers' only; remove it or add 'grounded: numbers'"),
     ("validate:\n  - grounded: numbers\n    regex: a\n",
