@@ -73,6 +73,11 @@ def test_the_site_builds_strict_with_no_warnings(tmp_path: Path) -> None:
             todo.extend(a for a in _models_in(field.annotation) if issubclass(a, BaseModel))
     assert not missing, f"keys missing from the generated config reference: {missing}"
     assert len(seen) > 10  # the walk went down into the nested models
+    cli_page = (tmp_path / "site" / "cli" / "index.html").read_text()
+    for command in ("check", "serve", "demo", "explain", "report", "unexclude"):
+        help_text = _run([sys.executable, "-m", "crosswalk.router.cli", command, "--help"]).stdout
+        options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", help_text))
+        assert options and all(o in cli_page for o in options), (command, sorted(o for o in options if o not in cli_page))
 
 
 def _models_in(annotation: Any) -> Iterator[type]:
