@@ -1,5 +1,5 @@
 """The seam rule (policies/seams.py): pure cases, and its measured precision and recall on
-the labelled seams (tests/policies/seams_labelled.yaml), held by figures published in the README."""
+the labelled seams (tests/policies/seams_labelled.yaml), held by figures published in docs/seams.md."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_the_right_figure_beside_a_multiple_is_not_a_miss() -> None:
 
 
 def test_labelled_seams_precision_and_recall() -> None:
-    """The README's figures: a drop fails here. The held-out half was never tuned on."""
+    """The figures docs/seams.md publishes: a drop fails here. The held-out half was never tuned on."""
     halves = seams_eval.load()
     tune, held = seams_eval.score(halves["tune"]), seams_eval.score(halves["held_out"])
     assert tune.cases >= 35 and held.cases >= 35

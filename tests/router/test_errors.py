@@ -137,7 +137,7 @@ def test_an_invalid_output_names_the_rule_and_the_provider():
         {"provider": "a", "rule": "premium-band", "message": "'premium' is 84000, above max 5000", "action": "fail"}]
 
 
-# Whether a client retry can help, per final error (the README's x-should-retry table).
+# Whether a client retry can help, per final error (the x-should-retry table in docs/proxy.md).
 SHOULD_RETRY = {
     "RateLimited": "true", "NoEligibleProvider": "true",  # both lapse: come back after Retry-After
     "AllProvidersFailed": "false", "DeadlineExceeded": "false", "StreamInterrupted": "false",  # failed over already
