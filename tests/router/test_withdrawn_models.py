@@ -133,7 +133,8 @@ async def serve(tmp_path: Path, fake_vendor: Any) -> Any:
 
 async def _explain(proxy: Proxy, step: str, provider: str) -> str:
     out = await asyncio.to_thread(_cli, "explain", "--step", step, "--config", str(proxy.config), "--url", proxy.proc.url, "--key", KEY)
-    return next(line for line in out.stdout.splitlines() if provider in line)
+    # the provider's own row, not a line that merely contains its name (the config's path may)
+    return next(line for line in out.stdout.splitlines() if line.split()[1:2] == [provider] or line.split()[:1] == [provider])
 
 
 # --- issue 18: the seed's outage ------------------------------------------------------------
