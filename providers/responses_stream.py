@@ -31,6 +31,24 @@ class EventRenderer:
         self._open_call: int | None = None  # its chat tool-call index, for a function call
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
+        self.started = False  # response.created went out
+        self.finished = False  # a native stream's own terminal event went out
+
+    def observe(self, event: Event) -> None:
+        """A native event the caller was sent as it came (a Responses provider served the
+        stream): numbering and the response follow it, so what a failover adds after it
+        (translated) continues the same response."""
+        number = event.get("sequence_number")
+        if isinstance(number, int) and number >= self._seq:
+            self._seq = number + 1
+        kind, response = event.get("type"), event.get("response")
+        if kind in ("response.created", "response.in_progress") and isinstance(response, dict):
+            self.response.update({k: v for k, v in response.items() if k != "output"})
+            self.started = True
+        elif kind == "response.output_item.done" and isinstance(event.get("item"), dict):
+            self.response["output"].append(event["item"])
+        elif kind in ("response.completed", "response.incomplete") and isinstance(response, dict):
+            self.response, self.finished = dict(response), True
 
     def _event(self, kind: str, **fields: Any) -> Event:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -39,6 +57,7 @@ class EventRenderer:
 
     def start(self) -> list[Event]:
         """The opening events (the response, in progress)."""
+        self.started = True
         snapshot = dict(self.response)
         return [self._event("response.created", response=snapshot), self._event("response.in_progress", response=snapshot)]
 
