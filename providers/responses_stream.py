@@ -45,8 +45,10 @@ class EventRenderer:
         if kind in ("response.created", "response.in_progress") and isinstance(response, dict):
             self.response.update({k: v for k, v in response.items() if k != "output"})
             self.started = True
-        elif kind == "response.output_item.done" and isinstance(event.get("item"), dict):
-            self.response["output"].append(event["item"])
+        elif kind in ("response.output_item.added", "response.output_item.done") and isinstance(event.get("item"), dict):
+            self._place(event.get("output_index"), dict(event["item"]))
+        elif kind == "response.output_text.delta":
+            self._grow(event.get("output_index"), str(event.get("delta") or ""))
         elif kind in ("response.completed", "response.incomplete") and isinstance(response, dict):
             self.response, self.finished = dict(response), True
 
@@ -54,6 +56,25 @@ class EventRenderer:
         event = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
         return event
+
+    def _place(self, index: Any, item: dict[str, Any]) -> None:
+        """A native item at its output index (added, then replaced when done), so a
+        translated continuation numbers its items after it."""
+        output = self.response["output"]
+        if isinstance(index, int) and index < len(output):
+            output[index] = item
+        else:
+            output.append(item)
+
+    def _grow(self, index: Any, delta: str) -> None:
+        """A native message's text so far (what the caller holds if the stream breaks)."""
+        output = self.response["output"]
+        if not isinstance(index, int) or index >= len(output) or output[index].get("type") != "message":
+            return
+        item = output[index] = {**output[index], "content": list(output[index].get("content") or [])}
+        if not item["content"]:
+            item["content"].append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+        item["content"][0] = {**item["content"][0], "text": item["content"][0].get("text", "") + delta}
 
     def start(self) -> list[Event]:
         """The opening events (the response, in progress)."""
