@@ -200,3 +200,19 @@ def test_responses_is_declared_per_provider_defaulting_to_openai_itself(tmp_path
     assert out.returncode == 0, out.stderr
     assert "/v1/responses: served natively by gateway; translated for compat, which are not eligible" in out.stdout
 
+
+
+async def test_vendor_errors_are_classified_as_for_chat(stack):
+    _, client, oai, chat = stack
+    oai.script(fv.error_event(after=3, payload={"code": "server_error", "message": "The server had an error", "param": None}))
+    async with client.responses.stream(model="mixed", input="What is the refund?") as stream:
+        final = await stream.get_final_response()
+    assert final.output_text == chat.answer and final.crosswalk["attempts"] == ["oai:stream_broken", "chat:ok"]  # type: ignore[attr-defined]
+    before = chat.count
+    unknown = {"error": {"message": "Unknown parameter: 'reasoning.colour'.", "type": "invalid_request_error",
+                         "param": "reasoning.colour", "code": "unknown_parameter"}}
+    oai.script(fv.error(400, unknown))
+    with pytest.raises(openai.BadRequestError) as err:  # the caller's own mistake: no failover, the vendor's words
+        await client.responses.create(model="mixed", input="hi", tools=WEB)
+    assert err.value.body["code"] == "unknown_parameter" and "reasoning.colour" in err.value.body["message"]
+    assert chat.count == before
