@@ -71,6 +71,14 @@ def split(body: dict[str, Any], history: list[dict[str, Any]], current: list[dic
     return Split(reduced, items, tuple(needs), tuple(dropped))
 
 
+def replayable(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored conversation as a Responses provider is sent it: all of it but reasoning
+    items without their encrypted content, which only point at reasoning the vendor that
+    wrote them kept (another provider, or the same one under `store: false`, answers
+    them with "item not found"); an encrypted one carries its reasoning with it."""
+    return [item for item in history if item.get("type") != "reasoning" or item.get("encrypted_content")]
+
+
 def _earlier(item: dict[str, Any], dropped: dict[str, None]) -> dict[str, Any] | None:
     """A stored item as Chat can replay it, or None (noted in `dropped`)."""
     kind = item.get("type", "message")

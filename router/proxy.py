@@ -251,7 +251,7 @@ async def run_step(request: web.Request, step: str, body: dict[str, Any], *, ren
     """Run `body` (a chat request) on `step`, under the request's span (continuing the
     caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
     `encoder` for a stream, `errors` for a failure before anything was sent. `native`: the
-    caller's own request when it came in a dialect some providers speak (Messages)."""
+    caller's own request when it came in a dialect some providers speak (Messages, Responses)."""
     runtime: Runtime = request.app["proxy"].runtime
     logs.bind_request(request.headers)
     run = request.headers.get("x-crosswalk-run")  # else the traceparent's trace id ties the run's steps together

@@ -24,7 +24,7 @@ from typing import Any
 
 from crosswalk.providers.base import NATIVE, Native
 from crosswalk.providers.responses_chat import Untranslatable, input_items, new_id, sse, to_chat, to_response
-from crosswalk.providers.responses_needs import split
+from crosswalk.providers.responses_needs import replayable, split
 from crosswalk.providers.responses_wire import DIALECT
 from crosswalk.providers.responses_stream import EventRenderer
 from crosswalk.router import validation
@@ -132,7 +132,11 @@ async def open_turn(body: dict[str, Any], conversations: Conversations, *, creat
     except Untranslatable as exc:
         raise BadRequest(exc.message, exc.param, code="unsupported_parameter") from None
     items = [*history, *current]
-    sent = body if previous is None else {**{k: v for k, v in body.items() if k != "previous_response_id"}, "input": items}
+    if previous is not None:  # the whole conversation, so a provider that never saw it can answer
+        body_sent = {k: v for k, v in body.items() if k != "previous_response_id"}
+        sent = {**body_sent, "input": [*replayable(history), *current]}
+    else:
+        sent = body
     native = Native(DIALECT, sent, {}, tuple(dict.fromkeys(w for _, w in parts.needs)), parts.dropped)
     return Turn(step=body["model"], request=body, body=chat, items=items, created_at=created_at, native=native, needs=parts.needs)
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from crosswalk.providers import completions_chat
 from crosswalk.providers.responses_chat import Untranslatable, input_items, to_chat, to_response
-from crosswalk.providers.responses_needs import split
+from crosswalk.providers.responses_needs import replayable, split
 from crosswalk.providers.responses_stream import EventRenderer
 
 EVENTS = TypeAdapter(ResponseStreamEvent)
@@ -82,6 +82,14 @@ def test_what_earlier_turns_hold_that_chat_cannot_replay_is_dropped_not_needed()
     assert to_chat(parts.body, parts.items)["messages"] == [
         {"role": "user", "content": "news?"}, {"role": "assistant", "content": "Rain."}, {"role": "user", "content": "more?"}]
     assert split({"input": [{"type": "reasoning", "summary": []}]}, [], [{"type": "reasoning", "summary": []}]).dropped == ("reasoning items",)
+
+
+def test_a_responses_provider_is_replayed_everything_but_reasoning_it_cannot_read():
+    pointer = {"type": "reasoning", "id": "rs_1", "summary": []}
+    sealed = {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAA"}
+    search = {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "q"}}
+    user = {"role": "user", "content": "hi"}
+    assert replayable([user, pointer, sealed, search]) == [user, sealed, search]
 
 
 @pytest.mark.parametrize(("body", "param"), [

@@ -21,6 +21,7 @@ import tests.fakeresponses as fr
 import tests.fakevendor as fv
 from crosswalk.policies.config import ConfigError
 from crosswalk.policies.parse import parse_config
+from tests.eventually import eventually
 from tests.loopback import BackgroundLoop
 from tests.router.proxy_harness import ProxyProcess
 
@@ -80,6 +81,10 @@ def _decisions(proxy: ProxyProcess) -> list[dict]:
     return [d for d in lines if d.get("event") == "decision"]
 
 
+def _mixed(proxy: ProxyProcess) -> list[dict]:
+    return [d for d in _decisions(proxy) if d["step"] == "mixed"]
+
+
 async def test_the_vendors_response_and_events_reach_the_caller_unchanged(stack):
     proxy, client, oai, chat = stack
     before = chat.count
@@ -91,7 +96,7 @@ async def test_the_vendors_response_and_events_reach_the_caller_unchanged(stack)
     assert oai.calls[-1].body == {"model": "gpt-5", "input": "Refund policy?", "tools": WEB, "metadata": {"t": "1"}}
     headers = raw.http_response.headers
     assert headers["x-crosswalk-provider"] == "oai" and headers["x-crosswalk-ineligible"] == "chat" and chat.count == before
-    record = [d for d in _decisions(proxy) if d["step"] == "mixed"][-1]
+    record = (await eventually(lambda: [d for d in _decisions(proxy) if d.get("ineligible")], what="the decision line"))[-1]
     assert record["dialect"] == "responses" and "built-in tool web_search" in record["ineligible"]["chat"]
     assert (await client.responses.retrieve(answer.id)).to_dict() == oai.responses[-1]  # stored under the vendor's id
 
@@ -112,7 +117,9 @@ async def test_the_vendors_response_and_events_reach_the_caller_unchanged(stack)
 
 async def test_previous_response_id_across_native_chat_and_native_again(stack):
     proxy, client, oai, chat = stack
-    first = await client.responses.create(model="mixed", input="Weather in Paris?", tools=WEATHER)
+    lines = len(_mixed(proxy))
+    first = await client.responses.create(model="mixed", input="Weather in Paris?", tools=WEATHER,
+                                          include=["reasoning.encrypted_content"])
     call = next(item for item in first.output if item.type == "function_call")
     assert first.id == oai.responses[-1]["id"] and call.call_id == "call_oai" + first.id.removeprefix("resp_oai")
 
@@ -136,10 +143,16 @@ async def test_previous_response_id_across_native_chat_and_native_again(stack):
     assert "previous_response_id" not in sent  # the vendor never saw turn 2: it gets the whole conversation
     assert [i.get("type", "message") for i in sent["input"]] == ["message", "reasoning", "function_call",
                                                                  "function_call_output", "message", "message"]
-    assert sent["input"][1] == first.output[0].to_dict() and sent["input"][4]["content"][0]["text"] == chat.answer
+    assert sent["input"][1] == first.output[0].to_dict() and sent["input"][1]["encrypted_content"]  # its reasoning, replayable
+    assert sent["input"][4]["content"][0]["text"] == chat.answer
+
+    fourth = await client.responses.create(model="mixed", previous_response_id=third.id, input="Thanks.")
+    assert fourth.output_text == oai.answer  # turn 3's reasoning has no encrypted content: a pointer, not replayed
+    assert [i.get("type", "message") for i in oai.calls[-1].body["input"]].count("reasoning") == 1
     assert (await client.responses.retrieve(third.id)).output_text == oai.answer
-    served = [(d["provider"], d.get("dropped")) for d in _decisions(proxy) if d["step"] == "mixed"][-3:]
-    assert served == [("oai", None), ("chat", ["reasoning items of earlier turns"]), ("oai", None)]
+    await eventually(lambda: len(_mixed(proxy)) >= lines + 4, what="the four turns' decision lines")
+    served = [(d["provider"], d.get("dropped")) for d in _mixed(proxy)][-4:]
+    assert served == [("oai", None), ("chat", ["reasoning items of earlier turns"]), ("oai", None), ("oai", None)]
 
 
 async def test_a_native_stream_broken_mid_answer_is_finished_by_the_chat_provider(stack):
