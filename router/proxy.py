@@ -290,11 +290,11 @@ async def responses(request: web.Request) -> web.StreamResponse:
     if turn.needs:  # what only a Responses provider can carry, on a step that has none: the caller's field, named
         runtime = proxy.runtime
         try:
-            providers = runtime.step(turn.step).providers
+            step = runtime.step(turn.step)
         except UnknownStep as err:
             return crosswalk_error(err)
-        if not any(runtime.chain.speaks(name, "responses") for name in providers):
-            raise turn.unservable(turn.step)
+        if step.verify is not None or not any(runtime.chain.speaks(name, "responses") for name in step.providers):
+            raise turn.unservable(step.name, verified=step.verify is not None)
 
     async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
         answer = turn.render(result, record)

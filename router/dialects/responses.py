@@ -60,10 +60,15 @@ class Turn:
         """Whether the answer is kept for a later `previous_response_id` (`store`, default true)."""
         return self.request.get("store", True) is not False
 
-    def unservable(self, step: str) -> BadRequest:
-        """The 400 for a step none of whose providers can carry what this request needs."""
-        param, what = self.needs[0]
+    def unservable(self, step: str, *, verified: bool = False) -> BadRequest:
+        """The 400 for a step none of whose providers can carry what this request needs
+        (`verified`: a verified step, whose panel is asked in Chat, which cannot either)."""
+        param = self.needs[0][0]
         everything = ", ".join(dict.fromkeys(w for _, w in self.needs))
+        if verified:
+            return BadRequest(f"'{param}': step '{step}' verifies its answers, and its panel is asked in Chat Completions, "
+                              f"which cannot carry {everything}: send it to a step without verify", param,
+                              code="unsupported_parameter")
         return BadRequest(f"'{param}': step '{step}' has no provider that speaks the Responses API natively, and {everything} "
                           "cannot be translated to Chat Completions (declare `responses: true` on a kind: openai provider of "
                           "the step that serves the Responses API, or leave it out of the request)", param,

@@ -37,12 +37,13 @@ def _config(oai: fr.FakeResponses, chat: fv.FakeVendor) -> str:
     timeouts = "timeouts: {per_try_s: 5, ttft_s: 5, idle_s: 5, total_s: 8}, retry: {same_provider: 0}"
     return f"""
 providers:
-  oai:  {{kind: openai, model: gpt-5, base_url: "{oai.base_url}", api_key: sk-fake, responses: true}}
-  chat: {{kind: openai, model: m-chat, base_url: "{chat.base_url}", api_key: sk-fake}}
+  oai:  {{kind: openai, model: gpt-5, base_url: "{oai.base_url}", api_key: sk-fake, responses: true, vendor: openai}}
+  chat: {{kind: openai, model: m-chat, base_url: "{chat.base_url}", api_key: sk-fake, vendor: other}}
 steps:
   mixed: {{providers: [oai, chat], {timeouts}}}
   chat-first: {{providers: [chat, oai], {timeouts}}}
   chat-only: {{providers: [chat], {timeouts}}}
+  verified: {{providers: [oai, chat], {timeouts}, verify: {{agree: {{min: 2, of: 2}}, compare: normalized, on_disagree: flag}}}}
 proxy: {{api_keys: [{KEY}]}}
 health: {{probe_interval_s: 0, consecutive_failures: 1000, min_calls: 1000, window: 1000}}
 """
@@ -188,6 +189,9 @@ async def test_built_in_tools_need_a_responses_provider_and_a_step_without_one_s
         with pytest.raises(openai.BadRequestError) as err:
             await client.responses.create(model="chat-only", **{"input": "hi", **kwargs})
         assert err.value.body["param"] == param and "responses: true" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:  # a panel is asked in Chat: it cannot search either
+        await client.responses.create(model="verified", input="hi", tools=WEB)
+    assert err.value.body["param"] == "tools[0].type" and "verifies its answers" in err.value.body["message"]
     assert (oai.count, chat.count) == before  # refused before any vendor was asked
 
 
