@@ -6,8 +6,8 @@ What is read, in order of position in the answer:
   the decimal mark; "1,79" or "3.645.000" votes European, "0.75" or "1,234,567" votes US;
   the majority decides the ambiguous "1.250" (US when nobody votes). Grouping by
   apostrophe ("1'234.50") and by no-break or thin spaces always counts; by a plain space
-  with a decimal part, a currency ("1 234,56 €") or two groups ("1 000 000"), so "in 2015
-  200 people" stays two. Indian grouping by commas ("1,00,000", "12,34,567") too.
+  with a decimal part, a currency ("1 234,56 €") or two to four groups ("1 000 000"), so "in 2015
+  200 people" stays two and a longer run of groups is a list. Indian grouping by commas ("1,00,000", "12,34,567") too.
 - Currency symbols and codes before or after ("$", "US$", "€", "EUR", "euros"), cents.
 - Magnitude words and suffixes: thousand/k/K, million/M/mn/Mio, billion/B/bn/Mrd,
   trillion/tn, lakh, crore; "m" means million only after a currency ("$12m"), else metres.
@@ -166,8 +166,9 @@ def _parse(token: str, style: str, money: bool) -> tuple[str, bool] | None:
             return None
         if not _grouped(runs, seps[0]):
             return None
-        # "in 2015 200 people" is two numbers; "1 000 000" (two groups) or "1 234,56 €" one
-        if seps[0] == " " and frac is None and not money and len(runs) < 3:
+        # "in 2015 200 people" is two numbers; "1 000 000" (two groups) or "1 234,56 €" one;
+        # a longer run ("100 101 102 103 104") is a list, not a figure past a trillion
+        if seps[0] == " " and frac is None and not money and not 3 <= len(runs) <= 5:
             return None
     return "".join(runs) + (f".{frac}" if frac is not None else ""), bool(seps)
 

@@ -19,7 +19,7 @@ excluded. The evidence rule still holds, so the readings are, strongest first:
 
 Never from a 4xx about the request's own fields (a `param`, an "unrecognized request
 argument"), never from a name or a phrase the caller sent: those are the caller's.
-The real shapes, with where each was seen, are in the README table "Withdrawn models".
+The real shapes, with where each was seen, are in the table "Withdrawn models" in docs/failures.md.
 """
 
 from __future__ import annotations

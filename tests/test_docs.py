@@ -4,12 +4,14 @@
   out of the nav, missing anchors).
 - The config reference is generated from the schema: every key of every model below
   `ConfigSpec` is on the built page.
-- Every code sample is run: each ```python block as a script (against a real `crosswalk
-  serve` on the embedded default config where it names `127.0.0.1:8080`), each ```yaml
-  block merged onto config/default.yaml and passed through `crosswalk check`, each
-  ```console line that starts with `$ crosswalk` run as it is written. A block that cannot
-  run here says why in an HTML comment right above it (`<!-- not run: ... -->`), and
-  the test lists those.
+- Every code sample, in docs/ and in README.md, is run: each ```python block as a script
+  (against a real `crosswalk serve` on the embedded default config where it names
+  `127.0.0.1:8080`), each ```yaml block merged onto config/default.yaml and passed through
+  `crosswalk check`, each ```console line that starts with `$ crosswalk` run as it is
+  written; each `crosswalk ...` line of a ```bash block (servers, commands that need a
+  running proxy) is parsed by the CLI's own parser, so an option the CLI lacks fails. A
+  block that cannot run here says why in an HTML comment right above it
+  (`<!-- not run: ... -->`), and the test reports it as skipped with that reason.
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "
 
 def samples(lang: str) -> Iterator[Any]:
     """(page:line, body, reason-not-run) for each fenced block of `lang` in the docs."""
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text()
         for match in FENCE.finditer(text):
             if match["lang"] != lang:
                 continue
             line = text.count("\n", 0, match.start("lang")) + 1
             skip = re.match(r"<!--\s*not run:\s*(.+?)\s*-->", match["before"])
-            yield pytest.param(match["body"], skip[1] if skip else None, id=f"{page.relative_to(DOCS)}:{line}")
+            yield pytest.param(match["body"], skip[1] if skip else None, id=f"{page.relative_to(ROOT)}:{line}")
 
 
 def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -71,6 +73,11 @@ def test_the_site_builds_strict_with_no_warnings(tmp_path: Path) -> None:
             todo.extend(a for a in _models_in(field.annotation) if issubclass(a, BaseModel))
     assert not missing, f"keys missing from the generated config reference: {missing}"
     assert len(seen) > 10  # the walk went down into the nested models
+    cli_page = (tmp_path / "site" / "cli" / "index.html").read_text()
+    for command in ("check", "serve", "demo", "explain", "report", "unexclude"):
+        help_text = _run([sys.executable, "-m", "crosswalk.router.cli", command, "--help"]).stdout
+        options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", help_text))
+        assert options and all(o in cli_page for o in options), (command, sorted(o for o in options if o not in cli_page))
 
 
 def _models_in(annotation: Any) -> Iterator[type]:
@@ -110,7 +117,7 @@ def _merge(base: Any, part: Any) -> Any:
 
 
 @pytest.mark.parametrize("body,skip", list(samples("yaml")))
-def test_yaml_samples_pass_crosswalk_check(body: str, skip: str | None, tmp_path: Path) -> None:
+def test_yaml_samples_pass_crosswalk_check(body: str, skip: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if skip:
         pytest.skip(skip)
     sample = yaml.safe_load(body)
@@ -118,8 +125,12 @@ def test_yaml_samples_pass_crosswalk_check(body: str, skip: str | None, tmp_path
     whole = sample if "providers" in sample and "steps" in sample else _merge(yaml.safe_load((ROOT / "config" / "default.yaml").read_text()), sample)
     path = tmp_path / "sample.yaml"
     path.write_text(yaml.safe_dump(whole))
-    checked = _run([sys.executable, "-m", "crosswalk.router.cli", "check", str(path)])
-    assert checked.returncode == 0, f"{checked.stdout}\n{checked.stderr}"
+    from crosswalk.router.cli import main
+
+    with pytest.MonkeyPatch.context() as env:  # the variables a sample's ${...} may name
+        for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+            env.setenv(name, ENV[name])
+        assert main(["check", str(path)]) == 0, capsys.readouterr()
 
 
 @pytest.mark.parametrize("body,skip", list(samples("console")))
@@ -131,3 +142,24 @@ def test_console_samples_run(body: str, skip: str | None) -> None:
     for command in commands:
         ran = _run([sys.executable, "-m", "crosswalk.router.cli", *command.split()[1:]])
         assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
+
+
+@pytest.mark.parametrize("body,skip", list(samples("bash")))
+def test_bash_samples_name_only_options_the_cli_has(body: str, skip: str | None) -> None:
+    if skip:
+        pytest.skip(skip)
+    import shlex
+
+    from crosswalk.router.cli import parser
+
+    lines = [line.split("#", 1)[0].strip() for line in body.replace("\\\n", " ").splitlines()]
+    commands = [shlex.split(line) for line in lines if line]
+    for words in commands:
+        while words and "=" in words[0] and not words[0].startswith("-"):  # VAR=value before the command
+            words = words[1:]
+        if words and words[0] == "crosswalk":
+            args = ["KEY" if w.startswith("$") else w for w in words[1:]]
+            try:
+                parser().parse_args(args)
+            except SystemExit as exc:  # argparse's way of saying an option or value is wrong
+                pytest.fail(f"`crosswalk {' '.join(args)}` does not parse (exit {exc.code})")

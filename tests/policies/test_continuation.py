@@ -15,7 +15,7 @@ def test_no_labelled_continuation_is_passed_garbled(part):
     items = load()[part]
     right, unsafe, wrong = score(items)
     assert unsafe == 0, "\n".join(wrong)
-    assert right >= len(items) - 1, "\n".join(wrong)  # the measured figure: see the README
+    assert right >= len(items) - 1, "\n".join(wrong)  # the measured figure: see docs/failures.md
 
 
 def test_the_parts_are_many_and_cover_every_outcome():

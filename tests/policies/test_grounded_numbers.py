@@ -15,7 +15,7 @@ from crosswalk.policies.parse import parse_config
 from crosswalk.policies.validators import Validators
 from tests.policies.grounded_eval import decide, labelled, score
 
-# The README's verification section publishes these (tests/policies/grounded_eval.py).
+# docs/validators.md publishes these (tests/policies/grounded_eval.py).
 PUBLISHED_HELD_PRECISION = 1.0
 PUBLISHED_HELD_RECALL = 0.969
 MARGIN = 0.001
@@ -131,14 +131,14 @@ def test_decide_reads_the_context_from_a_real_request_shape() -> None:
     assert decide({**case, "answer": "You get $1,995."}) == "ungrounded"
 
 
-def test_the_readme_example_parses_and_checks() -> None:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text[text.index("#### Grounded numbers"):]
+def test_the_documented_example_parses_and_checks() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "validators.md").read_text()
+    section = text[text.index("## Grounded numbers"):]
     start = section.index("```yaml") + 7
     example = yaml.safe_load(section[start:section.index("```", start)])
     spec = ("providers:\n  alpha-mini: {kind: simulated, model: m-a}\n  beta-pro: {kind: simulated, model: m-b}\n"
             + yaml.safe_dump({"steps": example["steps"]}))
-    step = parse_config(spec, env={}, source="README.md").steps["refund-answer"]
+    step = parse_config(spec, env={}, source="docs/validators.md").steps["refund-answer"]
     assert step.validate is not None and step.on_invalid == "flag"
     assert step.validate.check("Refund: $47.99", context=CONTEXT) == []  # 42.99 + 5.00, derive: sum
     assert [v.rule for v in step.validate.check("Refund: $4299", context=CONTEXT)] == ["grounded"]

@@ -1,6 +1,6 @@
 """The semantic comparator with the real in-process model (`embeddings: local`, the bundled
 all-MiniLM-L6-v2): every public semantic example decided as users expect, the labelled set
-at or above the accuracy the README publishes (minus a small margin), and the calibration
+at or above the accuracy docs/verification.md publishes (minus a small margin), and the calibration
 landing on the default threshold. Skipped when the [local] extra is absent."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.policies.semantic_calibrate import accuracy, best_threshold, decided,
 pytestmark = [pytest.mark.skipif(not semantic_available(), reason="the [local] extra (sentence-transformers) is not installed"),
               pytest.mark.timeout(600)]  # the first test loads torch and the model
 
-# The README's verification section publishes these (tests/policies/semantic_calibrate.py).
+# docs/verification.md publishes these (tests/policies/semantic_calibrate.py).
 PUBLISHED_HELD_OUT = 0.922
 PUBLISHED_ALL = 0.918
 MARGIN = 0.02

@@ -200,8 +200,8 @@ def test_the_readme_example_loads_and_judges_as_documented():
 
     from crosswalk.router.configfile import load_config
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text[text.index("### Output validators"):]
+    text = (Path(__file__).resolve().parents[2] / "docs" / "validators.md").read_text()
+    section = text[text.index("# Output validators"):]
     example = yaml.safe_load(section[section.index("```yaml") + 7:section.index("```", section.index("```yaml") + 7)])
     default = load_config(None)  # the embedded config names the example's providers
     spec = dedent("""
@@ -211,7 +211,7 @@ def test_the_readme_example_loads_and_judges_as_documented():
           gamma-open: {kind: simulated, model: m-c}
     """) + yaml.safe_dump({"steps": example["steps"]})
     assert set(example["steps"]["quote-premium"]["providers"]) <= set(default.providers)
-    rules = parse_config(spec, env={}, source="README.md").steps["quote-premium"].validate
+    rules = parse_config(spec, env={}, source="docs/validators.md").steps["quote-premium"].validate
     assert rules is not None and rules.names == ["schema", "premium-band", "bare-json", "max_chars"]
     assert rules.check('{"premium": 840, "currency": "USD"}') == []
     assert [v.rule for v in rules.check('The quote: {"premium": 84000, "currency": "GBP"}')] == ["schema", "premium-band", "bare-json"]

@@ -133,7 +133,7 @@ CASES: list[Case] = [
     Case("openai", "404-model_not_found-deprecated", 404, openai_err(
         "The model `text-davinci-003` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
         "invalid_request_error", "model_not_found"), F.REGULATORY),
-    # A model that is gone or not this account's (README "Withdrawn models"): openai-python's
+    # A model that is gone or not this account's (docs/failures.md, "Withdrawn models"): openai-python's
     # NotFoundError docs and api.openai.com's answer for a model nobody may use.
     Case("openai", "404-model_not_found-does-not-exist", 404, openai_err(
         "The model `gpt-4.1-nano-2099` does not exist or you do not have access to it.", "invalid_request_error",

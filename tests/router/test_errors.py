@@ -19,6 +19,7 @@ from crosswalk.router.errors import (
     InvalidRequest,
     NoEligibleProvider,
     RateLimited,
+    SeamBroken,
     StreamInterrupted,
     UnknownStep,
     UpstreamRejected,
@@ -49,6 +50,7 @@ CASES = [
     (StreamInterrupted("cut", step="s", attempts=[ATTEMPT]), 502),
     (VerificationFailed("disagreed", step="s", record=_disagreement()), 409),
     (InvalidOutput("broke premium-band", step="s", attempts=[Attempt("a", "invalid_output", 0.01)]), 422),
+    (SeamBroken("4299 received where extract answered 42.99", step="s", record=DecisionRecord(step="s")), 422),
 ]
 
 
@@ -135,12 +137,12 @@ def test_an_invalid_output_names_the_rule_and_the_provider():
         {"provider": "a", "rule": "premium-band", "message": "'premium' is 84000, above max 5000", "action": "fail"}]
 
 
-# Whether a client retry can help, per final error (the README's x-should-retry table).
+# Whether a client retry can help, per final error (the x-should-retry table in docs/proxy.md).
 SHOULD_RETRY = {
     "RateLimited": "true", "NoEligibleProvider": "true",  # both lapse: come back after Retry-After
     "AllProvidersFailed": "false", "DeadlineExceeded": "false", "StreamInterrupted": "false",  # failed over already
     "UpstreamRejected": "false", "InvalidRequest": "false", "UnknownStep": "false",  # the request itself
-    "VerificationFailed": "false", "InvalidOutput": "false", "ConfigError": "false", "CrosswalkError": "false",
+    "VerificationFailed": "false", "InvalidOutput": "false", "SeamBroken": "false", "ConfigError": "false", "CrosswalkError": "false",
 }
 
 

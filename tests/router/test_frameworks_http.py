@@ -1,4 +1,4 @@
-"""The README's framework recipes against a real `crosswalk serve`: CrewAI's LLM(model=
+"""The framework recipes of docs/frameworks.md against a real `crosswalk serve`: CrewAI's LLM(model=
 "openai/<step>", base_url=...) is litellm's OpenAI wire with that model and base URL, and
 n8n's OpenAI credential with a custom base URL fills its model list from /v1/models."""
 

@@ -101,7 +101,7 @@ def test_check_names_a_bad_ca_bundle_and_a_bad_proxy_variable(tmp_path):
     assert "topsecret" not in out.stderr
     cfg.write_text("providers:\n  s: {kind: simulated, model: m, ca_bundle: /ca.pem}\nsteps:\n  draft: {providers: [s]}\n")
     out = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(cfg)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and "providers.s: 'ca_bundle' is for kind 'openai'" in out.stderr
+    assert out.returncode == 1 and "providers.s: 'ca_bundle' is for kinds 'openai' and 'anthropic'" in out.stderr
 
 
 def test_the_sdk_names_a_bad_ca_bundle_too(tmp_path):
