@@ -65,16 +65,19 @@ class ComplianceTable:
     def __init__(self, config: RouterConfig) -> None:
         self._config = config
         self._day: dt.date | None = None
-        self._table: dict[str, dict[str, Verdict]] = {}
+        # Keyed by the step's name and providers: a request-narrowed copy of a step (only the
+        # providers that can carry what it needs) must not stand for the whole step.
+        self._table: dict[tuple[str, tuple[str, ...]], dict[str, Verdict]] = {}
 
     def for_step(self, step: StepConf, today: dt.date) -> dict[str, Verdict]:
         """Verdict for every provider the step lists, in rank order."""
         if today != self._day:
             self._table = {}
             self._day = today
-        table = self._table.get(step.name)
+        key = (step.name, step.providers)
+        table = self._table.get(key)
         if table is None:
-            table = self._table[step.name] = {
+            table = self._table[key] = {
                 name: verdict(self._config, step, self._config.providers[name], today) for name in step.providers
             }
         return table

@@ -50,6 +50,7 @@ class ProviderConf:
     simulate: SimulateSpec | None = None
     ca_bundle: str | None = None  # the CAs to trust for an https base_url (None: SSL_CERT_FILE, else the system's)
     prefill: bool = False  # accepts an assistant prefill (mid-stream continuation)
+    responses: bool = False  # serves OpenAI's Responses API natively (kind openai)
 
     def __repr__(self) -> str:
         # The dataclass repr, with the base URL's credentials (userinfo, ?api-key=) masked.

@@ -208,6 +208,13 @@ def _vendor_default(name: str, spec: ProviderSpec) -> str:
     return name
 
 
+def _responses_default(spec: ProviderSpec) -> bool:
+    """Whether a provider left without `responses:` speaks the Responses API: OpenAI's own
+    endpoint does; no other OpenAI-compatible vendor is assumed to (most serve only Chat
+    Completions, and a wrong yes would send Responses bodies to a 404)."""
+    return spec.kind == "openai" and spec.base_url is not None and urlsplit(spec.base_url).hostname == "api.openai.com"
+
+
 def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
     providers = {
         name: ProviderConf(
@@ -224,6 +231,7 @@ def _runtime(spec: ConfigSpec, source: str) -> RouterConfig:
             simulate=p.simulate or (SimulateSpec() if p.kind == "simulated" else None),
             ca_bundle=p.ca_bundle,
             prefill=p.prefill if p.prefill is not None else prefill_default(p.kind, p.model),
+            responses=p.responses if p.responses is not None else _responses_default(p),
         )
         for name, p in spec.providers.items()
     }

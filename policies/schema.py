@@ -49,6 +49,9 @@ class ProviderSpec(_Spec):
     # Accepts the partial answer as a trailing assistant message and continues it (mid-stream
     # recovery); left out, the default for the vendor (policies/prefill.py).
     prefill: bool | None = None
+    # Also serves OpenAI's Responses API at {base_url}/responses (kind openai): /v1/responses
+    # callers are sent there unchanged but for `model`. Left out: true only for api.openai.com.
+    responses: bool | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ProviderSpec":
@@ -61,6 +64,8 @@ class ProviderSpec(_Spec):
         check_headers(self.headers)  # no CR/LF: a header value must not inject another
         if self.ca_bundle is not None and self.kind not in ("openai", "anthropic"):
             raise ValueError("'ca_bundle' is for kinds 'openai' and 'anthropic'; litellm's client reads SSL_CERT_FILE from the environment")
+        if self.responses is not None and self.kind != "openai":
+            raise ValueError("'responses' is for kind 'openai' (a vendor serving OpenAI's Responses API at {base_url}/responses)")
         if self.simulate is not None and self.kind != "simulated":
             raise ValueError("'simulate' is only for kind 'simulated'")
         return self

@@ -9,7 +9,8 @@ from typing import Any, AsyncIterator, Iterable, Mapping, Protocol
 @dataclass(frozen=True, slots=True)
 class Native:
     """The caller's own request, when it came in another dialect than Chat: `dialect`
-    names it ("messages"), `body` is what the caller sent (`model` and all), `headers`
+    names it ("messages", "responses"), `body` is what the caller sent (`model` and all; for
+    Responses, the whole conversation in `input` and no `previous_response_id`), `headers`
     the caller's dialect headers worth carrying on (`anthropic-beta`). A provider that
     speaks that dialect sends `body` with only `model` changed. `needs`: what in it only
     such a provider can carry (the others are not eligible); `dropped`: what a

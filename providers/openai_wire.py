@@ -3,7 +3,11 @@ client in `providers/http1.py`.
 
 This is the hot path, so no litellm, no openai client and no aiohttp client here: the
 request body goes to `{base_url}/chat/completions` unchanged except `model`, and the
-answer comes back as the vendor's own JSON. Connection pools are made lazily, one per
+answer comes back as the vendor's own JSON. A provider declared with `responses: true`
+also serves /v1/responses callers natively: their request (`ChatRequest.native`, dialect
+"responses") goes to `{base_url}/responses` unchanged but for `model`, and the vendor's
+Response (or each stream event) comes back under `NATIVE` beside its chat view
+(`providers/responses_wire.py`). Connection pools are made lazily, one per
 event loop and closed with it (`loop_pools.py`), so the sync and async faces of the SDK,
 and `asyncio.run()` per call, share one provider.
 """
@@ -12,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Callable
 
-from crosswalk.providers.base import REQUEST_ID, ChatRequest, chunk_finishes
+from crosswalk.providers import responses_wire
+from crosswalk.providers.base import NATIVE, REQUEST_ID, ChatRequest, chunk_finishes
 from crosswalk.providers.classify import parse_retry_after
 from crosswalk.providers.errors import (
     MalformedResponse,
@@ -45,8 +50,12 @@ class OpenAIWireProvider:
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
         upstream: Upstream | None = None,
+        responses: bool = False,
     ) -> None:
+        """`responses`: the vendor also serves OpenAI's Responses API at {base_url}/responses."""
         self.name = name
+        # The dialects besides Chat this provider serves natively (the chain's eligibility reads it).
+        self.native_dialects: tuple[str, ...] = (responses_wire.DIALECT,) if responses else ()
         self.model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
         upstream = upstream or Upstream()  # `upstream_for` reads the proxy and CA settings
@@ -61,6 +70,7 @@ class OpenAIWireProvider:
                                           upstream.proxy and upstream.proxy.authorization) if v)
         self._chat_head = self._origin.head("POST", "/chat/completions", head_headers)
         self._embed_head = self._origin.head("POST", "/embeddings", head_headers)
+        self._responses_head = self._origin.head("POST", "/responses", head_headers)
         origin = self._origin
         self._pools = LoopPools(lambda: Pool(origin, ssl_context=upstream.ssl_context, trust=upstream.trust))
         self._pool: Callable[[], Pool] = self._pools.get  # the running loop's pool; bound once, it is per call
@@ -73,8 +83,18 @@ class OpenAIWireProvider:
         body["model"] = self.model
         return dumps(body)
 
+    def _native(self, request: ChatRequest) -> bool:
+        return request.native is not None and request.native.dialect in self.native_dialects
+
+    def _native_payload(self, request: ChatRequest, *, stream: bool) -> bytes:
+        assert request.native is not None
+        return dumps(responses_wire.native_body(request.native.body, model=self.model, stream=stream))
+
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
-        """POST the request and return the vendor's chat.completion JSON."""
+        """POST the request and return the vendor's chat.completion JSON (or, for a
+        Responses caller served natively, the Response's chat view with it on `NATIVE`)."""
+        if self._native(request):
+            return await self._respond(request)
         raw, request_id = await self._post(with_trace(self._chat_head), self._payload(request))
         try:
             body = loads(raw)
@@ -86,9 +106,62 @@ class OpenAIWireProvider:
             body[REQUEST_ID] = request_id
         return body
 
+    async def _respond(self, request: ChatRequest) -> dict[str, Any]:
+        """POST {base_url}/responses: the vendor's Response as its chat view, the Response on `NATIVE`."""
+        raw, request_id = await self._post(with_trace(self._responses_head), self._native_payload(request, stream=False))
+        try:
+            response = loads(raw)
+        except ValueError:
+            raise MalformedResponse(f"{self.name}: response body is not JSON", provider=self.name) from None
+        if not isinstance(response, dict) or response.get("object") != "response" or not isinstance(response.get("output"), list):
+            raise MalformedResponse(f"{self.name}: answer is not a Response object", provider=self.name)
+        if response.get("status") == "failed":
+            err = response.get("error") or {}
+            raise StreamBroken(redact(f"{self.name}: response failed: {err.get('message', '')}", self._secrets)[:500],
+                               provider=self.name, reason="error_event", code=str(err.get("code") or "") or None)
+        chat = responses_wire.response_to_chat(response)
+        chat[NATIVE] = response
+        if request_id is not None:
+            chat[REQUEST_ID] = request_id
+        return chat
+
+    async def _respond_stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
+        """POST {base_url}/responses streamed: one chat chunk per event, the event on `NATIVE`;
+        a stream that ends before response.completed (or .incomplete) is a cut."""
+        try:
+            resp = await self._pool().request(with_trace(self._responses_head), self._native_payload(request, stream=True))
+        except TransportError as exc:
+            raise self._connection_error(exc) from None
+        chunks = responses_wire.EventsToChat(self.name)
+        try:
+            if resp.status >= 400:
+                raise await self._http_error(resp)
+            request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
+            async for data in iter_sse_data(resp.iter_lines()):
+                if data is DONE:
+                    break
+                event = self._parse_chunk(data)
+                chunk = chunks.feed(event)
+                chunk[NATIVE] = event
+                if request_id is not None:
+                    chunk[REQUEST_ID], request_id = request_id, None
+                yield chunk
+        except TransportError as exc:
+            raise StreamBroken(redact(f"{self.name}: stream cut ({exc})", self._secrets)[:500], provider=self.name, reason="cut") from None
+        except StreamBroken as exc:
+            raise StreamBroken(redact(str(exc), self._secrets)[:500], provider=self.name, reason=exc.reason, code=exc.code) from None
+        finally:
+            resp.close()
+        if not chunks.done:
+            raise StreamBroken(f"{self.name}: stream ended without response.completed", provider=self.name, reason="missing_terminator")
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         """POST with stream=true and yield each chunk; a stream that ends without
         [DONE] and without a finish reason is a cut, never a short success."""
+        if self._native(request):
+            async for chunk in self._respond_stream(request):
+                yield chunk
+            return
         finished = False
         try:
             resp = await self._pool().request(with_trace(self._chat_head), self._payload(request))

@@ -7,9 +7,10 @@ stream of chat.completion.chunk dicts into the Responses event sequence. Shapes 
 `openai.types.responses` (tests validate against them). Nothing here mutates its input:
 every failover translates the original request again.
 
-What Chat Completions cannot carry (built-in tools such as web or file search, encrypted
-reasoning items, stored prompts, background mode) raises `Untranslatable` naming the field,
-never a silent drop.
+What only a Responses provider can carry (built-in tools, encrypted reasoning items...)
+is taken out before the translation (providers/responses_needs.py): those requests go
+to such a provider natively. What no provider is given (background mode, OpenAI-side
+conversations) and what is malformed raises `Untranslatable` naming the field.
 """
 
 from __future__ import annotations
@@ -30,16 +31,13 @@ class Untranslatable(ValueError):
 
 
 # Request fields the translation reads (or that are Crosswalk's own: store, metadata,
-# previous_response_id, include). Anything else is refused by name rather than dropped.
+# previous_response_id, include). Any other needs a provider that speaks Responses.
 KNOWN_FIELDS = frozenset({
     "model", "input", "instructions", "tools", "tool_choice", "text", "max_output_tokens", "temperature", "top_p",
     "parallel_tool_calls", "metadata", "store", "include", "stream", "stream_options", "previous_response_id", "user",
     "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "reasoning", "top_logprobs", "truncation",
     "service_tier", "background",
 })
-# `include` values that name output Chat Completions cannot produce and this request does
-# not need (they belong to built-in tools, which are refused on their own).
-_ENCRYPTED = "reasoning.encrypted_content"
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
@@ -62,9 +60,9 @@ def input_items(value: Any) -> list[dict[str, Any]]:
 def to_chat(body: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     """The Chat Completions body (without `model`) for Responses request `body`, whose
     conversation is `items` (stored history, then this request's input)."""
-    for name in body:
-        if name not in KNOWN_FIELDS:
-            raise Untranslatable(f"'{name}' is not supported by Crosswalk's Responses endpoint", name)
+    if body.get("conversation") is not None:
+        raise Untranslatable("'conversation' (conversations kept at OpenAI) is not supported: Crosswalk keeps the "
+                             "conversation itself, send 'previous_response_id'", "conversation")
     if body.get("background"):
         raise Untranslatable("'background' mode is not supported: send the request and wait, or stream it", "background")
     messages: list[dict[str, Any]] = []
@@ -85,9 +83,6 @@ def to_chat(body: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]
     fmt = _response_format((body.get("text") or {}).get("format"))
     if fmt is not None:
         chat["response_format"] = fmt
-    for value in body.get("include") or ():
-        if value == _ENCRYPTED:
-            raise Untranslatable("'include' asks for encrypted reasoning, which Chat Completions providers cannot return", "include")
     if body.get("stream"):
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
@@ -136,12 +131,9 @@ def chat_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             output = item.get("output")
             text = output if isinstance(output, str) else _output_text(output, i)
             out.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
-        elif kind == "reasoning":
-            raise Untranslatable(f"input[{i}] is a reasoning item (encrypted or summarised reasoning); providers that speak "
-                                 "Chat Completions cannot take it back", f"input[{i}]")
-        else:
+        else:  # responses_needs took out every other kind a real request has
             raise Untranslatable(f"input[{i}] has type '{kind}', which Crosswalk cannot pass to a Chat Completions "
-                                 "provider (built-in tools and item references are not supported)", f"input[{i}].type")
+                                 "provider", f"input[{i}].type")
     return out
 
 

@@ -31,14 +31,54 @@ class EventRenderer:
         self._open_call: int | None = None  # its chat tool-call index, for a function call
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
+        self.started = False  # response.created went out
+        self.finished = False  # a native stream's own terminal event went out
+
+    def observe(self, event: Event) -> None:
+        """A native event the caller was sent as it came (a Responses provider served the
+        stream): numbering and the response follow it, so what a failover adds after it
+        (translated) continues the same response."""
+        number = event.get("sequence_number")
+        if isinstance(number, int) and number >= self._seq:
+            self._seq = number + 1
+        kind, response = event.get("type"), event.get("response")
+        if kind in ("response.created", "response.in_progress") and isinstance(response, dict):
+            self.response.update({k: v for k, v in response.items() if k != "output"})
+            self.started = True
+        elif kind in ("response.output_item.added", "response.output_item.done") and isinstance(event.get("item"), dict):
+            self._place(event.get("output_index"), dict(event["item"]))
+        elif kind == "response.output_text.delta":
+            self._grow(event.get("output_index"), str(event.get("delta") or ""))
+        elif kind in ("response.completed", "response.incomplete") and isinstance(response, dict):
+            self.response, self.finished = dict(response), True
 
     def _event(self, kind: str, **fields: Any) -> Event:
         event = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
         return event
 
+    def _place(self, index: Any, item: dict[str, Any]) -> None:
+        """A native item at its output index (added, then replaced when done), so a
+        translated continuation numbers its items after it."""
+        output = self.response["output"]
+        if isinstance(index, int) and index < len(output):
+            output[index] = item
+        else:
+            output.append(item)
+
+    def _grow(self, index: Any, delta: str) -> None:
+        """A native message's text so far (what the caller holds if the stream breaks)."""
+        output = self.response["output"]
+        if not isinstance(index, int) or index >= len(output) or output[index].get("type") != "message":
+            return
+        item = output[index] = {**output[index], "content": list(output[index].get("content") or [])}
+        if not item["content"]:
+            item["content"].append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+        item["content"][0] = {**item["content"][0], "text": item["content"][0].get("text", "") + delta}
+
     def start(self) -> list[Event]:
         """The opening events (the response, in progress)."""
+        self.started = True
         snapshot = dict(self.response)
         return [self._event("response.created", response=snapshot), self._event("response.in_progress", response=snapshot)]
 

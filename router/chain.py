@@ -79,18 +79,23 @@ class FailoverChain:
         translated, and what the translation leaves out (`dropped`)."""
         request = run.request
         native = request.native if request is not None else None
-        speaks = self.dialect(provider)
         if native is not None:
-            run.record.served = "native" if speaks == native.dialect else "translated"
+            run.record.served = "native" if self.speaks(provider, native.dialect) else "translated"
             if run.record.served == "translated":
                 run.record.dropped = native.dropped
-        elif speaks != "chat" and request is not None:  # a Chat caller, served by a provider of another dialect
+        elif self.dialect(provider) != "chat" and request is not None:  # a Chat caller, served by a provider of another dialect
             untranslated = getattr(self.providers[provider], "untranslated", None)
             run.record.dropped = untranslated(request.body) if untranslated is not None else ()
 
     def dialect(self, provider: str) -> str:
         """The API dialect `provider` speaks natively ("chat" unless it says otherwise)."""
         return getattr(self.providers.get(provider), "dialect", "chat")
+
+    def speaks(self, provider: str, dialect: str) -> bool:
+        """Whether `provider` serves `dialect` natively: its own, or one it declares besides
+        (an OpenAI provider with `responses: true` serves Chat and the Responses API)."""
+        adapter = self.providers.get(provider)
+        return getattr(adapter, "dialect", "chat") == dialect or dialect in getattr(adapter, "native_dialects", ())
 
     def for_request(self, step: StepConf, native: Native | None) -> tuple[StepConf, dict[str, str]]:
         """`step` narrowed to the providers that can carry what the caller's request needs
@@ -99,7 +104,7 @@ class FailoverChain:
         if native is None or not native.needs:
             return step, {}
         why = f"cannot carry {', '.join(native.needs)} (only a provider speaking {native.dialect} can)"
-        ineligible = {n: why for n in step.providers if self.dialect(n) != native.dialect}
+        ineligible = {n: why for n in step.providers if not self.speaks(n, native.dialect)}
         if len(ineligible) == len(step.providers):
             rows = "; ".join(f"{n}: blocked ({r})" for n, r in ineligible.items())
             raise NoEligibleProvider(f"step '{step.name}': no eligible provider: {rows}", step=step.name, retryable=False)

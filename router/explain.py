@@ -74,10 +74,26 @@ def _dialect_lines(config: RouterConfig, providers: tuple[str, ...]) -> list[str
     native = [n for n in providers if _NATIVE.get(config.providers[n].kind) == "messages"]
     if not native:
         return ["  /v1/messages: translated for every provider; requests with documents, citations, search results or "
-                "server tools have no eligible provider here"]
+                "server tools have no eligible provider here", _responses_line(config, providers)]
     others = [n for n in providers if n not in native]
     text = f"  /v1/messages: served natively by {', '.join(native)}"
     if others:
         text += (f"; translated for {', '.join(others)}, which are not eligible for requests with documents, citations, "
                  "search results or server tools (only a Messages provider can carry them)")
-    return [text]
+    return [text, _responses_line(config, providers)]
+
+
+def _responses_line(config: RouterConfig, providers: tuple[str, ...]) -> str:
+    """How Responses callers (/v1/responses) are served: natively by the providers with
+    `responses: true`, translated for the others, which are not eligible for requests
+    with built-in tools or encrypted reasoning."""
+    native = [n for n in providers if config.providers[n].responses]
+    if not native:
+        return ("  /v1/responses: translated for every provider; requests with built-in tools (web_search, file_search...), "
+                "encrypted reasoning or item references are refused here (no provider has responses: true)")
+    others = [n for n in providers if n not in native]
+    text = f"  /v1/responses: served natively by {', '.join(native)}"
+    if others:
+        text += (f"; translated for {', '.join(others)}, which are not eligible for requests with built-in tools, "
+                 "encrypted reasoning or item references (only a provider with responses: true can carry them)")
+    return text

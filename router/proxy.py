@@ -251,7 +251,7 @@ async def run_step(request: web.Request, step: str, body: dict[str, Any], *, ren
     """Run `body` (a chat request) on `step`, under the request's span (continuing the
     caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
     `encoder` for a stream, `errors` for a failure before anything was sent. `native`: the
-    caller's own request when it came in a dialect some providers speak (Messages)."""
+    caller's own request when it came in a dialect some providers speak (Messages, Responses)."""
     runtime: Runtime = request.app["proxy"].runtime
     logs.bind_request(request.headers)
     run = request.headers.get("x-crosswalk-run")  # else the traceparent's trace id ties the run's steps together
@@ -279,13 +279,22 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    """POST /v1/responses: the Responses API, translated to the step's chat request
-    (router/dialects/responses.py); `previous_response_id` resolved from what was stored."""
+    """POST /v1/responses: the Responses API, sent as it came to providers that speak it
+    and translated to the step's chat request for the others (router/dialects/responses.py);
+    `previous_response_id` resolved from what was stored."""
     proxy: ProxyState = request.app["proxy"]
     conversations = proxy.conversations
     created_at = float(int(proxy.runtime.clock.wall().timestamp()))
     turn = await responses_dialect.open_turn(parse_routable_body(await read_body(request, proxy)), conversations,
                                              created_at=created_at)
+    if turn.needs:  # what only a Responses provider can carry, on a step that has none: the caller's field, named
+        runtime = proxy.runtime
+        try:
+            step = runtime.step(turn.step)
+        except UnknownStep as err:
+            return crosswalk_error(err)
+        if step.verify is not None or not any(runtime.chain.speaks(name, "responses") for name in step.providers):
+            raise turn.unservable(step.name, verified=step.verify is not None)
 
     async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
         answer = turn.render(result, record)
@@ -293,7 +302,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
         return answer
 
     return await run_step(request, turn.step, turn.body, render=render,
-                           encoder=responses_dialect.StreamEncoder(turn, conversations))
+                           encoder=responses_dialect.StreamEncoder(turn, conversations), native=turn.native)
 
 
 async def get_response(request: web.Request) -> web.Response:

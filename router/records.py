@@ -186,7 +186,7 @@ class DecisionRecord:
         return [v for v in self.validation if v.action == "flag" and v.provider == self.provider]
     recovery: Recovery | None = None
     committed_request_id: str | None = None  # a stream's: the answering vendor's id, known at its commit point
-    dialect: str = "chat"  # the caller's API dialect (chat, messages)
+    dialect: str = "chat"  # the caller's API dialect (chat, messages, responses)
     ineligible: dict[str, str] = field(default_factory=dict)  # provider -> why it cannot carry this request
     dropped: tuple[str, ...] = ()  # what a translation to the answering provider's dialect left out
     served: str | None = None  # for another dialect than Chat: "native" or "translated" (None: unanswered)

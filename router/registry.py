@@ -22,7 +22,7 @@ def build_provider(conf: ProviderConf, *, sleep: Callable[[float], Awaitable[Non
         assert conf.base_url is not None  # the schema requires it for this kind
         upstream = upstream_of(conf, env=os.environ if env is None else env, contexts=contexts)
         return OpenAIWireProvider(name=conf.name, model=conf.model, base_url=conf.base_url, api_key=conf.api_key,
-                                  headers=dict(conf.headers), upstream=upstream)
+                                  headers=dict(conf.headers), upstream=upstream, responses=conf.responses)
     if conf.kind == "anthropic":
         from crosswalk.providers.anthropic_wire import AnthropicProvider
 

@@ -98,7 +98,7 @@ class Runtime:
         """Run a non-streaming request on `step`; returns the completion dict and its record.
         `run`: the pipeline run it belongs to (default: the caller's trace id), whose
         earlier answers its amounts are checked against (router/seams.py). `native`: the
-        caller's own request, when it came in another dialect (Messages): providers that
+        caller's own request, when it came in another dialect (Messages, Responses): providers that
         speak it are sent it as it came; a verified step's panel is asked in Chat, among the
         providers that can carry what the request needs."""
         config, conf = self.config, self._sendable(step, body)

@@ -6,6 +6,13 @@ responses), knowing nothing of the HTTP server that runs it.
 request (providers/responses_chat.py); the turn then renders the step's answer as a
 Response object, or its stream as Responses events (`StreamEncoder`), and stores the
 result unless the caller sent `store: false`. Errors are OpenAI's error JSON.
+
+Native when it can, translated when it must: the turn also carries the caller's request
+as `Native` ("responses"), its `input` holding the whole conversation and no
+`previous_response_id` (a provider that never saw the earlier turns can serve this one),
+for providers that speak the Responses API (`responses: true`); what only they can carry
+(providers/responses_needs.py) makes the others ineligible. A native answer (or stream
+event) reaches the caller as the vendor sent it, and is stored like any other.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosswalk.providers.base import NATIVE, Native
 from crosswalk.providers.responses_chat import Untranslatable, input_items, new_id, sse, to_chat, to_response
+from crosswalk.providers.responses_needs import replayable, split
+from crosswalk.providers.responses_wire import DIALECT
 from crosswalk.providers.responses_stream import EventRenderer
 from crosswalk.router import validation
 from crosswalk.router.errors import CrosswalkError
@@ -36,6 +46,8 @@ class Turn:
     body: dict[str, Any]
     items: list[dict[str, Any]]  # the whole conversation so far, this request's input last
     created_at: float  # unix seconds
+    native: Native | None = None  # the request as a Responses provider is sent it
+    needs: tuple[tuple[str, str], ...] = ()  # (param, what) only a Responses provider can carry
     response_id: str = field(default_factory=lambda: new_id("resp"))
 
     @property
@@ -48,8 +60,27 @@ class Turn:
         """Whether the answer is kept for a later `previous_response_id` (`store`, default true)."""
         return self.request.get("store", True) is not False
 
+    def unservable(self, step: str, *, verified: bool = False) -> BadRequest:
+        """The 400 for a step none of whose providers can carry what this request needs
+        (`verified`: a verified step, whose panel is asked in Chat, which cannot either)."""
+        param = self.needs[0][0]
+        everything = ", ".join(dict.fromkeys(w for _, w in self.needs))
+        if verified:
+            return BadRequest(f"'{param}': step '{step}' verifies its answers, and its panel is asked in Chat Completions, "
+                              f"which cannot carry {everything}: send it to a step without verify", param,
+                              code="unsupported_parameter")
+        return BadRequest(f"'{param}': step '{step}' has no provider that speaks the Responses API natively, and {everything} "
+                          "cannot be translated to Chat Completions (declare `responses: true` on a kind: openai provider of "
+                          "the step that serves the Responses API, or leave it out of the request)", param,
+                          code="unsupported_parameter")
+
     def render(self, completion: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:
-        """The Response object for the step's chat completion."""
+        """The Response object for the step's chat completion: the vendor's own, unchanged,
+        when a Responses provider served the request natively (its id is this turn's)."""
+        native = completion.pop(NATIVE, None)
+        if isinstance(native, dict):
+            self.response_id = str(native.get("id") or self.response_id)
+            return native
         response = to_response(completion, self.request, response_id=self.response_id, created_at=self.created_at)
         response["crosswalk"] = crosswalk_block(record)
         return response
@@ -100,11 +131,30 @@ async def open_turn(body: dict[str, Any], conversations: Conversations, *, creat
                              "previous_response_id", code="previous_response_not_found")
         history = entry["items"]
     try:
-        items = [*history, *input_items(body.get("input"))]
-        chat = to_chat(body, items)
+        current = input_items(body.get("input"))
+        parts = split(body, history, current)
+        chat = _chat(parts.body, parts.items, needed=bool(parts.needs))
     except Untranslatable as exc:
         raise BadRequest(exc.message, exc.param, code="unsupported_parameter") from None
-    return Turn(step=body["model"], request=body, body=chat, items=items, created_at=created_at)
+    items = [*history, *current]
+    if previous is not None:  # the whole conversation, so a provider that never saw it can answer
+        body_sent = {k: v for k, v in body.items() if k != "previous_response_id"}
+        sent = {**body_sent, "input": [*replayable(history), *current]}
+    else:
+        sent = body
+    native = Native(DIALECT, sent, {}, tuple(dict.fromkeys(w for _, w in parts.needs)), parts.dropped)
+    return Turn(step=body["model"], request=body, body=chat, items=items, created_at=created_at, native=native, needs=parts.needs)
+
+
+def _chat(body: dict[str, Any], items: list[dict[str, Any]], *, needed: bool) -> dict[str, Any]:
+    """The chat body; for a request only a Responses provider can serve, one whose whole
+    input was native-only translates to no messages (no chat provider will be sent it)."""
+    try:
+        return to_chat(body, items)
+    except Untranslatable as exc:
+        if not needed or exc.param != "input":
+            raise
+        return {"messages": [], **({"stream": True} if body.get("stream") else {})}
 
 
 async def _stored(conversations: Conversations, response_id: str) -> dict[str, Any] | None:
@@ -124,7 +174,9 @@ class StreamEncoder:
 
     def head(self, first: dict[str, Any] | None) -> bytes:
         """response.created and response.in_progress (with the answering model, when the
-        first chunk names it), then the first chunk's events."""
+        first chunk names it), then the first chunk's events; a native stream's own."""
+        if first is not None and isinstance(first.get(NATIVE), dict):
+            return self.chunk(first)
         if first is not None and first.get("model"):
             self._events.response["model"] = first["model"]
         events = self._events.start()
@@ -133,12 +185,24 @@ class StreamEncoder:
         return b"".join(map(sse, events))
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:
-        """The events for one chat chunk."""
-        return b"".join(map(sse, self._events.feed(chunk)))
+        """The events for one chat chunk: a native chunk's own event as it came (the
+        response's id becomes the turn's), else the translation."""
+        native = chunk.pop(NATIVE, None)
+        if isinstance(native, dict):
+            self._events.observe(native)
+            if native.get("type") == "response.created" and isinstance(native.get("response"), dict):
+                self.turn.response_id = str(native["response"].get("id") or self.turn.response_id)
+            return sse(native)
+        events = [] if self._events.started else self._events.start()
+        return b"".join(map(sse, events + self._events.feed(chunk)))
 
     async def tail(self, record: DecisionRecord) -> bytes:
-        """The closing events, once the answer is whole; the response is stored first, so
-        a next turn sent the moment this one completes finds it."""
+        """The closing events, once the answer is whole (none after a native stream's own
+        response.completed); the response is stored first, so a next turn sent the moment
+        this one completes finds it."""
+        if self._events.finished:
+            await self.turn.save(self._events.response, self._conversations)
+            return b""
         events = self._events.end({"crosswalk": crosswalk_block(record)})
         await self.turn.save(self._events.response, self._conversations)
         return b"".join(map(sse, events))

@@ -3,6 +3,8 @@ validated against the official SDK's types (openai.types.responses, openai.types
 
 from __future__ import annotations
 
+import json
+
 import copy
 
 import pytest
@@ -12,6 +14,7 @@ from pydantic import TypeAdapter
 
 from crosswalk.providers import completions_chat
 from crosswalk.providers.responses_chat import Untranslatable, input_items, to_chat, to_response
+from crosswalk.providers.responses_needs import replayable, split
 from crosswalk.providers.responses_stream import EventRenderer
 
 EVENTS = TypeAdapter(ResponseStreamEvent)
@@ -56,15 +59,46 @@ def test_request_items_become_chat_messages_without_touching_the_request():
 @pytest.mark.parametrize(("body", "param"), [
     ({"input": "hi", "tools": [{"type": "file_search", "vector_store_ids": ["v"]}]}, "tools[0].type"),
     ({"input": [{"type": "reasoning", "id": "rs", "summary": [], "encrypted_content": "x"}]}, "input[0]"),
-    ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
+    ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+    ({"input": [{"type": "web_search_call", "id": "ws_1", "status": "completed"}]}, "input[0].type"),
     ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, "input[0].content[0]"),
     ({"input": "hi", "include": ["reasoning.encrypted_content"]}, "include"),
-    ({"input": "hi", "background": True}, "background"),
     ({"input": "hi", "prompt": {"id": "p"}}, "prompt"),
     ({"input": "hi", "tool_choice": {"type": "web_search_preview"}}, "tool_choice"),
-    ({"input": "hi", "text": {"format": {"type": "grammar"}}}, "text.format"),
 ])
-def test_what_chat_cannot_carry_is_refused_by_name(body, param):
+def test_what_only_a_responses_provider_can_carry_is_named_and_left_out_of_the_translation(body, param):
+    parts = split(body, [], input_items(body["input"]))
+    assert [p for p, _ in parts.needs] == [param]
+    chat_only = json.dumps([{k: v for k, v in parts.body.items() if k != "input"}, parts.items])  # what to_chat reads
+    assert "file_search" not in chat_only and "encrypted" not in chat_only and "web_search" not in chat_only
+
+
+def test_what_earlier_turns_hold_that_chat_cannot_replay_is_dropped_not_needed():
+    history = [{"role": "user", "content": "news?"}, {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"},
+               {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "news"}},
+               {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Rain.", "annotations": []}]}]
+    parts = split({"input": "more?"}, history, input_items("more?"))
+    assert parts.needs == () and parts.dropped == ("reasoning items of earlier turns", "web_search_call items of earlier turns")
+    assert to_chat(parts.body, parts.items)["messages"] == [
+        {"role": "user", "content": "news?"}, {"role": "assistant", "content": "Rain."}, {"role": "user", "content": "more?"}]
+    assert split({"input": [{"type": "reasoning", "summary": []}]}, [], [{"type": "reasoning", "summary": []}]).dropped == ("reasoning items",)
+
+
+def test_a_responses_provider_is_replayed_everything_but_reasoning_it_cannot_read():
+    pointer = {"type": "reasoning", "id": "rs_1", "summary": []}
+    sealed = {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAA"}
+    search = {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "q"}}
+    user = {"role": "user", "content": "hi"}
+    assert replayable([user, pointer, sealed, search]) == [user, sealed, search]
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"input": "hi", "background": True}, "background"),
+    ({"input": "hi", "conversation": "conv_1"}, "conversation"),
+    ({"input": "hi", "text": {"format": {"type": "grammar"}}}, "text.format"),
+    ({"input": [{"role": "robot", "content": "hi"}]}, "input[0].role"),
+])
+def test_what_no_provider_is_given_is_refused_by_name(body, param):
     with pytest.raises(Untranslatable) as err:
         to_chat(body, input_items(body["input"]))
     assert err.value.param == param
