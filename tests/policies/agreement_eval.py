@@ -8,7 +8,8 @@ tallied per split (`numeric held`): the held part was never tuned on.
 
 Print each comparator's accuracy on one or more files (default: the labelled sets beside
 this file and ../shared/agreement_examples.yaml when present, then the `grounded: numbers`
-validator's precision and recall, tests/policies/grounded_eval.py); semantic runs the
+validator's precision and recall, tests/policies/grounded_eval.py, and the seam rule's,
+tests/policies/seams_eval.py: every verification figure from one command); semantic runs the
 in-process all-MiniLM-L6-v2 (`embeddings: local`) at the default threshold:
 
     .venv/bin/python tests/policies/agreement_eval.py [FILE.yaml ...] [--wrong]
@@ -160,9 +161,11 @@ def main(argv: list[str]) -> int:
         if show_wrong and wrong:
             print("\n".join(wrong))
     if not names:
+        from tests.policies import seams_eval
         from tests.policies.grounded_eval import report
 
         report(show_wrong=show_wrong)
+        seams_eval.main(["--wrong"] if show_wrong else [])
     return 0
 
 
