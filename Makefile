@@ -30,11 +30,12 @@ demo: $(STAMP)
 	$(BIN)/crosswalk demo
 
 # Two pytest workers (the machine's two cores): most tests wait on real processes and sockets.
+# loadgroup: tests marked with one xdist_group share a worker (the local model loads once).
 test: $(STAMP)
 	@# redis-server for shared state; chromium and its driver for the operator page's browser test
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null && command -v chromedriver >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl chromium chromium-driver >/dev/null; }
 	@$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

@@ -12,7 +12,8 @@ from tests.policies.agreement_eval import PUBLIC, StoredVectors, cases, decide, 
 from tests.policies.semantic_calibrate import accuracy, best_threshold, decided, labelled, measure
 
 pytestmark = [pytest.mark.skipif(not semantic_available(), reason="the [local] extra (sentence-transformers) is not installed"),
-              pytest.mark.timeout(600)]  # the first test loads torch and the model
+              pytest.mark.timeout(600),  # the first test loads torch and the model
+              pytest.mark.xdist_group("local-model")]  # one worker loads it once (make test: --dist loadgroup)
 
 # docs/verification.md publishes these (tests/policies/semantic_calibrate.py).
 PUBLISHED_HELD_OUT = 0.922
