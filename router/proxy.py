@@ -1,21 +1,20 @@
-"""The sidecar: an OpenAI-compatible HTTP server in front of a `Runtime` (router/runtime.py).
+"""The sidecar: an HTTP server in front of a `Runtime` (router/runtime.py), speaking the
+callers' dialects.
 
 POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a step); POST
 /v1/responses with GET and DELETE /v1/responses/{id}, and POST /v1/completions, whose
-dialects (router/dialects/) turn them into the step's chat request and its answer back; GET
-/v1/models (the steps) and /v1/models/{id}, GET /v1/crosswalk/providers (provider state, behind auth), POST
-/v1/crosswalk/providers/{name}/unexclude (an operator lifts an exclusion, behind auth), GET
-/v1/crosswalk/explain?step=S (`crosswalk explain --url`, behind auth),
-/healthz and /readyz (GET or HEAD), /metrics (behind a key when the bind is public: `operator_view`).
-Every answer carries x-crosswalk-step / -provider / -attempts headers; every error is
-OpenAI's error JSON with the status the failure deserves.
+dialects (router/dialects/) turn them into the step's chat request and its answer back;
+POST /v1/messages (router/proxy_messages.py); GET /v1/models (the steps) and
+/v1/models/{id}. The operator's routes (provider state, lifting an exclusion, explain,
+health, readiness, metrics, the /ui page) are router/proxy_operator.py. Every answer
+carries x-crosswalk-step / -provider / -attempts headers; every error is the caller's
+dialect's error JSON with the status the failure deserves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import logging
 import os
 import time
@@ -29,8 +28,8 @@ from aiohttp import web
 from crosswalk.policies.config import StepConf
 from crosswalk.providers.base import Native
 from crosswalk.providers.jsonwire import dumps
-from crosswalk.router import logs, tracing, ui, validation
-from crosswalk.router.auth import authorized, is_loopback, page_authorized
+from crosswalk.router import logs, tracing, validation
+from crosswalk.router.auth import authorized, page_authorized
 from crosswalk.router.dialects import chat as chat_dialect
 from crosswalk.router.dialects import completions as completions_dialect
 from crosswalk.router.dialects import responses as responses_dialect
@@ -40,7 +39,6 @@ from crosswalk.router.proxy_requests import BadRequest, error_body, parse_chat_b
 from crosswalk.router.origins import configured_hosts, hide_in, hide_origins
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
-from crosswalk.router.state import Standing
 from crosswalk.router.state.conversations import Conversations, conversations_for
 
 log = logging.getLogger("crosswalk.proxy")
@@ -70,18 +68,18 @@ class ProxyState:
         return self._conversations
 
 
-def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=dumps(payload), status=status, content_type=JSON, headers=headers)
 
 
-def _error(status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
+def error_response(status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response:
     return web.Response(body=error_body(message, type_=type_, param=param, code=code, extra=extra), status=status,
                         content_type=JSON, headers=headers)
 
 
 class ErrorRender(Protocol):
-    """Renders an error answer in a dialect's JSON (`_error`: OpenAI's)."""
+    """Renders an error answer in a dialect's JSON (`error_response`: OpenAI's)."""
 
     def __call__(self, status: int, message: str, *, type_: str, param: str | None = None, code: str | None = None,
                  headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response: ...
@@ -162,7 +160,7 @@ def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None, h
         headers["x-crosswalk-seam"] = _seam_header(record)
         extra["seams"] = [dataclasses.asdict(flag) for flag in record.seams]
     unknown_step = isinstance(err, UnknownStep)  # OpenAI's own shape for an unknown model
-    return (render or _error)(err.status_code, hide_origins(err.message, hosts), type_="invalid_request_error" if unknown_step else err.error_type,
+    return (render or error_response)(err.status_code, hide_origins(err.message, hosts), type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
 
@@ -170,7 +168,7 @@ def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None, h
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = _error) -> Handler:
+def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = error_response) -> Handler:
     """Auth (for /v1/*: a bearer key, or `x-api-key` as Anthropic clients send it; "page"
     for /ui, which also takes a key as a Basic password), and every failure as error JSON in
     the route's dialect (`render`), never a stack trace.
@@ -181,7 +179,7 @@ def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = _error
         proxy: ProxyState = request.app["proxy"]
         header = request.headers.get("authorization")
         if auth == "page" and not page_authorized(header, proxy.keys):
-            return _error(401, "the Crosswalk page needs one of the proxy's API keys (as a bearer key, or as the password when the browser asks)",
+            return error_response(401, "the Crosswalk page needs one of the proxy's API keys (as a bearer key, or as the password when the browser asks)",
                           type_="invalid_request_error", code="invalid_api_key", headers={"www-authenticate": 'Basic realm="crosswalk", charset="UTF-8"'})
         if auth is True and not authorized(header, proxy.keys, api_key=request.headers.get("x-api-key")):
             return render(401, "missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
@@ -211,13 +209,13 @@ async def _no_route(request: web.Request) -> web.Response:
     """Unknown paths and wrong methods, as OpenAI error JSON."""
     known = request.app["routes"]
     if request.path in known:
-        return _error(405, f"method {request.method} not allowed on {request.path} (use {known[request.path]})",
+        return error_response(405, f"method {request.method} not allowed on {request.path} (use {known[request.path]})",
                       type_="invalid_request_error", code="405")
-    return _not_found(request)
+    return not_found(request)
 
 
-def _not_found(request: web.Request) -> web.Response:
-    return _error(404, f"no route {request.path}", type_="invalid_request_error", code="404")
+def not_found(request: web.Request) -> web.Response:
+    return error_response(404, f"no route {request.path}", type_="invalid_request_error", code="404")
 
 
 # What aiohttp decodes for us; anything else would reach the JSON parser still encoded.
@@ -247,7 +245,7 @@ _CHAT_STREAM = chat_dialect.ChatStream()  # it keeps no state: one for every cha
 
 
 async def run_step(request: web.Request, step: str, body: dict[str, Any], *, render: Render,
-                   encoder: StreamEncoder, native: Native | None = None, errors: ErrorRender = _error) -> web.StreamResponse:
+                   encoder: StreamEncoder, native: Native | None = None, errors: ErrorRender = error_response) -> web.StreamResponse:
     """Run `body` (a chat request) on `step`, under the request's span (continuing the
     caller's traceparent), and answer in the caller's dialect: `render` for a whole answer,
     `encoder` for a stream, `errors` for a failure before anything was sent. `native`: the
@@ -309,14 +307,14 @@ async def get_response(request: web.Request) -> web.Response:
     """GET /v1/responses/{id}: a stored response."""
     proxy: ProxyState = request.app["proxy"]
     response_id = request.match_info["id"]
-    return _json(await responses_dialect.stored_response(proxy.conversations, response_id))
+    return json_response(await responses_dialect.stored_response(proxy.conversations, response_id))
 
 
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}: forget a stored response (its conversation with it)."""
     proxy: ProxyState = request.app["proxy"]
     response_id = request.match_info["id"]
-    return _json(await responses_dialect.deleted(proxy.conversations, response_id))
+    return json_response(await responses_dialect.deleted(proxy.conversations, response_id))
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
@@ -340,7 +338,7 @@ async def embeddings(request: web.Request) -> web.Response:
 
 async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[str, Any],
                   records: list[DecisionRecord], encoder: StreamEncoder, run: str | None, *,
-                  native: Native | None = None, errors: ErrorRender = _error) -> web.StreamResponse:
+                  native: Native | None = None, errors: ErrorRender = error_response) -> web.StreamResponse:
     # aclosing: every way out (the caller hanging up, an in-band error, a failed write, a
     # cancelled handler) closes the runtime's generator at once, which releases the attempt
     # and closes the upstream connection.
@@ -417,8 +415,8 @@ async def models(request: web.Request) -> web.Response:
     if request.headers.get("anthropic-version"):
         from crosswalk.router.dialects.messages import model_list
 
-        return _json(model_list(list(config.steps)))
-    return _json({"object": "list", "data": [_model_json(name, step) for name, step in config.steps.items()]})
+        return json_response(model_list(list(config.steps)))
+    return json_response({"object": "list", "data": [_model_json(name, step) for name, step in config.steps.items()]})
 
 
 async def model(request: web.Request) -> web.Response:
@@ -428,173 +426,8 @@ async def model(request: web.Request) -> web.Response:
     try:
         step = runtime.step(name)
     except UnknownStep as err:
-        return _error(404, err.message, type_="invalid_request_error", param="model", code="model_not_found")
-    return _json(_model_json(name, step))
-
-
-async def providers_state(request: web.Request) -> web.Response:
-    """GET /v1/crosswalk/providers: each provider's state, with the evidence."""
-    proxy: ProxyState = request.app["proxy"]
-    state = proxy.runtime.state
-    out = []
-    for standing in state.standings():
-        conf = state.config.providers[standing.provider]
-        out.append({"provider": standing.provider, "vendor": conf.vendor, "model": conf.model, "region": conf.region,
-                    **_standing_json(standing)})
-    return _json({"providers": out, "config": {"source": state.config.source, "reloaded_at": proxy.reloaded_at,
-                                               "reload_error": proxy.reload_error}})
-
-
-async def explain_step(request: web.Request) -> web.Response:
-    """GET /v1/crosswalk/explain?step=S[&region=R]: `crosswalk explain` on this proxy's own
-    config and provider states (what `crosswalk explain --url` prints)."""
-    from crosswalk.router import explain as explain_mod
-
-    proxy: ProxyState = request.app["proxy"]
-    state = proxy.runtime.state
-    config, step = state.config, request.query.get("step", "")
-    unknown = explain_mod.unknown_step(step, config)
-    if unknown is not None:
-        return _error(404, unknown, type_="invalid_request_error", param="step", code="step_not_found")
-    live = {standing.provider: _standing_json(standing) for standing in state.standings()}
-    lines, usable = explain_mod.explain(config, step, region=request.query.get("region") or None,
-                                        today=proxy.runtime.clock.wall().date(), live=live)
-    return _json({"config": config.source, "step": step, "lines": lines, "usable": usable})
-
-
-def _standing_json(standing: Standing) -> dict[str, Any]:
-    """A provider's standing as the provider-state endpoint shows it (durations from now)."""
-    now, exclusion = standing.now, standing.exclusion
-    return {
-        "state": standing.state,
-        "ejected_for_s": None if standing.ejected_until is None else round(max(0.0, standing.ejected_until - now), 3),
-        "ejection_reason": standing.ejection_reason,
-        "cooldown_for_s": None if standing.cooldown_until is None else round(standing.cooldown_until - now, 3),
-        "exclusion": None if exclusion is None else {
-            "failure_class": exclusion.failure_class, "evidence": exclusion.evidence, "at": exclusion.at,
-            "until_s": None if exclusion.until is None else round(exclusion.until - now, 1),
-            "basis": exclusion.basis, "corroborated": exclusion.basis == "corroborated"},
-        "pending_sightings": [{"failure_class": s.failure_class, "evidence": s.evidence, "age_s": round(now - s.at, 1)}
-                              for s in standing.pending],
-        "recent_failures": [{"at": at, "failure_class": cls} for at, cls in standing.recent_failures],
-        "probes": [{"at": at, "result": result} for at, result in standing.probes],
-    }
-
-
-async def unexclude(request: web.Request) -> web.Response:
-    """POST /v1/crosswalk/providers/{name}/unexclude: an operator lifts the provider's hard
-    exclusion (and its pending sightings), on this replica and, with shared state, on all."""
-    proxy: ProxyState = request.app["proxy"]
-    state = proxy.runtime.state
-    name = request.match_info["name"]
-    if name not in state.config.providers:
-        known = ", ".join(sorted(state.config.providers))
-        return _error(404, f"unknown provider '{name}' (known providers: {known})", type_="invalid_request_error",
-                      param="provider", code="provider_not_found")
-    lift = state.lift(name, by=f"an operator (POST {request.path})")
-    ex = lift.exclusion
-    lifted = None if ex is None else {"failure_class": ex.failure_class, "evidence": ex.evidence, "at": ex.at, "basis": ex.basis}
-    return _json({"provider": name, "lifted": lifted, "sightings_dropped": lift.sightings,
-                  "state": state.standing(name).state})
-
-
-def operator_view(request: web.Request, proxy: ProxyState) -> bool:
-    """Whether this request may read what is for operators (/metrics, /readyz's config file
-    and reload error): with a key from proxy.api_keys, CROSSWALK_API_KEYS or
-    proxy.metrics_keys. Without keys anywhere, or on a loopback bind with no metrics_keys
-    set, everyone may: only processes on this host reach it, and they can read the config
-    file too. metrics_keys set are asked for on every bind."""
-    metrics_keys = proxy.runtime.config.proxy.metrics_keys
-    if not metrics_keys and (not proxy.keys or is_loopback(proxy.host)):
-        return True
-    return authorized(request.headers.get("authorization"), (*proxy.keys, *metrics_keys))
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Process up (GET or HEAD)."""
-    return _json({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Ready while any step has a provider it may use (not blocked or excluded): one
-    excluded step must not pull every replica out of a load balancer. `?step=NAME` asks
-    about one step. From SIGTERM on, 503 `draining` (router/serve.py) while requests are
-    still served, so the load balancer stops sending new ones before the listener closes."""
-    proxy: ProxyState = request.app["proxy"]
-    runtime = proxy.runtime
-    config = runtime.config
-    details = operator_view(request, proxy)  # a kubelet's probe gets the verdict, not the config's name or errors
-    if proxy.draining:
-        return _json({"status": "draining", **({"config": config.source} if details else {})}, status=503)
-    wanted = request.query.get("step")
-    if wanted is not None and wanted not in config.steps:
-        known = ", ".join(sorted(config.steps))
-        return _error(404, f"unknown step '{wanted}' (known steps: {known})", type_="invalid_request_error",
-                      param="step", code="model_not_found")
-    unready, ready = {}, []
-    for name in config.steps if wanted is None else (wanted,):
-        rows = runtime.status(name)
-        if any(r.status not in ("blocked", "excluded") for r in rows):
-            ready.append(name)
-        else:
-            unready[name] = "; ".join(f"{r.provider}: {r.status} ({r.reason})" for r in rows)
-    payload: dict[str, Any] = {"status": "ok" if ready else "unready", "steps_ready": ready}
-    if details:
-        payload.update(config=config.source, steps_without_provider=unready, reload_error=proxy.reload_error)
-    else:  # which steps, not why (the reasons quote vendors' evidence)
-        payload.update(steps_without_provider=sorted(unready), reload_failed=proxy.reload_error is not None)
-    return _json(payload, status=200 if ready else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition (a key on a public bind: `operator_view`)."""
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    if not operator_view(request, request.app["proxy"]):
-        return _error(401, "missing or invalid key for /metrics: send 'Authorization: Bearer <key>' with a key from "
-                      "proxy.metrics_keys or proxy.api_keys", type_="invalid_request_error", code="invalid_api_key")
-
-    body = await request.app["proxy"].runtime.metrics.exposition()  # every worker's under --workers N
-    return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
-
-
-async def ui_page(request: web.Request) -> web.Response:
-    """GET /ui: the operator's page (router/ui.py); 404 with `proxy.ui: false`."""
-    proxy: ProxyState = request.app["proxy"]
-    if not proxy.runtime.config.proxy.ui:
-        return _not_found(request)
-    metrics = proxy.runtime.metrics
-    exposition = (await metrics.exposition()).decode() if metrics is not None else ""
-    lifted = request.query.get("lifted")
-    page = ui.PageInput(reloaded_at=proxy.reloaded_at, reload_error=proxy.reload_error, draining=proxy.draining,
-                        exposition=exposition, token=ui.lift_token(proxy.keys, proxy.ui_salt),
-                        recent=metrics.recent.latest() if metrics is not None else (),
-                        notice=None if lifted is None else f"Exclusion of {lifted} lifted.")
-    return web.Response(text=ui.render(proxy.runtime, page), content_type="text/html",
-                        headers={"cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-                                 "x-frame-options": "DENY"})
-
-
-async def ui_unexclude(request: web.Request) -> web.StreamResponse:
-    """POST /ui/providers/{name}/unexclude: the page's lift button. The form must carry the
-    page's token and come from the page's own origin (a cross-site form cannot)."""
-    proxy: ProxyState = request.app["proxy"]
-    if not proxy.runtime.config.proxy.ui:
-        return _not_found(request)
-    origin = request.headers.get("origin")
-    if origin is not None and origin.partition("://")[2] != request.host:
-        return _error(403, "the lift form must be sent from the Crosswalk page itself", type_="invalid_request_error", code="forbidden")
-    form = await request.post()
-    token = form.get("token")
-    expected = ui.lift_token(proxy.keys, proxy.ui_salt)
-    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
-        return _error(403, "the lift form's token is missing or stale: reload /ui and press the button again",
-                      type_="invalid_request_error", code="forbidden")
-    name = request.match_info["name"]
-    if name not in proxy.runtime.state.config.providers:
-        return _error(404, f"unknown provider '{name}'", type_="invalid_request_error", param="provider", code="provider_not_found")
-    proxy.runtime.state.lift(name, by="an operator (the /ui page)")
-    return web.Response(status=303, headers={"location": f"/ui?lifted={quote(name)}"})
+        return error_response(404, err.message, type_="invalid_request_error", param="model", code="model_not_found")
+    return json_response(_model_json(name, step))
 
 
 def build_app(proxy: ProxyState) -> web.Application:
@@ -609,22 +442,15 @@ def build_app(proxy: ProxyState) -> web.Application:
         "/v1/embeddings": ("POST", embeddings),
         "/v1/models": ("GET", models),
         "/v1/models/{id}": ("GET", model),
-        "/v1/crosswalk/providers": ("GET", providers_state),
-        "/v1/crosswalk/providers/{name}/unexclude": ("POST", unexclude),
-        "/v1/crosswalk/explain": ("GET", explain_step),
-        "/healthz": ("GET", healthz),
-        "/readyz": ("GET", readyz),
-        "/metrics": ("GET", metrics),
-        "/ui": ("GET", ui_page),
-        "/ui/providers/{name}/unexclude": ("POST", ui_unexclude),
     }
     probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
-    from crosswalk.router import proxy_messages
+    from crosswalk.router import proxy_messages, proxy_operator  # their handlers use this module's helpers
 
     routes.update(proxy_messages.ROUTES)
+    routes.update(proxy_operator.ROUTES)
     app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
     for path, (method, handler) in routes.items():
-        render = proxy_messages.render_error if path in proxy_messages.ROUTES else _error
+        render = proxy_messages.render_error if path in proxy_messages.ROUTES else error_response
         guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"), render=render)
         app.router.add_route(method, path, guarded)
         if path == "/v1/responses/{id}":
