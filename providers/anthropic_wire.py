@@ -15,6 +15,7 @@ Errors are Anthropic's JSON (`{"type": "error", "error": {"type", "message"}}`) 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, AsyncIterator, Callable, Mapping
 
 from crosswalk.providers.base import NATIVE, REQUEST_ID, ChatRequest
@@ -26,7 +27,7 @@ from crosswalk.providers.messages_chat import chat_dropped, chat_to_messages, me
 from crosswalk.providers.messages_stream import EventsToChat
 from crosswalk.providers.openai_wire import http_error
 from crosswalk.providers.redaction import redact_url, url_secrets
-from crosswalk.providers.sse import iter_sse_data
+from crosswalk.providers.sse import DONE, relay
 from crosswalk.providers.trace_headers import encoded as with_trace
 from crosswalk.providers.upstream import Upstream
 from crosswalk.providers.wire_checks import check_headers
@@ -116,24 +117,19 @@ class AnthropicProvider:
         except TransportError as exc:
             raise self._connection_error(exc) from None
         chunks = EventsToChat()
-        try:
-            if resp.status >= 400:
-                raise await http_error(resp, provider=self.name, secrets=self._secrets)
-            request_id = resp.headers.get("request-id")
-            async for data in iter_sse_data(resp.iter_lines()):
-                event = self._event(data)
-                chunk = chunks.feed(event)
-                if chunk is None:
-                    continue
-                if native:
-                    chunk[NATIVE] = event
-                if request_id is not None:
-                    chunk[REQUEST_ID], request_id = request_id, None
-                yield chunk
-        except TransportError as exc:
-            raise StreamBroken(redact(f"{self.name}: stream cut ({exc})", self._secrets)[:500], provider=self.name, reason="cut") from None
-        finally:
-            resp.close()
+
+        def convert(data: Any) -> dict[str, Any] | None:
+            if data is DONE:  # not Anthropic's, but an end all the same
+                return None
+            event = self._event(data)
+            chunk = chunks.feed(event)
+            if chunk is not None and native:
+                chunk[NATIVE] = event
+            return chunk
+
+        async for chunk in relay(resp, convert, provider=self.name, secrets=self._secrets, request_id=resp.headers.get("request-id"),
+                                 http_error=partial(http_error, provider=self.name, secrets=self._secrets)):
+            yield chunk
         if not chunks.done:
             raise StreamBroken(f"{self.name}: stream ended without message_stop", provider=self.name, reason="missing_terminator")
 

@@ -31,7 +31,7 @@ from crosswalk.providers.http1 import Origin, Pool, Response, TransportError
 from crosswalk.providers.jsonwire import dumps, loads
 from crosswalk.providers.loop_pools import LoopPools
 from crosswalk.providers.redaction import redact_url, url_secrets
-from crosswalk.providers.sse import DONE, iter_sse_data
+from crosswalk.providers.sse import DONE, relay
 from crosswalk.providers.trace_headers import encoded as with_trace
 from crosswalk.providers.upstream import Upstream
 
@@ -133,25 +133,19 @@ class OpenAIWireProvider:
         except TransportError as exc:
             raise self._connection_error(exc) from None
         chunks = responses_wire.EventsToChat(self.name)
-        try:
-            if resp.status >= 400:
-                raise await self._http_error(resp)
-            request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
-            async for data in iter_sse_data(resp.iter_lines()):
-                if data is DONE:
-                    break
-                event = self._parse_chunk(data)
-                chunk = chunks.feed(event)
-                chunk[NATIVE] = event
-                if request_id is not None:
-                    chunk[REQUEST_ID], request_id = request_id, None
-                yield chunk
-        except TransportError as exc:
-            raise StreamBroken(redact(f"{self.name}: stream cut ({exc})", self._secrets)[:500], provider=self.name, reason="cut") from None
-        except StreamBroken as exc:
-            raise StreamBroken(redact(str(exc), self._secrets)[:500], provider=self.name, reason=exc.reason, code=exc.code) from None
-        finally:
-            resp.close()
+
+        def convert(data: Any) -> dict[str, Any] | None:
+            if data is DONE:
+                return None
+            event = self._parse_chunk(data)
+            chunk = chunks.feed(event)
+            chunk[NATIVE] = event
+            return chunk
+
+        request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
+        async for chunk in relay(resp, convert, provider=self.name, secrets=self._secrets, request_id=request_id,
+                               http_error=self._http_error):
+            yield chunk
         if not chunks.done:
             raise StreamBroken(f"{self.name}: stream ended without response.completed", provider=self.name, reason="missing_terminator")
 
@@ -162,28 +156,26 @@ class OpenAIWireProvider:
             async for chunk in self._respond_stream(request):
                 yield chunk
             return
-        finished = False
         try:
             resp = await self._pool().request(with_trace(self._chat_head), self._payload(request))
         except TransportError as exc:
             raise self._connection_error(exc) from None
-        try:
-            if resp.status >= 400:
-                raise await self._http_error(resp)
-            request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
-            async for data in iter_sse_data(resp.iter_lines()):
-                if data is DONE:
-                    return
-                chunk = self._parse_chunk(data)
-                if request_id is not None:  # the first chunk carries it to the chain
-                    chunk[REQUEST_ID], request_id = request_id, None
-                finished = finished or chunk_finishes(chunk)
-                yield chunk
-        except TransportError as exc:
-            raise StreamBroken(redact(f"{self.name}: stream cut ({exc})", self._secrets)[:500], provider=self.name, reason="cut") from None
-        finally:
-            resp.close()
-        if not finished:
+        ended = False  # [DONE], or a finish reason: the vendor said the answer is whole
+
+        def convert(data: Any) -> dict[str, Any] | None:
+            nonlocal ended
+            if data is DONE:
+                ended = True
+                return None
+            chunk = self._parse_chunk(data)
+            ended = ended or chunk_finishes(chunk)
+            return chunk
+
+        request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id")
+        async for chunk in relay(resp, convert, provider=self.name, secrets=self._secrets, request_id=request_id,
+                               http_error=self._http_error):
+            yield chunk
+        if not ended:
             raise StreamBroken(f"{self.name}: stream ended without [DONE]", provider=self.name, reason="missing_terminator")
 
     async def _post(self, head: bytes, payload: bytes) -> tuple[bytes, str | None]:

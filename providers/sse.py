@@ -1,10 +1,47 @@
-"""Server-sent events as OpenAI-compatible vendors send them, parsed line by line."""
+"""Server-sent events as vendors send them, parsed line by line, and relayed as chunks."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+
+from crosswalk.providers.base import REQUEST_ID
+from crosswalk.providers.errors import StreamBroken, redact
+from crosswalk.providers.http1 import TransportError
 
 DONE = object()
+
+
+class _Body(Protocol):
+    status: int
+
+    def iter_lines(self) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+async def relay(resp: _Body, convert: Callable[[Any], dict[str, Any] | None], *, provider: str, secrets: tuple[str, ...],
+                request_id: str | None, http_error: Callable[[Any], Awaitable[Exception]]) -> AsyncIterator[dict[str, Any]]:
+    """A streamed answer's chunks: an error status is `http_error(resp)`; else each event's
+    data (or `DONE`, the last) goes through `convert` (None: nothing for the caller), and
+    the vendor's `request_id` rides on the first chunk (the chain takes it out at its commit
+    point). A transport failure is a cut (`StreamBroken`, secrets redacted, as in a vendor's
+    error event, which may quote one back); `resp` is closed however the stream ends."""
+    try:
+        if resp.status >= 400:
+            raise await http_error(resp)
+        async for data in iter_sse_data(resp.iter_lines()):
+            chunk = convert(data)
+            if chunk is None:
+                continue
+            if request_id is not None:
+                chunk[REQUEST_ID], request_id = request_id, None
+            yield chunk
+    except TransportError as exc:
+        raise StreamBroken(redact(f"{provider}: stream cut ({exc})", secrets)[:500], provider=provider, reason="cut") from None
+    except StreamBroken as exc:
+        raise StreamBroken(redact(str(exc), secrets)[:500], provider=provider, reason=exc.reason, code=exc.code) from None
+    finally:
+        resp.close()
 
 
 async def iter_sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[str | object]:
