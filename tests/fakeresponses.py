@@ -48,7 +48,6 @@ class FakeResponses:
     script = FakeVendor.script
     always = FakeVendor.always
     _next = FakeVendor._next
-    _reset = staticmethod(FakeVendor._reset)
     count = FakeVendor.count
 
     async def start(self) -> "FakeResponses":
@@ -128,7 +127,10 @@ class FakeResponses:
         for event in events[:limit]:
             await resp.write(_sse(event))
         if b.kind == "cut":
-            self._reset(request)
+            # A FIN in the middle of the chunked body: every event written reaches the proxy
+            # before the cut (an RST could discard what it had not read yet, load permitting).
+            if request.transport is not None:
+                request.transport.close()
         elif b.kind == "error_event":
             await resp.write(_sse({"type": "error", "sequence_number": limit, **b.payload}))
         return resp
