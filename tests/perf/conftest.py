@@ -45,6 +45,21 @@ def start_upstream(*args: str) -> tuple[str, subprocess.Popen]:
     return f"http://127.0.0.1:{port}/v1", proc
 
 
+def baseline_tree(commit: str, into: Path) -> Path:
+    """`commit`'s sources laid out as installed (the crosswalk package), for PYTHONPATH."""
+    repo = Path(__file__).parents[2]
+    src = into / "src"
+    src.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", commit], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    pkg = into / "tree" / "crosswalk"
+    pkg.mkdir(parents=True)
+    for part in ("router", "policies", "providers", "config"):
+        (src / part).rename(pkg / part)
+    (pkg / "router" / "crosswalk" / "__init__.py").rename(pkg / "__init__.py")
+    return into / "tree"
+
+
 @pytest.fixture(scope="session")
 def upstream_url():
     url, proc = start_upstream()
