@@ -42,6 +42,7 @@ from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state import Standing
 from crosswalk.router.state.conversations import Conversations, conversations_for
+from crosswalk.router.stream_writer import StreamWriter
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -353,17 +354,17 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             # that closes when this answer ends. A stream whose head left before the drain
             # began keeps its connection: the next answer on it says close.
             response.force_close()
+        out = StreamWriter(request, response)  # events ready together leave in one write
         try:
-            await response.prepare(request)
-            head = encoder.head(first)
-            if head:
-                await response.write(head)
+            await out.start(await response.prepare(request), encoder.head(first))
             async for chunk in chunks:
-                out = encoder.chunk(chunk)
-                if out:
-                    await response.write(out)
+                data = encoder.chunk(chunk)
+                if data:
+                    await out.add(data)
             _hide_recovery(record, _hosts(request))  # the resumed stream's note says how, not where
-            await response.write(await encoder.tail(record))
+            tail = await encoder.tail(record)
+            out.flush()
+            await response.write(tail)
             await response.write_eof()
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, so no client can take the
@@ -371,6 +372,7 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             hosts = _hosts(request)
             err.message = hide_origins(err.message, hosts)
             _hide_recovery(record, hosts)
+            out.flush()
             await _end_in_band(response, encoder.failure(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
@@ -378,6 +380,7 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             if not response.prepared:
                 raise  # nothing sent yet: the guard answers with error JSON
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
+            out.flush()
             await _end_in_band(response, encoder.internal_failure())
     return response
 
