@@ -23,10 +23,10 @@ from aiohttp.abc import AbstractStreamWriter
 MAX_BATCH = 64 * 1024
 
 
-class StreamWriter:
+class CoalescingWriter:
     """Coalesces a prepared streamed response's body writes (see the module's docstring).
-    Call `start` once, right after `response.prepare`, then `add`; `flush` before any
-    write through the response itself (the tail, an in-band error, `write_eof`)."""
+    Call `start` once, right after `response.prepare`, then `add`, and `close` with the last
+    bytes (the stream's tail, or an in-band error event)."""
 
     def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
         self._response = response
@@ -67,9 +67,13 @@ class StreamWriter:
         if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1] and self._writer is not None:
             await self._writer.drain()
 
-    def flush(self) -> None:
-        """Write the current batch now (before writing through the response itself)."""
-        self._write()
+    async def close(self, last: bytes) -> None:
+        """End the body: the batch, `last` and the end of the body in one write."""
+        self._scheduled = False  # a flush still scheduled finds nothing left to write
+        data = b"".join([*self._batch, last])
+        self._batch.clear()
+        self._size = 0
+        await self._response.write_eof(data)
 
     def _write(self) -> None:
         self._scheduled = False
