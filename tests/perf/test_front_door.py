@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.perf import nginx
-from tests.perf.conftest import baseline_tree, free_port, pinned, report
+from tests.perf.conftest import free_port, pinned, report, source_tree
 from tests.perf.test_proxy_throughput import _rss_mb
 from tests.perf.test_stream_cpu import KEY, _us_per_chunk
 from tests.perf.wrk import CONNECTIONS, DURATION_S, wait_http, wrk
@@ -42,10 +42,11 @@ STARTUP_TARGET_S, RSS_TARGET_MB = 0.5, 60  # issue 20, "Must hold" 5
 NO_REGRESSION = 0.75
 
 
-def _crosswalk(cfg: Path, tree: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """`crosswalk serve` on CPU 1 (this tree's, or the sources in `tree`), once /healthz answers."""
+def _crosswalk(cfg: Path, tree: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`crosswalk serve` from the sources in `tree` (conftest.source_tree) on CPU 1, once
+    /healthz answers."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     proc = subprocess.Popen(pinned([sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(cfg), "--port", str(port)], 1),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -119,8 +120,8 @@ def test_front_door_vs_nginx(upstream_url, tmp_path):
         pt_stream = subprocess.Popen(pinned([sys.executable, str(HERE / "passthrough.py"), str(pt_stream_port), upstream_url], 1))
         procs.append(pt_stream)
         cfg = _config(tmp_path, fast, upstream_url)
-        cw, cw_url = _crosswalk(cfg)
-        base, base_url = _crosswalk(cfg, baseline_tree(baseline, tmp_path / "baseline"))
+        cw, cw_url = _crosswalk(cfg, source_tree(None, tmp_path / "this"))
+        base, base_url = _crosswalk(cfg, source_tree(baseline, tmp_path / "baseline"))
         procs += [cw, base]
         for port in (ng_port, pt_port, pt_stream_port):
             wait_http(f"http://127.0.0.1:{port}/v1/chat/completions")

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.perf.conftest import baseline_tree, free_port, pinned, report
+from tests.perf.conftest import free_port, pinned, report, source_tree
 from tests.perf.test_proxy_throughput import _wait_http
 
 HERE = Path(__file__).parent
@@ -100,7 +100,7 @@ health: {{probe_interval_s: 0}}
         }
         baseline = os.environ.get("CROSSWALK_BENCH_BASELINE")
         if baseline:
-            tree = baseline_tree(baseline, tmp_path / "baseline")
+            tree = source_tree(baseline, tmp_path / "baseline")
             base_port = free_port()
             base = subprocess.Popen(pinned([sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(cfg), "--port", str(base_port)], 1),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree,
