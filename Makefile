@@ -38,7 +38,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@# wrk drives the load; nginx (Debian's, started by tests/perf/test_front_door.py itself on
+	@# loopback with its own config, never as the system service) is the C proxy to compare with.
+	@command -v wrk >/dev/null && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }
 	@test -x .bench/litellm/bin/litellm || { $(PY) -m venv .bench/litellm && .bench/litellm/bin/pip install -q 'litellm[proxy]'; } \
 		|| echo "LiteLLM proxy not installed: the benchmark compares with the ANCHORS.md figure instead"
 	$(BIN)/python -m pytest tests/perf -q -s -p no:cacheprovider

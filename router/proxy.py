@@ -40,6 +40,7 @@ from crosswalk.router.origins import configured_hosts, hide_in, hide_origins
 from crosswalk.router.records import DecisionRecord
 from crosswalk.router.runtime import Runtime
 from crosswalk.router.state.conversations import Conversations, conversations_for
+from crosswalk.router.stream_writer import CoalescingWriter
 
 log = logging.getLogger("crosswalk.proxy")
 JSON = "application/json"
@@ -360,32 +361,29 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
             # that closes when this answer ends. A stream whose head left before the drain
             # began keeps its connection: the next answer on it says close.
             response.force_close()
+        out = CoalescingWriter(request, response)  # events ready together leave in one write
         try:
-            await response.prepare(request)
-            head = encoder.head(first)
-            if head:
-                await response.write(head)
+            await out.start(await response.prepare(request), encoder.head(first))
             async for chunk in chunks:
-                out = encoder.chunk(chunk)
-                if out:
-                    await response.write(out)
+                data = encoder.chunk(chunk)
+                if data:
+                    await out.add(data)
             _hide_recovery(record, _hosts(request))  # the resumed stream's note says how, not where
-            await response.write(await encoder.tail(record))
-            await response.write_eof()
+            await out.close(await encoder.tail(record))
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, so no client can take the
             # partial answer for a whole one. Vendors' addresses stay in the log.
             hosts = _hosts(request)
             err.message = hide_origins(err.message, hosts)
             _hide_recovery(record, hosts)
-            await _end_in_band(response, encoder.failure(err, record))
+            await _end_in_band(out, encoder.failure(err, record))
         except ConnectionError:
             pass  # the caller hung up mid-stream: nobody to answer, nothing to log
         except Exception:
             if not response.prepared:
                 raise  # nothing sent yet: the guard answers with error JSON
             log.exception("crosswalk proxy: internal error mid-stream on step %s", _header_text(step))
-            await _end_in_band(response, encoder.internal_failure())
+            await _end_in_band(out, encoder.internal_failure())
     return response
 
 
@@ -396,10 +394,9 @@ def _hide_recovery(record: DecisionRecord, hosts: tuple[str, ...]) -> None:
         record.recovery = type(record.recovery)(**hide_in(dataclasses.asdict(record.recovery), hosts))
 
 
-async def _end_in_band(response: web.StreamResponse, event: bytes) -> None:
+async def _end_in_band(out: CoalescingWriter, event: bytes) -> None:
     try:
-        await response.write(event)
-        await response.write_eof()
+        await out.close(event)
     except ConnectionError:
         pass
 

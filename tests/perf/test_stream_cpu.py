@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.perf.conftest import free_port, pinned, report
+from tests.perf.conftest import free_port, pinned, report, source_tree
 from tests.perf.test_proxy_throughput import _wait_http
 
 HERE = Path(__file__).parent
@@ -35,14 +35,17 @@ KEY = "bench-key"
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of process `pid` so far, summed over its threads: the scheduler's
+    nanosecond run time (/proc/PID/task/*/schedstat), not /proc/PID/stat's 10 ms ticks,
+    which are too coarse for a C proxy's few milliseconds per round."""
+    return sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
 
 
-async def _drive(url: str, model: str) -> int:
-    """REQUESTS streamed answers, IN_FLIGHT at a time; returns the content chunks received."""
-    body = {"model": model, "stream": True, "bench_chunks": CHUNKS, "messages": [{"role": "user", "content": "Write at length."}]}
+async def _drive(url: str, model: str, split: bool) -> int:
+    """REQUESTS streamed answers, IN_FLIGHT at a time; returns the content chunks received.
+    With `split`, the upstream writes each event on its own (see upstream.py)."""
+    body = {"model": model, "stream": True, "bench_chunks": CHUNKS, "bench_split": split,
+            "messages": [{"role": "user", "content": "Write at length."}]}
     headers = {"authorization": f"Bearer {KEY}"}
     left, received = REQUESTS, 0
     async with aiohttp.ClientSession() as session:
@@ -61,24 +64,9 @@ async def _drive(url: str, model: str) -> int:
     return received
 
 
-def _baseline_tree(commit: str, into: Path) -> Path:
-    """`commit`'s sources laid out as installed (the crosswalk package), for PYTHONPATH."""
-    repo = HERE.parents[1]
-    src = into / "src"
-    src.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(repo), "archive", commit], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-    pkg = into / "tree" / "crosswalk"
-    pkg.mkdir(parents=True)
-    for part in ("router", "policies", "providers", "config"):
-        (src / part).rename(pkg / part)
-    (pkg / "router" / "crosswalk" / "__init__.py").rename(pkg / "__init__.py")
-    return into / "tree"
-
-
-def _us_per_chunk(pid: int, url: str, model: str) -> float:
+def _us_per_chunk(pid: int, url: str, model: str, *, split: bool = False) -> float:
     cpu = _cpu_s(pid)
-    received = asyncio.run(_drive(url, model))
+    received = asyncio.run(_drive(url, model, split))
     used = _cpu_s(pid) - cpu
     assert received == REQUESTS * CHUNKS
     return used / received * 1e6
@@ -112,7 +100,7 @@ health: {{probe_interval_s: 0}}
         }
         baseline = os.environ.get("CROSSWALK_BENCH_BASELINE")
         if baseline:
-            tree = _baseline_tree(baseline, tmp_path / "baseline")
+            tree = source_tree(baseline, tmp_path / "baseline")
             base_port = free_port()
             base = subprocess.Popen(pinned([sys.executable, "-m", "crosswalk.router.cli", "serve", "--config", str(cfg), "--port", str(base_port)], 1),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree,

@@ -1,7 +1,7 @@
 """A minimal OpenAI-compatible upstream for benchmarks, run in its own process so it does
 not share the client's event loop: `python upstream.py PORT [SLOW_EVERY SLOW_S]`. Answers a
 fixed completion (or a short SSE stream; on /v1/messages, Anthropic's message) as fast as aiohttp can (a request with `"bench_chunks": N` streams N content
-chunks); with SLOW_EVERY, every
+chunks, in 4 KiB pieces or with `"bench_split": true` one event per write); with SLOW_EVERY, every
 SLOW_EVERY-th call first waits SLOW_S seconds (a deterministic slow tail: 20 -> 5 %)."""
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def long_stream(n: int) -> bytes:
 _LONG: dict[int, bytes] = {}
 
 
+def _split(data: bytes) -> list[bytes]:
+    """`data`'s SSE events, one per item."""
+    return [event + b"\n\n" for event in data.split(b"\n\n") if event]
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     if body.get("stream"):
@@ -59,8 +64,11 @@ async def chat(request: web.Request) -> web.StreamResponse:
             data = _LONG.get(n) or _LONG.setdefault(n, long_stream(n))
             resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
             await resp.prepare(request)
-            for start in range(0, len(data), 4096):  # arrives in pieces, as a real stream does
-                await resp.write(data[start:start + 4096])
+            # In 4 KiB pieces, or with "bench_split", one write per event (as a model's tokens
+            # leave a vendor: what reaches the proxy together is then up to the network).
+            pieces = _split(data) if body.get("bench_split") else [data[i:i + 4096] for i in range(0, len(data), 4096)]
+            for piece in pieces:
+                await resp.write(piece)
             await resp.write_eof()
             return resp
         return web.Response(body=STREAM, content_type="text/event-stream")
