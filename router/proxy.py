@@ -6,7 +6,8 @@ POST /v1/chat/completions and POST /v1/embeddings (the `model` field names a ste
 dialects (router/dialects/) turn them into the step's chat request and its answer back;
 POST /v1/messages (router/proxy_messages.py); GET /v1/models (the steps) and
 /v1/models/{id}. The operator's routes (provider state, lifting an exclusion, explain,
-health, readiness, metrics, the /ui page) are router/proxy_operator.py. Every answer
+health, readiness, metrics, the /ui page) are router/proxy_operator.py; the application that
+routes to them all, behind its guard, is router/proxy_app.py. Every answer
 carries x-crosswalk-step / -provider / -attempts headers; every error is the caller's
 dialect's error JSON with the status the failure deserves.
 """
@@ -29,7 +30,6 @@ from crosswalk.policies.config import StepConf
 from crosswalk.providers.base import Native
 from crosswalk.providers.jsonwire import dumps
 from crosswalk.router import logs, tracing, validation
-from crosswalk.router.auth import authorized, page_authorized
 from crosswalk.router.dialects import chat as chat_dialect
 from crosswalk.router.dialects import completions as completions_dialect
 from crosswalk.router.dialects import responses as responses_dialect
@@ -164,55 +164,6 @@ def crosswalk_error(err: CrosswalkError, *, render: ErrorRender | None = None, h
     return (render or error_response)(err.status_code, hide_origins(err.message, hosts), type_="invalid_request_error" if unknown_step else err.error_type,
                   code=err.code or err.error_type, param="model" if unknown_step else getattr(err, "param", None),
                   headers=headers, extra=extra)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _guarded(handler: Handler, *, auth: bool | str, render: ErrorRender = error_response) -> Handler:
-    """Auth (for /v1/*: a bearer key, or `x-api-key` as Anthropic clients send it; "page"
-    for /ui, which also takes a key as a Basic password), and every failure as error JSON in
-    the route's dialect (`render`), never a stack trace.
-    A plain wrapper per route rather than an aiohttp middleware: the middleware machinery
-    cost several percent of the proxy's throughput."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        proxy: ProxyState = request.app["proxy"]
-        header = request.headers.get("authorization")
-        if auth == "page" and not page_authorized(header, proxy.keys):
-            return error_response(401, "the Crosswalk page needs one of the proxy's API keys (as a bearer key, or as the password when the browser asks)",
-                          type_="invalid_request_error", code="invalid_api_key", headers={"www-authenticate": 'Basic realm="crosswalk", charset="UTF-8"'})
-        if auth is True and not authorized(header, proxy.keys, api_key=request.headers.get("x-api-key")):
-            return render(401, "missing or invalid API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
-                          "with a key from the Crosswalk config", type_="invalid_request_error", code="invalid_api_key")
-        try:
-            response = await handler(request)
-            if proxy.draining and not response.prepared:  # a stream said so before its head left (_stream)
-                response.force_close()  # tell keep-alive clients to reconnect (to a replica that stays)
-            return response
-        except web.HTTPException as exc:
-            if exc.status == 413:
-                return render(413, f"request body too large (limit {proxy.runtime.config.proxy.max_body_bytes} bytes)",
-                              type_="invalid_request_error", code="body_too_large")
-            return render(exc.status, exc.reason, type_="invalid_request_error", code=str(exc.status))
-        except BadRequest as exc:
-            return render(exc.status, exc.message, type_="invalid_request_error", param=exc.param, code=exc.code)
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
-        except Exception:
-            log.exception("crosswalk proxy: internal error on %s %s", request.method, request.path)
-            return render(500, "internal error in Crosswalk (details are in the server log)", type_="server_error")
-
-    return guarded
-
-
-async def _no_route(request: web.Request) -> web.Response:
-    """Unknown paths and wrong methods, as OpenAI error JSON."""
-    known = request.app["routes"]
-    if request.path in known:
-        return error_response(405, f"method {request.method} not allowed on {request.path} (use {known[request.path]})",
-                      type_="invalid_request_error", code="405")
-    return not_found(request)
 
 
 def not_found(request: web.Request) -> web.Response:
@@ -425,42 +376,3 @@ async def model(request: web.Request) -> web.Response:
     except UnknownStep as err:
         return error_response(404, err.message, type_="invalid_request_error", param="model", code="model_not_found")
     return json_response(_model_json(name, step))
-
-
-def build_app(proxy: ProxyState) -> web.Application:
-    """The aiohttp application for one runtime."""
-    app = web.Application(client_max_size=proxy.runtime.config.proxy.max_body_bytes)
-    app["proxy"] = proxy
-    routes = {
-        "/v1/chat/completions": ("POST", chat_completions),
-        "/v1/responses": ("POST", responses),
-        "/v1/responses/{id}": ("GET", get_response),
-        "/v1/completions": ("POST", completions),
-        "/v1/embeddings": ("POST", embeddings),
-        "/v1/models": ("GET", models),
-        "/v1/models/{id}": ("GET", model),
-    }
-    probes = ("/healthz", "/readyz")  # load balancers and kubelets may probe with HEAD
-    from crosswalk.router import proxy_messages, proxy_operator  # their handlers use this module's helpers
-
-    routes.update(proxy_messages.ROUTES)
-    routes.update(proxy_operator.ROUTES)
-    app["routes"] = {path: f"{method} or HEAD" if path in probes else method for path, (method, _) in routes.items()}
-    for path, (method, handler) in routes.items():
-        render = proxy_messages.render_error if path in proxy_messages.ROUTES else error_response
-        guarded = _guarded(handler, auth="page" if path.startswith("/ui") else path.startswith("/v1/"), render=render)
-        app.router.add_route(method, path, guarded)
-        if path == "/v1/responses/{id}":
-            app.router.add_route("DELETE", path, _guarded(delete_response, auth=True))
-        if path in probes:
-            app.router.add_route("HEAD", path, guarded)
-    app.router.add_route("*", "/{tail:.*}", _guarded(_no_route, auth=False))
-    app.on_cleanup.append(_close_conversations)
-    return app
-
-
-async def _close_conversations(app: web.Application) -> None:
-    """Close the Redis connections of the conversation store, if it has any."""
-    store = app["proxy"]._conversations
-    if store is not None and hasattr(store, "aclose"):
-        await store.aclose()

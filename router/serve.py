@@ -38,7 +38,8 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
 
     from crosswalk.router.connections import bounded_site
     from crosswalk.router.metrics import Metrics
-    from crosswalk.router.proxy import ProxyState, build_app
+    from crosswalk.router.proxy import ProxyState
+    from crosswalk.router.proxy_app import build_app
     from crosswalk.router.reload import ConfigWatcher
     from crosswalk.router.runtime import Runtime
 

@@ -18,7 +18,8 @@ from crosswalk.policies.health import State
 from crosswalk.providers.base import ChatRequest
 from crosswalk.providers.errors import StreamBroken
 from crosswalk.router.errors import InvalidRequest
-from crosswalk.router.proxy import ProxyState, build_app
+from crosswalk.router.proxy import ProxyState
+from crosswalk.router.proxy_app import build_app
 from crosswalk.router.sdk import Router
 from tests.loopback import serve_loopback
 

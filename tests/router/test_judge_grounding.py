@@ -14,7 +14,8 @@ import pytest
 from crosswalk import Router
 from crosswalk.policies.errors import ConfigError
 from crosswalk.policies.parse import parse_config
-from crosswalk.router.proxy import ProxyState, build_app
+from crosswalk.router.proxy import ProxyState
+from crosswalk.router.proxy_app import build_app
 from tests.fakevendor import FakeVendor
 from tests.loopback import serve_loopback
 
