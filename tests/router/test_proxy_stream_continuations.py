@@ -15,14 +15,11 @@ import openai
 import pytest
 
 import tests.fakevendor as fv
+from tests import continuation_fallbacks as cf
+from tests.continuation_fallbacks import ANSWER, DELIVERED, MSG
 from tests.router.proxy_harness import ProxyProcess
 
 KEY = "seam-key-0123456789"
-ANSWER = ("The refund for order 1234 is $42.99. It is paid back to the original card within five working days. "
-          "You get an email when it is sent.")
-PARAPHRASE = "Order 1234 will be refunded $42.99 to the card you paid with, within five working days."
-DELIVERED = "The refund for order 1234 is $42.99. It is"
-MSG = [{"role": "user", "content": "How much is the refund for order 1234?"}]
 TIMEOUTS = "{per_try_s: 0.5, ttft_s: 0.5, idle_s: 0.5, total_s: 10}"
 CASES = {  # step -> (outcome, text the caller must end with)
     "continues": ("resumed", ANSWER),
@@ -36,34 +33,12 @@ CASES = {  # step -> (outcome, text the caller must end with)
 
 @pytest.fixture
 async def stack(fake_vendor, tmp_path):
-    v = {
-        "primary": await fake_vendor("primary", answer=ANSWER),
-        "plain": await fake_vendor("plain", answer=ANSWER),
-        "verbatim": await fake_vendor("verbatim", answer=ANSWER, continuation="restart"),
-        "paraphrase": await fake_vendor("paraphrase", answer=PARAPHRASE),
-        "repeats": await fake_vendor("repeats", answer=ANSWER, continuation="repeat_tail"),
-        "liar": await fake_vendor("liar", answer=ANSWER, rejects_prefill=True),
-        "breaker": (await fake_vendor("breaker", answer=ANSWER)).always(fv.cut(after=3)),
-        "p42": await fake_vendor("p42", answer="The answer is 42."),
-        "f42": await fake_vendor("f42", answer="The answer is 42.", continuation="restart"),
-    }
-    providers = "\n".join(f'  {n}: {{kind: openai, model: m-{n}, base_url: "{x.base_url}", vendor: {n}'
-                          f'{", prefill: true" if n == "liar" else ""}}}' for n, x in v.items())
-    cfg = tmp_path / "seams.yaml"
-    cfg.write_text(f"""
-providers:
-{providers}
-steps:
-  continues:       {{providers: [primary, plain], timeouts: {TIMEOUTS}}}
-  verbatim:        {{providers: [primary, verbatim], timeouts: {TIMEOUTS}}}
-  paraphrase:      {{providers: [primary, paraphrase], timeouts: {TIMEOUTS}}}
-  repeats:         {{providers: [primary, repeats], timeouts: {TIMEOUTS}}}
-  rejects_prefill: {{providers: [primary, liar], timeouts: {TIMEOUTS}}}
-  breaks_again:    {{providers: [primary, breaker, plain], timeouts: {TIMEOUTS}}}
-  fortytwo:        {{providers: [p42, f42], timeouts: {TIMEOUTS}}}
+    v = await cf.start_vendors(fake_vendor, p42={"answer": "The answer is 42."},
+                               f42={"answer": "The answer is 42.", "continuation": "restart"})
+    cfg = tmp_path / "continuations.yaml"
+    cfg.write_text(cf.config(v, timeouts=TIMEOUTS, steps=f"  fortytwo: {{providers: [p42, f42], timeouts: {TIMEOUTS}}}", tail=f"""
 proxy: {{api_keys: [{KEY}]}}
-health: {{probe_interval_s: 0, consecutive_failures: 1000, failure_rate: 1.0, window: 1000, min_calls: 1000}}
-""")
+health: {{probe_interval_s: 0, consecutive_failures: 1000, failure_rate: 1.0, window: 1000, min_calls: 1000}}"""))
     proxy = await asyncio.to_thread(lambda: ProxyProcess(cfg).wait_ready())
     client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=KEY, max_retries=0, timeout=10)
     yield proxy, client, v

@@ -18,15 +18,13 @@ from hypothesis import strategies as st
 
 from crosswalk import Router, StreamInterrupted
 from crosswalk.policies.parse import parse_config
+from tests import continuation_fallbacks as cf
 from tests import fakevendor as fv
+from tests.continuation_fallbacks import ANSWER
 
-ANSWER = ("The refund for order 1234 is $42.99. It is paid back to the original card within five working days. "
-          "You get an email when it is sent.")
-PARAPHRASE = "Order 1234 will be refunded $42.99 to the card you paid with, within five working days."
-MSG = [{"role": "user", "content": "How much is the refund for order 1234?"}]
 EVENTS = 1 + len(ANSWER.split(" "))  # the role chunk and one per word
 TIMEOUTS = "{per_try_s: 0.5, ttft_s: 0.5, idle_s: 0.3, total_s: 10}"
-FALLBACKS = ("continues", "verbatim", "paraphrase", "repeats", "rejects_prefill", "breaks_again")
+FALLBACKS = tuple(cf.STEPS)
 BREAKS = {"cut": fv.cut, "malformed": fv.malformed,
           "error_event": lambda after: fv.error_event(after=after, payload={"error": {"message": "overloaded", "type": "server_error"}})}
 
@@ -45,46 +43,16 @@ class Stack:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     async def _start(self) -> dict[str, fv.FakeVendor]:
-        specs = {
-            "primary": {"answer": ANSWER}, "plain": {"answer": ANSWER},
-            "verbatim": {"answer": ANSWER, "continuation": "restart"}, "paraphrase": {"answer": PARAPHRASE},
-            "repeats": {"answer": ANSWER, "continuation": "repeat_tail"}, "liar": {"answer": ANSWER, "rejects_prefill": True},
-            "breaker": {"answer": ANSWER},
-        }
-        vendors = {n: await fv.FakeVendor(n, **kw).start() for n, kw in specs.items()}
-        vendors["breaker"].always(fv.cut(after=3))
-        return vendors
+        return await cf.start_vendors(lambda name, **options: fv.FakeVendor(name, **options).start())
 
     def _config(self) -> str:
-        v = self.vendors
-        lines = [f'  {n}: {{kind: openai, model: m-{n}, base_url: "{x.base_url}", vendor: {n}{", prefill: true" if n == "liar" else ""}}}'
-                 for n, x in v.items()]
-        return f"""
-providers:
-{chr(10).join(lines)}
-steps:
-  continues:       {{providers: [primary, plain], timeouts: {TIMEOUTS}}}
-  verbatim:        {{providers: [primary, verbatim], timeouts: {TIMEOUTS}}}
-  paraphrase:      {{providers: [primary, paraphrase], timeouts: {TIMEOUTS}}}
-  repeats:         {{providers: [primary, repeats], timeouts: {TIMEOUTS}}}
-  rejects_prefill: {{providers: [primary, liar], timeouts: {TIMEOUTS}}}
-  breaks_again:    {{providers: [primary, breaker, plain], timeouts: {TIMEOUTS}}}
-# Never ejected, never out of retry budget: every example is a recovery, whatever came before.
-health: {{probe_interval_s: 0, consecutive_failures: 1000000, failure_rate: 1.0, window: 1000000, min_calls: 1000000}}
-retry_budget: {{ratio: 1, min: 1000000}}
-"""
+        # Never ejected, never out of retry budget: every example is a recovery, whatever came before.
+        return cf.config(self.vendors, timeouts=TIMEOUTS, tail="""
+health: {probe_interval_s: 0, consecutive_failures: 1000000, failure_rate: 1.0, window: 1000000, min_calls: 1000000}
+retry_budget: {ratio: 1, min: 1000000}""")
 
     async def read(self, step: str) -> tuple[str, str | None, StreamInterrupted | None, Any]:
-        s = await self.router.acompletion(step=step, messages=MSG, stream=True)
-        text, finish, error = "", None, None
-        try:
-            async for chunk in s:
-                for choice in chunk.choices:
-                    text += choice.delta.content or ""
-                    finish = choice.finish_reason or finish
-        except StreamInterrupted as exc:
-            error = exc
-        return text, finish, error, s.crosswalk
+        return await cf.read(self.router, step)
 
     def close(self) -> None:
         async def stop() -> None:

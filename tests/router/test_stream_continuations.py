@@ -15,15 +15,12 @@ import pytest
 from crosswalk import Router, StreamInterrupted
 from crosswalk.policies.parse import parse_config
 from crosswalk.router.metrics import Metrics
+from tests import continuation_fallbacks as cf
 from tests import fakevendor as fv
+from tests.continuation_fallbacks import ANSWER, DELIVERED, MSG
 
-ANSWER = ("The refund for order 1234 is $42.99. It is paid back to the original card within five working days. "
-          "You get an email when it is sent.")
-PARAPHRASE = "Order 1234 will be refunded $42.99 to the card you paid with, within five working days."
-MSG = [{"role": "user", "content": "How much is the refund for order 1234?"}]
 TIMEOUTS = "{per_try_s: 0.5, ttft_s: 0.5, idle_s: 0.3, total_s: 10}"
-AFTER = 10  # events before the break: the role chunk and "The refund for order 1234 is $42.99. It is"
-DELIVERED = "The refund for order 1234 is $42.99. It is"
+AFTER = 10  # events before the break: the role chunk and DELIVERED
 BREAKS = {
     "cut": fv.cut(after=AFTER),
     "stall": fv.stall(after=AFTER),
@@ -44,34 +41,11 @@ FALLBACKS = {
 
 @pytest.fixture
 async def stack(fake_vendor):
-    v = {
-        "primary": await fake_vendor("primary", answer=ANSWER),
-        "plain": await fake_vendor("plain", answer=ANSWER),
-        "verbatim": await fake_vendor("verbatim", answer=ANSWER, continuation="restart"),
-        "paraphrase": await fake_vendor("paraphrase", answer=PARAPHRASE),
-        "repeats": await fake_vendor("repeats", answer=ANSWER, continuation="repeat_tail"),
-        "liar": await fake_vendor("liar", answer=ANSWER, rejects_prefill=True),
-        "breaker": (await fake_vendor("breaker", answer=ANSWER)).always(fv.cut(after=3)),
-        "p42": await fake_vendor("p42", answer="The answer is 42."),
-        "f42": await fake_vendor("f42", answer="The answer is 42.", continuation="restart"),
-    }
-    providers = "\n".join(f'  {n}: {{kind: openai, model: m-{n}, base_url: "{x.base_url}", vendor: {n}}}' for n, x in v.items()
-                          if n != "liar")
-    text = f"""
-providers:
-{providers}
-  liar: {{kind: openai, model: m-liar, base_url: "{v['liar'].base_url}", vendor: liar, prefill: true}}
-steps:
-  continues:       {{providers: [primary, plain], timeouts: {TIMEOUTS}}}
-  verbatim:        {{providers: [primary, verbatim], timeouts: {TIMEOUTS}}}
-  paraphrase:      {{providers: [primary, paraphrase], timeouts: {TIMEOUTS}}}
-  repeats:         {{providers: [primary, repeats], timeouts: {TIMEOUTS}}}
-  rejects_prefill: {{providers: [primary, liar], timeouts: {TIMEOUTS}}}
-  breaks_again:    {{providers: [primary, breaker, plain], timeouts: {TIMEOUTS}}}
+    v = await cf.start_vendors(fake_vendor, p42={"answer": "The answer is 42."},
+                               f42={"answer": "The answer is 42.", "continuation": "restart"})
+    text = cf.config(v, timeouts=TIMEOUTS, tail="health: {probe_interval_s: 0}", steps=f"""
   restart:         {{providers: [primary, verbatim], timeouts: {TIMEOUTS}, stream: {{resume: restart}}}}
-  fortytwo:        {{providers: [p42, f42], timeouts: {TIMEOUTS}}}
-health: {{probe_interval_s: 0}}
-"""
+  fortytwo:        {{providers: [p42, f42], timeouts: {TIMEOUTS}}}""")
     metrics = Metrics()
     router = Router(parse_config(text, env={}), rng=random.Random(0), metrics=metrics)
     yield router, metrics, v
@@ -80,18 +54,7 @@ health: {{probe_interval_s: 0}}
 
 async def read(router: Router, step: str, **extra: Any) -> tuple[str, str | None, StreamInterrupted | None, Any]:
     """The text received, the finish reason, the in-band error, the record."""
-    async def run() -> tuple[str, str | None, StreamInterrupted | None, Any]:
-        s = await router.acompletion(step=step, messages=MSG, stream=True, **extra)
-        text, finish, error = "", None, None
-        try:
-            async for chunk in s:
-                for choice in chunk.choices:
-                    text += choice.delta.content or ""
-                    finish = choice.finish_reason or finish
-        except StreamInterrupted as exc:
-            error = exc
-        return text, finish, error, s.crosswalk
-    return await asyncio.wait_for(run(), 20)
+    return await asyncio.wait_for(cf.read(router, step, **extra), 20)
 
 
 @pytest.mark.parametrize("fallback", FALLBACKS)
