@@ -15,15 +15,12 @@ tool_result (so a multi-turn conversation ends in text).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import deque
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakevendor import Behaviour, Call, FakeVendor, ok
-from tests.loopback import serve_loopback
+from tests.fakevendor import Behaviour, Call, ScriptedServer, ok
 
 
 def anthropic_error(type_: str, message: str, request_id: str = "req_011CFAKE") -> dict[str, Any]:
@@ -45,45 +42,21 @@ SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
 INVALID_400 = anthropic_error("invalid_request_error", "messages: roles must alternate between \"user\" and \"assistant\"")
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedServer):
     """An Anthropic Messages server on 127.0.0.1:<free port>; `base_url` has no /v1 (as
     the SDK's)."""
 
     def __init__(self, name: str, *, answer: str | None = None, tool_use: dict[str, Any] | None = None) -> None:
-        self.name = name
-        self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
+        super().__init__(name, answer=answer)
         self.tool_use = tool_use  # {"name", "input"}
-        self.calls: list[Call] = []
-        self.base_url = ""
-        self._queue: deque[Behaviour] = deque()
-        self._default = ok()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._seq = 0
-
-    script = FakeVendor.script
-    always = FakeVendor.always
-    _next = FakeVendor._next
-    _reset = staticmethod(FakeVendor._reset)
-    count = FakeVendor.count
 
     async def start(self) -> "FakeAnthropic":
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count)
-        self._runner, port = await serve_loopback(app, shutdown_timeout=0.5, handler_cancellation=True)
+        port = await self._serve(app)
         self.base_url = f"http://127.0.0.1:{port}"
         return self
-
-    async def stop(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def _request_id(self) -> str:
-        self._seq += 1
-        return f"req_{self.name}_{self._seq}"
 
     async def _count(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -15,60 +15,37 @@ Behaviours (tests/fakevendor.py): ok, error, hang, cut (after N events), error_e
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import deque
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakevendor import Behaviour, Call, FakeVendor, ok
-from tests.loopback import serve_loopback
+from tests.fakevendor import Behaviour, Call, ScriptedServer, ok
 
 SUMMARY = "The refund is the order total."
 
 
-class FakeResponses:
+class FakeResponses(ScriptedServer):
     """A Responses API server on 127.0.0.1:<free port>; `base_url` ends in /v1 (as the SDK's).
     `responses` holds every Response it answered, as sent."""
 
     def __init__(self, name: str, *, answer: str | None = None, tool_call: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
+        super().__init__(name, answer=answer)
         self.tool_call = tool_call  # {"name", "arguments"}
-        self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
-        self.base_url = ""
-        self._queue: deque[Behaviour] = deque()
-        self._default = ok()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._seq = 0
-
-    script = FakeVendor.script
-    always = FakeVendor.always
-    _next = FakeVendor._next
-    count = FakeVendor.count
 
     async def start(self) -> "FakeResponses":
         app = web.Application()
         app.router.add_post("/v1/responses", self._responses)
-        self._runner, port = await serve_loopback(app, shutdown_timeout=0.5, handler_cancellation=True)
+        port = await self._serve(app)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
-
-    async def stop(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         call = Call(request.path, dict(request.headers), body)
         self.calls.append(call)
-        self._seq += 1
-        headers = {"x-request-id": f"req_{self.name}_{self._seq}"}
+        headers = {"x-request-id": self._request_id()}
         b = self._next()
         if b.kind == "error":
             return web.json_response(b.payload, status=b.status, headers={**headers, **b.headers})

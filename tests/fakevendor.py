@@ -22,7 +22,7 @@ import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Self
 
 from aiohttp import web
 
@@ -305,7 +305,77 @@ class Call:
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
 
-class FakeVendor:
+class ScriptedServer:
+    """What every fake vendor shares (OpenAI's, Anthropic's Messages, the Responses API): an
+    answer, the calls received, behaviours scripted per call, a loopback server started on
+    a free port and stopped with every hanging or stalled handler released."""
+
+    def __init__(self, name: str, *, answer: str | None = None) -> None:
+        self.name = name
+        self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
+        self.calls: list[Call] = []
+        self.base_url = ""
+        self._queue: deque[Behaviour] = deque()
+        self._default = ok()
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._seq = 0
+
+    # -- scripting ----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """How many calls reached the vendor."""
+        return len(self.calls)
+
+    def script(self, *behaviours: Behaviour) -> Self:
+        """The next calls get these behaviours, in order; later calls get the default."""
+        self._queue.extend(behaviours)
+        return self
+
+    def always(self, behaviour: Behaviour) -> Self:
+        """Every call (after the scripted ones) gets `behaviour`."""
+        self._default = behaviour
+        return self
+
+    def _next(self) -> Behaviour:
+        return self._queue.popleft() if self._queue else self._default
+
+    def _request_id(self) -> str:
+        self._seq += 1
+        return f"req_{self.name}_{self._seq}"
+
+    @staticmethod
+    def _reset(request: web.Request) -> None:
+        """Abort the connection with an RST, as a crashed proxy or load balancer does."""
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def _serve(self, app: web.Application, *, tls: ssl.SSLContext | None = None) -> int:
+        """Serve `app` on a free loopback port; a client that hangs up cancels the handler
+        (handler_cancellation), as at a real vendor."""
+        self._runner, port = await serve_loopback(app, ssl_context=tls, shutdown_timeout=0.5, handler_cancellation=True)
+        return port
+
+    async def stop(self) -> None:
+        """Release every hanging or stalled handler, then shut the server down."""
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class FakeVendor(ScriptedServer):
     """An OpenAI-compatible server on 127.0.0.1:<free port>. `base_url` ends in /v1."""
 
     def __init__(self, name: str, *, answer: str | None = None, tls: ssl.SSLContext | None = None,
@@ -322,45 +392,17 @@ class FakeVendor:
         as a tool-using model does (tests/agent_vendor.py): call a tool when tools are
         offered, answer the tool's result after it, fit a json_schema response_format;
         streamed and not."""
-        self.name = name
+        super().__init__(name, answer=answer)
         self.agent = agent
         self._tls = tls  # serve https (base_url https://localhost:PORT/v1) with this server context
-        self.answer = answer if answer is not None else f"Answer from {name}: the refund is $42.99."
         self.rejects_prefill = rejects_prefill
         self.tool_call = tool_call
         self.continuation = continuation
-        self.calls: list[Call] = []
-        self.base_url = ""
-        self._queue: deque[Behaviour] = deque()
-        self._default = ok()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._seq = 0
         self.extra: dict[str, Any] = {}  # fields added to every completion and chunk
         self.last_request_id: str | None = None  # the x-request-id of the last answer sent
 
     def __repr__(self) -> str:
         return f"FakeVendor({self.name!r}, {self.base_url!r}, calls={self.count})"
-
-    # -- scripting ----------------------------------------------------------------------
-
-    @property
-    def count(self) -> int:
-        """How many calls reached the vendor."""
-        return len(self.calls)
-
-    def script(self, *behaviours: Behaviour) -> "FakeVendor":
-        """The next calls get these behaviours, in order; later calls get the default."""
-        self._queue.extend(behaviours)
-        return self
-
-    def always(self, behaviour: Behaviour) -> "FakeVendor":
-        """Every call (after the scripted ones) gets `behaviour`."""
-        self._default = behaviour
-        return self
-
-    def _next(self) -> Behaviour:
-        return self._queue.popleft() if self._queue else self._default
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -368,17 +410,9 @@ class FakeVendor:
         app = web.Application(client_max_size=64 << 20)  # api.openai.com takes bodies far past aiohttp's 1 MiB default
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._chat)  # the same faults; `_answer` tells them apart
-        # handler_cancellation: a client that hangs up stops the work, as at a real vendor.
-        self._runner, port = await serve_loopback(app, ssl_context=self._tls, shutdown_timeout=0.5, handler_cancellation=True)
+        port = await self._serve(app, tls=self._tls)
         self.base_url = f"https://localhost:{port}/v1" if self._tls is not None else f"http://127.0.0.1:{port}/v1"
         return self
-
-    async def stop(self) -> None:
-        """Release every hanging or stalled handler, then shut the server down."""
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- answering ----------------------------------------------------------------------
 
@@ -416,10 +450,6 @@ class FakeVendor:
         if call.stream:
             return await self._stream(request, b, model, body)
         return await self._complete(request, b, model, body)
-
-    def _request_id(self) -> str:
-        self._seq += 1
-        return f"req_{self.name}_{self._seq}"
 
     def _completion(self, model: str, body: Any = None) -> dict[str, Any]:
         message = {"role": "assistant", "content": self.answer, "refusal": None, "annotations": []}
@@ -584,16 +614,3 @@ class FakeVendor:
             except TimeoutError:
                 pass
 
-    @staticmethod
-    def _reset(request: web.Request) -> None:
-        """Abort the connection with an RST, as a crashed proxy or load balancer does."""
-        transport = request.transport
-        if transport is None:
-            return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-        transport.abort()
