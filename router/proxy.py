@@ -319,7 +319,8 @@ async def _stream(request: web.Request, runtime: Runtime, step: str, body: dict[
                 data = encoder.chunk(chunk)
                 if data:
                     await out.add(data)
-            _hide_recovery(record, _hosts(request))  # the resumed stream's note says how, not where
+            if record.recovery is not None:  # the resumed stream's note says how, not where
+                _hide_recovery(record, _hosts(request))
             await out.close(await encoder.tail(record))
         except CrosswalkError as err:
             # Past the commit point: an in-band error event, so no client can take the

@@ -39,6 +39,9 @@ class RecentDecisions:
 
     def add(self, record: DecisionRecord, error: CrosswalkError | None) -> None:
         """Keep `record` if something happened to it worth an operator's look."""
+        if (error is None and len(record.attempts) < 2 and record.recovery is None and record.agreement is None
+                and not record.validation):
+            return  # the usual request (one attempt, answered, nothing flagged): nothing to show, at once
         what = _what(record, error)
         if what:
             trail = ",".join(a.short() for a in record.attempts)
