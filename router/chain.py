@@ -21,7 +21,6 @@ runtime (router/runtime.py) picks which of the two serves a step.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 from contextlib import aclosing
@@ -35,7 +34,8 @@ from crosswalk.providers.base import REQUEST_ID, ChatRequest, Native, Provider, 
 from crosswalk.providers.errors import ProviderError, ProviderTimeout, StreamBroken
 from crosswalk.router import logs
 from crosswalk.router.attempts import StepRun
-from crosswalk.router.errors import CrosswalkError, DeadlineExceeded, NoEligibleProvider
+from crosswalk.router.dialect_fit import DialectFit, note_dialect
+from crosswalk.router.errors import CrosswalkError, DeadlineExceeded
 from crosswalk.router.hedge import Race, first_answer
 from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.resume import Readers, Resumer
@@ -65,50 +65,15 @@ class FailoverChain:
         self.providers = providers
         self.observer = observer
         self.prefill_refusals = prefill_refusals if prefill_refusals is not None else PrefillRefusals()
+        self.fit = DialectFit(providers)  # which provider can carry a request of another dialect
 
     def _done(self, run: StepRun, error: CrosswalkError | None) -> None:
         record = run.record
         if record.provider is not None and record.served is None:
-            self._note_served(run, record.provider)
+            self.fit.note_served(run.record, run.request, record.provider)
         if self.observer is not None:
             self.observer.request_done(record, error)
         logs.decision(record, error)
-
-    def _note_served(self, run: StepRun, provider: str) -> None:
-        """Record how `provider` serves the request: natively in the caller's dialect or
-        translated, and what the translation leaves out (`dropped`)."""
-        request = run.request
-        native = request.native if request is not None else None
-        if native is not None:
-            run.record.served = "native" if self.speaks(provider, native.dialect) else "translated"
-            if run.record.served == "translated":
-                run.record.dropped = native.dropped
-        elif self.dialect(provider) != "chat" and request is not None:  # a Chat caller, served by a provider of another dialect
-            untranslated = getattr(self.providers[provider], "untranslated", None)
-            run.record.dropped = untranslated(request.body) if untranslated is not None else ()
-
-    def dialect(self, provider: str) -> str:
-        """The API dialect `provider` speaks natively ("chat" unless it says otherwise)."""
-        return getattr(self.providers.get(provider), "dialect", "chat")
-
-    def speaks(self, provider: str, dialect: str) -> bool:
-        """Whether `provider` serves `dialect` natively: its own, or one it declares besides
-        (an OpenAI provider with `responses: true` serves Chat and the Responses API)."""
-        adapter = self.providers.get(provider)
-        return getattr(adapter, "dialect", "chat") == dialect or dialect in getattr(adapter, "native_dialects", ())
-
-    def for_request(self, step: StepConf, native: Native | None) -> tuple[StepConf, dict[str, str]]:
-        """`step` narrowed to the providers that can carry what the caller's request needs
-        (a thinking signature, a beta: only its own dialect's providers can), and why each
-        other one cannot; `NoEligibleProvider` when none can."""
-        if native is None or not native.needs:
-            return step, {}
-        why = f"cannot carry {', '.join(native.needs)} (only a provider speaking {native.dialect} can)"
-        ineligible = {n: why for n in step.providers if not self.speaks(n, native.dialect)}
-        if len(ineligible) == len(step.providers):
-            rows = "; ".join(f"{n}: blocked ({r})" for n, r in ineligible.items())
-            raise NoEligibleProvider(f"step '{step.name}': no eligible provider: {rows}", step=step.name, retryable=False)
-        return dataclasses.replace(step, providers=tuple(n for n in step.providers if n not in ineligible)), ineligible
 
     def candidates(self, step: StepConf) -> list[ProviderConf]:
         """The providers `step` may use now, best first (what a verification panel is drawn from)."""
@@ -123,10 +88,10 @@ class FailoverChain:
         member runs a narrowed copy of its step and is observed as part of the whole).
         `native`: the caller's own request when it spoke another dialect than Chat.
         `record_out` gets the record at once (a cancelled caller still learns what was done)."""
-        step, ineligible = self.for_request(step, native)
+        step, ineligible = self.fit.narrow(step, native)
         request = ChatRequest(body, native)
         run = StepRun(self.state, step, request=request)
-        _note_dialect(run.record, native, ineligible)
+        note_dialect(run.record, native, ineligible)
         if record_out is not None:
             record_out.append(run.record)
         try:
@@ -191,10 +156,10 @@ class FailoverChain:
                      native: Native | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run a streaming request for `step`, yielding chunk dicts. The decision record is
         appended to `record_out` at once and filled in as attempts happen."""
-        step, ineligible = self.for_request(step, native)
+        step, ineligible = self.fit.narrow(step, native)
         request = ChatRequest({**body, "stream": True}, native)
         run = StepRun(self.state, step, kind="ttft", request=request)
-        _note_dialect(run.record, native, ineligible)
+        note_dialect(run.record, native, ineligible)
         if record_out is not None:
             record_out.append(run.record)
         try:
@@ -238,7 +203,7 @@ class FailoverChain:
                 await _close(upstream)
                 raise
             run.committed(choice, started, request_id=_first_request_id(held))
-            self._note_served(run, choice.provider)  # before the headers leave
+            self.fit.note_served(run.record, run.request, choice.provider)  # before the headers leave
             async with aclosing(self._after_commit(run, choice, upstream, held, started)) as chunks:
                 async for chunk in chunks:
                     yield chunk
@@ -256,7 +221,7 @@ class FailoverChain:
             run.record.validation += flagged
         assert winner.upstream is not None
         run.committed(winner.choice, winner.started, request_id=_first_request_id(held))
-        self._note_served(run, winner.choice.provider)
+        self.fit.note_served(run.record, run.request, winner.choice.provider)
         async with aclosing(self._after_commit(run, winner.choice, winner.upstream, held, winner.started, hedge=winner.hedge)) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -376,12 +341,6 @@ def _request_id(result: Any) -> str | None:
 def _first_request_id(held: list[dict[str, Any]]) -> str | None:
     """The vendor's request id off a stream's first chunk (taken out: it is not the caller's)."""
     return held[0].pop(REQUEST_ID, None) if held else None
-
-
-def _note_dialect(record: DecisionRecord, native: Native | None, ineligible: dict[str, str]) -> None:
-    if native is not None:
-        record.dialect = native.dialect
-        record.ineligible = ineligible
 
 
 def _hold(run: StepRun) -> float:

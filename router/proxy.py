@@ -243,7 +243,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
             step = runtime.step(turn.step)
         except UnknownStep as err:
             return crosswalk_error(err)
-        if step.verify is not None or not any(runtime.chain.speaks(name, "responses") for name in step.providers):
+        if step.verify is not None or not any(runtime.chain.fit.speaks(name, "responses") for name in step.providers):
             raise turn.unservable(step.name, verified=step.verify is not None)
 
     async def render(result: dict[str, Any], record: DecisionRecord) -> dict[str, Any]:

@@ -106,7 +106,7 @@ class Runtime:
         flags = self.seams.check(config, conf, run, body)
         try:
             if conf.verify is not None:
-                result, record = await self.verifier.complete(self.chain.for_request(conf, native)[0], body)
+                result, record = await self.verifier.complete(self.chain.fit.narrow(conf, native)[0], body)
             else:
                 result, record = await self.chain.complete(conf, body, native=native)
         except CrosswalkError as error:  # a flagged seam stays on the error's record
@@ -127,7 +127,7 @@ class Runtime:
         flags = self.seams.check(config, conf, run, body)
         records = records if records is not None else []
         if conf.verify is not None:
-            conf = self.chain.for_request(conf, native)[0]
+            conf = self.chain.fit.narrow(conf, native)[0]
             plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
             result, record = await self.verifier.complete(conf, plain)
             record.run, record.seams = run, flags
