@@ -1,5 +1,6 @@
 """The sidecar's HTTP front door against nginx (issue 20), side by side in one run: nginx
-pass-through, a bare aiohttp pass-through (the Python floor), Crosswalk from this tree and
+pass-through, a bare aiohttp pass-through, the floor of a Python proxy (floor.py: httptools and
+Crosswalk's own upstream client with no logic, on asyncio's loop and on uvloop), Crosswalk from this tree and
 Crosswalk at a baseline commit built side by side (CROSSWALK_BENCH_BASELINE, default the
 previous commit, HEAD~1).
 
@@ -112,18 +113,26 @@ def test_front_door_vs_nginx(upstream_url, tmp_path):
         fast = [free_port(), free_port()]
         procs.append(nginx.fast_upstream(tmp_path / "nginx-upstream", fast))
         ng_port, ng_stream_port = free_port(), free_port()
+        upstream_host = upstream_url.split("//")[1].split("/")[0]
         ng = nginx.pass_through(tmp_path / "nginx-proxy", port=ng_port, ranked=[f"127.0.0.1:{p}" for p in fast],
-                                stream_port=ng_stream_port, stream_upstream=upstream_url.split("//")[1].split("/")[0])
+                                stream_port=ng_stream_port, stream_upstream=upstream_host)
         procs.append(ng)
         pt_port, pt_stream_port = free_port(), free_port()
         procs.append(subprocess.Popen(pinned([sys.executable, str(HERE / "passthrough.py"), str(pt_port), f"http://127.0.0.1:{fast[0]}/v1"], 1)))
         pt_stream = subprocess.Popen(pinned([sys.executable, str(HERE / "passthrough.py"), str(pt_stream_port), upstream_url], 1))
         procs.append(pt_stream)
+        floors = {}  # name: (port, stream port, the stream port's process)
+        for loop_kind in ("uvloop", "asyncio"):
+            port, stream_port = free_port(), free_port()
+            procs.append(subprocess.Popen(pinned([sys.executable, str(HERE / "floor.py"), str(port), f"http://127.0.0.1:{fast[0]}/v1", loop_kind], 1)))
+            stream = subprocess.Popen(pinned([sys.executable, str(HERE / "floor.py"), str(stream_port), upstream_url, loop_kind], 1))
+            procs.append(stream)
+            floors[f"Python floor, httptools on {loop_kind}"] = (port, stream_port, stream)
         cfg = _config(tmp_path, fast, upstream_url)
         cw, cw_url = _crosswalk(cfg, source_tree(None, tmp_path / "this"))
         base, base_url = _crosswalk(cfg, source_tree(baseline, tmp_path / "baseline"))
         procs += [cw, base]
-        for port in (ng_port, pt_port, pt_stream_port):
+        for port in (ng_port, pt_port, pt_stream_port, *(p for floor in floors.values() for p in floor[:2])):
             wait_http(f"http://127.0.0.1:{port}/v1/chat/completions")
         # name: (pid for CPU, req/s url and model, stream url and model)
         targets = {
@@ -131,6 +140,8 @@ def test_front_door_vs_nginx(upstream_url, tmp_path):
                                    f"http://127.0.0.1:{ng_stream_port}", "bench-model"),
             "bare aiohttp pass-through": (pt_stream.pid, f"http://127.0.0.1:{pt_port}", "bench-model",
                                           f"http://127.0.0.1:{pt_stream_port}", "bench-model"),
+            **{name: (stream.pid, f"http://127.0.0.1:{port}", "bench-model", f"http://127.0.0.1:{stream_port}", "bench-model")
+               for name, (port, stream_port, stream) in floors.items()},
             "crosswalk, this tree": (cw.pid, cw_url, "ranked", cw_url, "long"),
             f"crosswalk at {baseline}": (base.pid, base_url, "ranked", base_url, "long"),
         }
