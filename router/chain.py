@@ -37,6 +37,7 @@ from crosswalk.router.attempts import StepRun
 from crosswalk.router.dialect_fit import DialectFit, note_dialect
 from crosswalk.router.errors import CrosswalkError, DeadlineExceeded
 from crosswalk.router.hedge import Race, first_answer
+from crosswalk.router.idle_watch import IdleWatch
 from crosswalk.router.records import DecisionRecord, usage_of
 from crosswalk.router.resume import Readers, Resumer
 from crosswalk.router.state import RouterState
@@ -241,6 +242,7 @@ class FailoverChain:
         idle = run.step.timeouts.idle_s
         sent = held  # what the caller received: a broken stream is resumed from it
         deliver = sent.append
+        watch = IdleWatch()
         try:
             if self.observer is not None:
                 self.observer.first_token(run.step.name, run.clock.now() - run.started)
@@ -252,7 +254,7 @@ class FailoverChain:
             while True:
                 wait = min(idle, run.remaining())
                 try:
-                    chunk = await _next_chunk(upstream, wait, name, "idle")
+                    chunk = await _next_chunk(upstream, wait, name, "idle", watch)
                 except StopAsyncIteration:
                     break
                 self._name_model(chunk, name)
@@ -269,6 +271,7 @@ class FailoverChain:
             run.succeeded(choice, started, hedge=hedge)
             return
         finally:
+            watch.close()
             await _close(upstream)
         cls = run.failed(choice, broke, started, hedge=hedge)
         if run.remaining() <= 0:
@@ -372,10 +375,15 @@ async def _to_commit(run: StepRun, upstream: AsyncIterator[dict[str, Any]], prov
     return held
 
 
-async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, provider: str, phase: str) -> dict[str, Any]:
+async def _next_chunk(upstream: AsyncIterator[dict[str, Any]], wait: float, provider: str, phase: str,
+                      watch: IdleWatch | None = None) -> dict[str, Any]:
+    """The stream's next chunk within `wait` seconds; `watch`: a committed stream's one timer
+    (router/idle_watch.py), else a timer for this wait alone."""
     if wait <= 0:
         raise _timeout(provider, phase, 0.0)
     try:
+        if watch is not None:
+            return await watch.next(upstream, wait)
         return await _within(anext(upstream), wait)  # a bare timer: asyncio.timeout cost ~2 us a chunk
     except TimeoutError:
         raise _timeout(provider, phase, wait) from None
