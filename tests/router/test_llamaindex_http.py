@@ -2,8 +2,7 @@
 with `is_chat_model=True`, against a real `crosswalk serve` over loopback fake vendors,
 failover included. LlamaIndex needs openai<3 and the test environment has openai 3 (the
 Agents SDK, pydantic-ai), so the client runs in the side environment `make test` builds
-(.venv/llamaindex, tests/llamaindex-requirements.txt): tests/router/llamaindex_client.py,
-in a subprocess whose proxy settings send anything not on loopback to a closed port."""
+(tests/side_env.py): tests/router/llamaindex_client.py in a subprocess."""
 
 from __future__ import annotations
 
@@ -17,31 +16,17 @@ import pytest
 
 from tests.fakevendor import error
 from tests.router.proxy_harness import ProxyProcess
+from tests.side_env import OFFLINE, side_python
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "llamaindex-key-0123456789"
 UNAVAILABLE = {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}
-# `make test` names the side environment's python; run by hand, pytest looks where make puts it.
-PYTHON = Path(os.environ.get("LLAMAINDEX_PYTHON") or ROOT / ".venv" / "llamaindex" / "bin" / "python")
-# Anything LlamaIndex would fetch (tiktoken's encodings, say) goes to a port nothing listens on.
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost"}
-
-
-def side_python() -> Path:
-    """The side environment's python; skips when it was never built (pytest run by hand),
-    fails when `make test` named one that is not there."""
-    if not PYTHON.exists():
-        if "LLAMAINDEX_PYTHON" in os.environ:
-            pytest.fail(f"LLAMAINDEX_PYTHON={PYTHON} does not exist")
-        pytest.skip(f"the LlamaIndex side environment {PYTHON.parent.parent} is not built "
-                    "(LlamaIndex needs openai<3, .venv has openai 3): `make test` builds it")
-    return PYTHON
 
 
 async def run_side(*args: str) -> dict[str, Any]:
     """Runs `args` with the side environment's python; its last stdout line, as JSON."""
     proc = await asyncio.create_subprocess_exec(  # async: the fake vendors answer on this loop
-        str(side_python()), *args, cwd=ROOT, env={**os.environ, **OFFLINE},
+        str(side_python("llamaindex")), *args, cwd=ROOT, env={**os.environ, **OFFLINE},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, f"{out.decode()}\n{err.decode()}"
@@ -49,8 +34,9 @@ async def run_side(*args: str) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.xdist_group("llamaindex")  # with the docs' LlamaIndex sample: the side env's modules compile once
 async def test_openai_like_completes_streams_chats_and_fails_over(fake_vendor: Any, tmp_path: Path) -> None:
-    side_python()
+    side_python("llamaindex")
     primary, down, secondary = [await fake_vendor(name) for name in ("primary", "down", "secondary")]
     down.always(error(503, UNAVAILABLE))
     cfg = tmp_path / "llamaindex.yaml"
