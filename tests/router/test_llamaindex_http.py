@@ -36,7 +36,7 @@ async def run_side(*args: str) -> dict[str, Any]:
 @pytest.mark.timeout(90)
 @pytest.mark.xdist_group("llamaindex")  # with the docs' LlamaIndex sample: the side env's modules compile once
 async def test_openai_like_completes_streams_chats_and_fails_over(fake_vendor: Any, tmp_path: Path) -> None:
-    side_python("llamaindex")
+    side_python("llamaindex")  # skips before anything starts when the side env was never built
     primary, down, secondary = [await fake_vendor(name) for name in ("primary", "down", "secondary")]
     down.always(error(503, UNAVAILABLE))
     cfg = tmp_path / "llamaindex.yaml"
@@ -50,12 +50,12 @@ async def test_openai_like_completes_streams_chats_and_fails_over(fake_vendor: A
     finally:
         await asyncio.to_thread(proxy.stop)
     assert got["openai"].startswith("2.") and got["is_chat_model"] is False  # LlamaIndex's own, its defaults
-    answer = primary.answer
+    answer = "Answer from primary: the refund is $42.99."
     assert got["complete"] == answer
     assert "".join(got["stream_complete"]) == answer and len(got["stream_complete"]) > 1  # really streamed
     assert got["chat"] == answer
     assert "".join(got["stream_chat"]) == answer and len(got["stream_chat"]) > 1
-    assert got["fallback_complete"] == got["fallback_stream_complete"] == secondary.answer == "Answer from secondary: the refund is $42.99."
+    assert got["fallback_complete"] == got["fallback_stream_complete"] == "Answer from secondary: the refund is $42.99."
     assert got["requests"] == [f"POST /v1/{path} 200" for path in ("completions",) * 2 + ("chat/completions",) * 2 + ("completions",) * 2]
     assert down.count >= 1 and {c.path for c in down.calls} == {"/v1/chat/completions"}
     # what the vendor got: /v1/completions translated (the prompt as one user message), chat as it was
