@@ -26,16 +26,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-compile -e '.[test]'
 	@touch $(STAMP)
 
+# LlamaIndex's OpenAI LLMs need openai<3, .venv has openai 3 (the Agents SDK, pydantic-ai), so
+# tests/router/test_llamaindex_http.py runs LlamaIndex in a side venv: an overlay whose .pth adds
+# .venv's site-packages (its .pth files too) after its own, so pip installs only the pinned set
+# and what .venv lacks. pip never touches .venv: it does not uninstall outside its environment
+# ("Not uninstalling openai ... outside environment"), it installs openai 2 beside, which shadows.
+LLAMAINDEX := $(VENV)/llamaindex
+LLAMAINDEX_STAMP := $(LLAMAINDEX)/.installed-stamp
+
+$(LLAMAINDEX_STAMP): tests/llamaindex-requirements.txt $(STAMP)
+	@rm -rf $(LLAMAINDEX)
+	$(BIN)/python -m venv --without-pip $(LLAMAINDEX)
+	@echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+		> "$$($(LLAMAINDEX)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/zz_venv.pth"
+	@# --no-warn-conflicts: .venv's openai-agents "requires openai>=3", which is true in .venv
+	$(LLAMAINDEX)/bin/python -m pip install -q --no-compile --no-warn-conflicts -r tests/llamaindex-requirements.txt
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/crosswalk demo
 
 # Two pytest workers (the machine's two cores): most tests wait on real processes and sockets.
 # loadgroup: tests marked with one xdist_group share a worker (the local model loads once).
-test: $(STAMP)
+test: $(STAMP) $(LLAMAINDEX_STAMP)
 	@# redis-server for shared state; chromium and its driver for the operator page's browser test
 	@command -v redis-server >/dev/null && command -v openssl >/dev/null && command -v chromedriver >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server openssl chromium chromium-driver >/dev/null; }
 	@$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	LLAMAINDEX_PYTHON=$(abspath $(LLAMAINDEX))/bin/python $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	@# wrk drives the load; nginx (Debian's, started by tests/perf/test_front_door.py itself on

@@ -11,7 +11,9 @@
   written; each `crosswalk ...` line of a ```bash block (servers, commands that need a
   running proxy) is parsed by the CLI's own parser, so an option the CLI lacks fails. A
   block that cannot run here says why in an HTML comment right above it
-  (`<!-- not run: ... -->`), and the test reports it as skipped with that reason.
+  (`<!-- not run: ... -->`), and the test reports it as skipped with that reason; a python
+  block whose library cannot share the test environment names the side environment it runs
+  in (`<!-- run in: llamaindex ... -->`, tests/side_env.py).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import pytest
 import yaml
 
 from tests.router.proxy_harness import ProxyProcess
+from tests.side_env import OFFLINE, SIDE_ENVS, side_python
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -35,8 +38,17 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "
        "ANTHROPIC_API_KEY": "sk-ant-docs-sample-0123456789", "CROSSWALK_API_KEYS": "", "NO_MKDOCS_2_WARNING": "1"}
 
 
+class Sample(NamedTuple):
+    """A fenced block: its text, why it is not run (None: it is), the side environment it
+    runs in (None: this one)."""
+
+    body: str
+    skip: str | None
+    side_env: str | None
+
+
 def samples(lang: str) -> Iterator[Any]:
-    """(page:line, body, reason-not-run) for each fenced block of `lang` in the docs."""
+    """A Sample, with id page:line, for each fenced block of `lang` in the docs."""
     for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text()
         for match in FENCE.finditer(text):
@@ -44,11 +56,15 @@ def samples(lang: str) -> Iterator[Any]:
                 continue
             line = text.count("\n", 0, match.start("lang")) + 1
             skip = re.match(r"<!--\s*not run:\s*(.+?)\s*-->", match["before"])
-            yield pytest.param(match["body"], skip[1] if skip else None, id=f"{page.relative_to(ROOT)}:{line}")
+            side = re.match(r"<!--\s*run in:\s*(\S+)", match["before"])
+            assert side is None or side[1] in SIDE_ENVS, f"{page}:{line} names no side environment of tests/side_env.py"
+            marks = [pytest.mark.xdist_group(side[1])] if side else []  # with that environment's own tests
+            yield pytest.param(Sample(match["body"], skip[1] if skip else None, side[1] if side else None),
+                               id=f"{page.relative_to(ROOT)}:{line}", marks=marks)
 
 
-def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120, **kwargs)
+def _run(args: list[str], *, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
 
 
 def test_the_site_builds_strict_with_no_warnings(tmp_path: Path) -> None:
@@ -100,13 +116,14 @@ def default_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPro
         proc.stop()
 
 
-@pytest.mark.parametrize("body,skip", list(samples("python")))
-def test_python_samples_run(body: str, skip: str | None, default_proxy: ProxyProcess, tmp_path: Path) -> None:
-    if skip:
-        pytest.skip(skip)
+@pytest.mark.parametrize("sample", list(samples("python")))
+def test_python_samples_run(sample: Sample, default_proxy: ProxyProcess, tmp_path: Path) -> None:
+    if sample.skip:
+        pytest.skip(sample.skip)
+    python = side_python(sample.side_env) if sample.side_env else Path(sys.executable)
     script = tmp_path / "sample.py"
-    script.write_text(body.replace("127.0.0.1:8080", f"127.0.0.1:{default_proxy.port}"))
-    ran = _run([sys.executable, str(script)])
+    script.write_text(sample.body.replace("127.0.0.1:8080", f"127.0.0.1:{default_proxy.port}"))
+    ran = _run([str(python), str(script)], env={**ENV, **OFFLINE} if sample.side_env else ENV)
     assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}"
 
 
@@ -116,13 +133,13 @@ def _merge(base: Any, part: Any) -> Any:
     return part
 
 
-@pytest.mark.parametrize("body,skip", list(samples("yaml")))
-def test_yaml_samples_pass_crosswalk_check(body: str, skip: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if skip:
-        pytest.skip(skip)
-    sample = yaml.safe_load(body)
-    assert isinstance(sample, dict), "a config sample is a mapping"
-    whole = sample if "providers" in sample and "steps" in sample else _merge(yaml.safe_load((ROOT / "config" / "default.yaml").read_text()), sample)
+@pytest.mark.parametrize("sample", list(samples("yaml")))
+def test_yaml_samples_pass_crosswalk_check(sample: Sample, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if sample.skip:
+        pytest.skip(sample.skip)
+    config = yaml.safe_load(sample.body)
+    assert isinstance(config, dict), "a config sample is a mapping"
+    whole = config if "providers" in config and "steps" in config else _merge(yaml.safe_load((ROOT / "config" / "default.yaml").read_text()), config)
     path = tmp_path / "sample.yaml"
     path.write_text(yaml.safe_dump(whole))
     from crosswalk.router.cli import main
@@ -133,26 +150,26 @@ def test_yaml_samples_pass_crosswalk_check(body: str, skip: str | None, tmp_path
         assert main(["check", str(path)]) == 0, capsys.readouterr()
 
 
-@pytest.mark.parametrize("body,skip", list(samples("console")))
-def test_console_samples_run(body: str, skip: str | None) -> None:
-    if skip:
-        pytest.skip(skip)
-    commands = [line[2:] for line in body.splitlines() if line.startswith("$ crosswalk ")]
+@pytest.mark.parametrize("sample", list(samples("console")))
+def test_console_samples_run(sample: Sample) -> None:
+    if sample.skip:
+        pytest.skip(sample.skip)
+    commands = [line[2:] for line in sample.body.splitlines() if line.startswith("$ crosswalk ")]
     assert commands, "a console sample shows at least one `$ crosswalk ...` line"
     for command in commands:
         ran = _run([sys.executable, "-m", "crosswalk.router.cli", *command.split()[1:]])
         assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
 
 
-@pytest.mark.parametrize("body,skip", list(samples("bash")))
-def test_bash_samples_name_only_options_the_cli_has(body: str, skip: str | None) -> None:
-    if skip:
-        pytest.skip(skip)
+@pytest.mark.parametrize("sample", list(samples("bash")))
+def test_bash_samples_name_only_options_the_cli_has(sample: Sample) -> None:
+    if sample.skip:
+        pytest.skip(sample.skip)
     import shlex
 
     from crosswalk.router.cli import parser
 
-    lines = [line.split("#", 1)[0].strip() for line in body.replace("\\\n", " ").splitlines()]
+    lines = [line.split("#", 1)[0].strip() for line in sample.body.replace("\\\n", " ").splitlines()]
     commands = [shlex.split(line) for line in lines if line]
     crosswalk = []
     for words in commands:
