@@ -44,23 +44,26 @@ async def relay(resp: _Body, convert: Callable[[Any], dict[str, Any] | None], *,
         resp.close()
 
 
-async def iter_sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[str | object]:
-    """Yield each event's data (multi-line data joined by newlines), and `DONE` for
-    `data: [DONE]`. Comments, `event:`, `id:` and `retry:` fields are skipped."""
-    data: list[str] = []
+async def iter_sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes | object]:
+    """Yield each event's data as bytes (multi-line data joined by newlines), and `DONE`
+    for `data: [DONE]`. Comments, `event:`, `id:` and `retry:` fields are skipped. Bytes,
+    not text: the JSON parser takes them as they are (no decode and re-encode per event),
+    and data that is not UTF-8 fails it as a malformed event instead of being patched
+    with replacement characters and delivered as if whole."""
+    data: list[bytes] = []
     async for raw in lines:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        line = raw.rstrip(b"\r\n")
         if not line:
             if data:
-                payload = "\n".join(data)
+                payload = data[0] if len(data) == 1 else b"\n".join(data)
                 data = []
-                if payload.strip() == "[DONE]":
+                if payload.strip() == b"[DONE]":
                     yield DONE
                     return
                 yield payload
             continue
-        if line.startswith("data:"):
-            data.append(line[6:] if line[5:6] == " " else line[5:])
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
     if data:  # the last event lacked its blank line; still deliver it
-        payload = "\n".join(data)
-        yield DONE if payload.strip() == "[DONE]" else payload
+        payload = b"\n".join(data)
+        yield DONE if payload.strip() == b"[DONE]" else payload

@@ -470,6 +470,20 @@ async def test_malformed_stream_chunk_is_stream_broken(upstream):
     assert classify(info.value).failure_class is F.STREAM_BROKEN
 
 
+async def test_a_chunk_that_is_not_utf8_is_malformed_not_patched(upstream):
+    """Not delivered with replacement characters as if whole: a broken stream (resumed elsewhere)."""
+    good = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+    upstream.stream([f"data: {json.dumps(good)}\n\n".encode(), b'data: {"id": "c1", "choices": [{"index": 0, "delta": {"content": "\xff\xfe"}}]}\n\n'])
+    provider = _wire(upstream)
+    got = []
+    with pytest.raises(StreamBroken) as info:
+        async for c in provider.stream(ChatRequest({**REQUEST.body, "stream": True})):
+            got.append(c)
+    await provider.aclose()
+    assert [c["choices"][0]["delta"]["content"] for c in got] == ["Hel"]
+    assert info.value.reason == "malformed"
+
+
 async def test_error_event_mid_stream_is_stream_broken_whatever_its_code(upstream):
     # Past the first byte even a rate-limit code is a broken stream, not a cooldown.
     event = {"error": {"message": "Rate limit reached", "type": "tokens", "code": "rate_limit_exceeded"}}
