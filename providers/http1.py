@@ -58,7 +58,7 @@ def encode_headers(headers: dict[str, str]) -> bytes:
 
 class Response:
     """One response: `status`, `reason`, `headers` (lower-case names), then the body by
-    `read()` or `iter_lines()`. `close()` releases it; one not read to its end closes
+    `read()` or `iter_chunks()`. `close()` releases it; one not read to its end closes
     its connection."""
 
     __slots__ = ("_conn", "_loop", "status", "reason", "headers", "_chunks", "_buffered", "_done", "_error", "_waiter", "_head", "_decoder", "_framed")
@@ -169,16 +169,10 @@ class Response:
         body = b"".join(parts) if len(parts) != 1 else parts[0]
         return body if limit is None else body[:limit]
 
-    async def iter_lines(self) -> AsyncIterator[bytes]:
-        """The body line by line, each with its line end (the last one may lack it)."""
-        pending = b""
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives: what was read since the last piece, decoded."""
         while await self._more():
-            pending += self._take()
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line + b"\n"
-        if pending:
-            yield pending
+            yield self._take()
 
     def close(self) -> None:
         """Done with this response: a body not read to its end closes the connection."""

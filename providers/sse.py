@@ -14,7 +14,7 @@ DONE = object()
 class _Body(Protocol):
     status: int
 
-    def iter_lines(self) -> AsyncIterator[bytes]: ...
+    def iter_chunks(self) -> AsyncIterator[bytes]: ...
 
     def close(self) -> None: ...
 
@@ -29,7 +29,7 @@ async def relay(resp: _Body, convert: Callable[[Any], dict[str, Any] | None], *,
     try:
         if resp.status >= 400:
             raise await http_error(resp)
-        async for data in iter_sse_data(resp.iter_lines()):
+        async for data in iter_sse_data(resp.iter_chunks()):
             chunk = convert(data)
             if chunk is None:
                 continue
@@ -44,26 +44,35 @@ async def relay(resp: _Body, convert: Callable[[Any], dict[str, Any] | None], *,
         resp.close()
 
 
-async def iter_sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes | object]:
+async def iter_sse_data(body: AsyncIterator[bytes]) -> AsyncIterator[bytes | object]:
     """Yield each event's data as bytes (multi-line data joined by newlines), and `DONE`
-    for `data: [DONE]`. Comments, `event:`, `id:` and `retry:` fields are skipped. Bytes,
-    not text: the JSON parser takes them as they are (no decode and re-encode per event),
-    and data that is not UTF-8 fails it as a malformed event instead of being patched
-    with replacement characters and delivered as if whole."""
+    for `data: [DONE]`, from the body as it arrives. Comments, `event:`, `id:` and
+    `retry:` fields are skipped. Bytes, not text: the JSON parser takes them as they are
+    (no decode and re-encode per event), and data that is not UTF-8 fails it as a
+    malformed event instead of being patched with replacement characters and delivered
+    as if whole. Lines are split here, piece by piece, rather than yielded one by one by
+    another generator: a stream's cost is per event, and most of it was such layers."""
     data: list[bytes] = []
-    async for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line:
-            if data:
+    pending = b""
+    async for piece in body:
+        *lines, pending = (pending + piece if pending else piece).split(b"\n")
+        for line in lines:
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line:
+                if line.startswith(b"data:"):
+                    data.append(line[6:] if line[5:6] == b" " else line[5:])
+                continue
+            if data:  # a blank line ends the event
                 payload = data[0] if len(data) == 1 else b"\n".join(data)
                 data = []
                 if payload.strip() == b"[DONE]":
                     yield DONE
                     return
                 yield payload
-            continue
-        if line.startswith(b"data:"):
-            data.append(line[6:] if line[5:6] == b" " else line[5:])
+    last = pending.rstrip(b"\r")
+    if last.startswith(b"data:"):
+        data.append(last[6:] if last[5:6] == b" " else last[5:])
     if data:  # the last event lacked its blank line; still deliver it
         payload = b"\n".join(data)
         yield DONE if payload.strip() == b"[DONE]" else payload

@@ -4,8 +4,8 @@ logic at all. `python floor.py PORT UPSTREAM_BASE_URL [asyncio|uvloop]`.
 It parses each request with httptools (llhttp, what uvicorn parses with) in an
 `asyncio.Protocol`, forwards the body through Crosswalk's own keep-alive upstream client
 (providers/http1.py: a pool, response framing parsed by llhttp too) and writes the answer
-back: whole with a Content-Length, or an event stream relayed event by event in chunked
-encoding. No routing, no auth, no JSON, no records, no limits, no error handling: what is
+back: whole with a Content-Length, or an event stream relayed piece by piece as it arrives, in
+chunked encoding. No routing, no auth, no JSON, no records, no limits, no error handling: what is
 left is the cost of two HTTP exchanges in Python, so no Python proxy built on these parts
 can be faster. The front-door bench runs it on asyncio's own loop and on uvloop, beside
 nginx, to show where a Python front door's ceiling is on this machine."""
@@ -52,13 +52,8 @@ class _Caller(asyncio.Protocol):
             self.transport.write(_OK % (len(data), data))
             return
         self.transport.write(_STREAM)
-        event: list[bytes] = []
-        async for line in resp.iter_lines():
-            event.append(line)
-            if line in (b"\n", b"\r\n"):  # an event ends: one write, as the vendor sent it
-                data = b"".join(event)
-                event.clear()
-                self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+        async for data in resp.iter_chunks():
+            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.transport.write(b"0\r\n\r\n")
 
 

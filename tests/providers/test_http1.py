@@ -282,7 +282,7 @@ async def test_a_body_read_late_pauses_the_connection_and_it_still_serves_the_ne
         await pool.aclose()
 
 
-async def test_lines_of_a_slow_stream_arrive_as_they_are_written():
+async def test_pieces_of_a_slow_stream_arrive_as_they_are_written():
     async def handler(reader, writer):
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -295,8 +295,8 @@ async def test_lines_of_a_slow_stream_arrive_as_they_are_written():
     async with RawServer(handler) as server:
         pool = Pool(Origin(server.url))
         response = await pool.request(pool.origin.head("POST", "/chat/completions", HEAD), b"{}")
-        lines = [line async for line in response.iter_lines()]
-        assert lines == [b"data: one\n", b"\n", b"data: two\n", b"\n"]
+        pieces = [piece async for piece in response.iter_chunks()]
+        assert pieces == [b"data: one\n", b"\ndata: t", b"wo\n\n"]
         await pool.aclose()
 
 
