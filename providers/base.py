@@ -88,8 +88,12 @@ def stream_text(chunks: Iterable[dict[str, Any]]) -> str:
 
 
 def chunk_finishes(chunk: dict[str, Any]) -> bool:
-    """True when a chunk carries a finish reason: the model said it was done."""
-    return any(c.get("finish_reason") for c in chunk.get("choices") or ())
+    """True when a chunk carries a finish reason: the model said it was done. (A loop, not
+    any() over a generator: this runs for every chunk of every stream.)"""
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            return True
+    return False
 
 
 class Embedder(Protocol):
