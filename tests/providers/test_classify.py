@@ -445,56 +445,48 @@ def test_provider_timeout_is_timeout_in_every_phase(phase):
     assert classify(ProviderTimeout("silent", provider="up", phase=phase)) == Classification(F.TIMEOUT)
 
 
-async def test_stream_cut_without_done_is_stream_broken(upstream):
-    chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
-    upstream.stream([f"data: {json.dumps(chunk)}\n\n".encode()])
+HEL = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+
+
+async def _broken_stream(upstream, events: list[bytes]) -> tuple[list[dict], StreamBroken]:
+    """The chunks an OpenAI-wire provider yields from `events` before it raises StreamBroken."""
+    upstream.stream(events)
     provider = _wire(upstream)
     got = []
     with pytest.raises(StreamBroken) as info:
         async for c in provider.stream(ChatRequest({**REQUEST.body, "stream": True})):
             got.append(c)
     await provider.aclose()
+    return got, info.value
+
+
+async def test_stream_cut_without_done_is_stream_broken(upstream):
+    got, error = await _broken_stream(upstream, [f"data: {json.dumps(HEL)}\n\n".encode()])
     assert len(got) == 1
-    assert info.value.reason == "missing_terminator"
-    assert classify(info.value) == Classification(F.STREAM_BROKEN)
+    assert error.reason == "missing_terminator"
+    assert classify(error) == Classification(F.STREAM_BROKEN)
 
 
 async def test_malformed_stream_chunk_is_stream_broken(upstream):
-    upstream.stream([b'data: {"id": "c1", "choices": [\n\n'])
-    provider = _wire(upstream)
-    with pytest.raises(StreamBroken) as info:
-        async for _ in provider.stream(ChatRequest({**REQUEST.body, "stream": True})):
-            pass
-    await provider.aclose()
-    assert info.value.reason == "malformed"
-    assert classify(info.value).failure_class is F.STREAM_BROKEN
+    _, error = await _broken_stream(upstream, [b'data: {"id": "c1", "choices": [\n\n'])
+    assert error.reason == "malformed"
+    assert classify(error).failure_class is F.STREAM_BROKEN
 
 
 async def test_a_chunk_that_is_not_utf8_is_malformed_not_patched(upstream):
     """Not delivered with replacement characters as if whole: a broken stream (resumed elsewhere)."""
-    good = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
-    upstream.stream([f"data: {json.dumps(good)}\n\n".encode(), b'data: {"id": "c1", "choices": [{"index": 0, "delta": {"content": "\xff\xfe"}}]}\n\n'])
-    provider = _wire(upstream)
-    got = []
-    with pytest.raises(StreamBroken) as info:
-        async for c in provider.stream(ChatRequest({**REQUEST.body, "stream": True})):
-            got.append(c)
-    await provider.aclose()
+    bad = b'data: {"id": "c1", "choices": [{"index": 0, "delta": {"content": "\xff\xfe"}}]}\n\n'
+    got, error = await _broken_stream(upstream, [f"data: {json.dumps(HEL)}\n\n".encode(), bad])
     assert [c["choices"][0]["delta"]["content"] for c in got] == ["Hel"]
-    assert info.value.reason == "malformed"
+    assert error.reason == "malformed"
 
 
 async def test_error_event_mid_stream_is_stream_broken_whatever_its_code(upstream):
     # Past the first byte even a rate-limit code is a broken stream, not a cooldown.
     event = {"error": {"message": "Rate limit reached", "type": "tokens", "code": "rate_limit_exceeded"}}
-    upstream.stream([f"data: {json.dumps(event)}\n\n".encode()])
-    provider = _wire(upstream)
-    with pytest.raises(StreamBroken) as info:
-        async for _ in provider.stream(ChatRequest({**REQUEST.body, "stream": True})):
-            pass
-    await provider.aclose()
-    assert (info.value.reason, info.value.code) == ("error_event", "rate_limit_exceeded")
-    assert classify(info.value).failure_class is F.STREAM_BROKEN
+    _, error = await _broken_stream(upstream, [f"data: {json.dumps(event)}\n\n".encode()])
+    assert (error.reason, error.code) == ("error_event", "rate_limit_exceeded")
+    assert classify(error).failure_class is F.STREAM_BROKEN
 
 
 @pytest.mark.parametrize(
