@@ -10,7 +10,9 @@ cross-site form or a stale token cannot lift anything, and `proxy.ui: false` tur
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -85,7 +87,9 @@ async def page(tmp_path: Path, vendors: Vendors) -> AsyncIterator[Page]:
         await asyncio.to_thread(proc.stop)
 
 
-def _browser() -> Any:
+def _browser(tmp: str) -> Any:
+    """Headless chromium with its temporary files (profile, singleton socket) in `tmp`,
+    removed by the caller: not left behind in /tmp by every run."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -94,7 +98,9 @@ def _browser() -> Any:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    options.add_argument(f"--user-data-dir={tmp}/profile")
+    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver", env={**os.environ, "TMPDIR": tmp})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(20)
     # The operator's key on every request the page makes (what a browser's Basic prompt would send).
     driver.execute_cdp_cmd("Network.enable", {})
@@ -114,7 +120,8 @@ def _browse_and_lift(url: str) -> dict[str, Any]:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = _browser()
+    tmp = tempfile.mkdtemp(prefix="crosswalk-ui-test-")
+    driver = _browser(tmp)
     try:
         driver.get(url + "/ui")
         seen = {"title": driver.title, "flaky": _row(driver, "flaky"), "blocked": _row(driver, "blocked"),
@@ -132,6 +139,7 @@ def _browse_and_lift(url: str) -> dict[str, Any]:
         return seen
     finally:
         driver.quit()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def test_the_page_shows_each_providers_state_and_its_lift_button_lifts_the_exclusion(page: Page) -> None:
