@@ -190,6 +190,8 @@ class HttptoolsProtocol(asyncio.Protocol):
         while self.waiting:
             method, path, headers, body, keep_alive = self.waiting.popleft()
             response = await respond(method, path, headers, body)
+            if self.transport.is_closing():  # the caller hung up
+                return
             data = response.body or b""
             head = [b"HTTP/1.1 %d %s\r\n" % (response.status, response.reason.encode()), _date_header()]
             head += [b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]

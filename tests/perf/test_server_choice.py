@@ -12,8 +12,11 @@ Each host is pinned to CPU 1 and runs Crosswalk from a copy of this tree laid ou
 installed (as test_front_door.py does); wrk (16 connections) and a fast nginx upstream on
 CPU 0. One warm-up request per host must answer 200 from the first provider with the
 x-crosswalk-* headers and the upstream's completion before anything is timed; then
-interleaved rounds, the best of each. Rows whose server is not installed (uvicorn, granian:
-not Crosswalk dependencies, `pip install uvicorn granian`) are skipped with the reason.
+interleaved rounds, the best of each: req/s, and the host's own CPU time per request (all its
+threads and child processes, user and kernel, from /proc; the kernel's part printed apart),
+which other jobs sharing CPU 1 inflate far less than req/s. Rows whose server is not
+installed (uvicorn, granian: not Crosswalk dependencies, `pip install uvicorn granian`) are
+skipped with the reason. tests/perf/profile_host.py profiles one host by file.
 
     .venv/bin/python -m pytest -n 0 -s -p no:cacheprovider tests/perf/test_server_choice.py"""
 
@@ -39,6 +42,7 @@ from tests.perf.wrk import CONNECTIONS, DURATION_S, wait_http, wrk
 
 HERE = Path(__file__).parent
 ROUNDS = 2  # interleaved, every other round in reverse; the best of each is kept
+TICK_HZ = os.sysconf("SC_CLK_TCK")
 BASELINE = "crosswalk serve (aiohttp, asyncio loop)"
 APP = "tests.perf.crosswalk_hosts"
 
@@ -61,6 +65,18 @@ def _hosts(port: int, cfg: Path) -> dict[str, tuple[str | None, list[str]]]:
         "granian RSGI, asyncio loop": ("granian", [*granian, "--loop", "asyncio", "--interface", "rsgi", f"{APP}:rsgi_app"]),
         "granian ASGI, uvloop": ("granian", [*granian, "--loop", "uvloop", "--interface", "asgi", f"{APP}:asgi_app"]),
     }
+
+
+def _tree_cpu_s(pid: int) -> tuple[float, float]:
+    """User and kernel CPU seconds of `pid` (all its threads) and its child processes
+    (granian runs its worker in one), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    user, kernel = int(fields[11]) / TICK_HZ, int(fields[12]) / TICK_HZ
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            child_user, child_kernel = _tree_cpu_s(int(child))
+            user, kernel = user + child_user, kernel + child_kernel
+    return user, kernel
 
 
 def _check_answer(url: str) -> None:
@@ -87,7 +103,7 @@ def test_servers_hosting_crosswalk(tmp_path):
     procs = [nginx.fast_upstream(tmp_path / "nginx-upstream", fast)]
     cfg = _config(tmp_path, fast, f"http://127.0.0.1:{fast[0]}/v1")
     env = {**os.environ, "PYTHONPATH": str(source_tree(None, tmp_path / "this")), "CROSSWALK_BENCH_CONFIG": str(cfg)}
-    urls: dict[str, str] = {}
+    urls: dict[str, tuple[int, str]] = {}  # name: (pid, url)
     skipped: list[tuple[str, str]] = []
     try:
         for name in _hosts(0, cfg):
@@ -96,27 +112,36 @@ def test_servers_hosting_crosswalk(tmp_path):
             if needs is not None and importlib.util.find_spec(needs) is None:
                 skipped.append((name, f"skipped: {needs} is not installed"))
                 continue
-            procs.append(subprocess.Popen(pinned(cmd, 1), cwd=HERE.parents[1], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            urls[name] = f"http://127.0.0.1:{port}"
+            proc = subprocess.Popen(pinned(cmd, 1), cwd=HERE.parents[1], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            urls[name] = (proc.pid, f"http://127.0.0.1:{port}")
         ng_port = free_port()
-        procs.append(nginx.pass_through(tmp_path / "nginx-proxy", port=ng_port, ranked=[f"127.0.0.1:{p}" for p in fast],
-                                        stream_port=free_port(), stream_upstream=f"127.0.0.1:{fast[0]}"))
-        for url in urls.values():
+        ng = nginx.pass_through(tmp_path / "nginx-proxy", port=ng_port, ranked=[f"127.0.0.1:{p}" for p in fast],
+                                stream_port=free_port(), stream_upstream=f"127.0.0.1:{fast[0]}")
+        procs.append(ng)
+        for _, url in urls.values():
             wait_http(url + "/healthz")
             _check_answer(url)
         wait_http(f"http://127.0.0.1:{ng_port}/v1/chat/completions")
-        targets = {**urls, "nginx pass-through (C yardstick)": f"http://127.0.0.1:{ng_port}"}
+        targets = {**urls, "nginx pass-through (C yardstick)": (ng.pid, f"http://127.0.0.1:{ng_port}")}
         rps: dict[str, float] = {}
+        cpu_us: dict[str, tuple[float, float]] = {}  # the host's CPU per request (all, in the kernel): what other jobs on CPU 1 inflate less
         for round_ in range(ROUNDS):
-            for name, url in list(targets.items())[::-1 if round_ % 2 else 1]:
+            for name, (pid, url) in list(targets.items())[::-1 if round_ % 2 else 1]:
                 model = "bench-model" if name.startswith("nginx") else "ranked"
-                rps[name] = max(rps.get(name, 0.0), wrk(url, model, tmp_path, key=KEY)["rps"])
+                cpu0 = _tree_cpu_s(pid)
+                got = wrk(url, model, tmp_path, key=KEY)["rps"]
+                rps[name] = max(rps.get(name, 0.0), got)
+                (user0, kernel0), (user, kernel) = cpu0, _tree_cpu_s(pid)
+                per_request = 1e6 / (got * DURATION_S)
+                this = ((user - user0 + kernel - kernel0) * per_request, (kernel - kernel0) * per_request)
+                cpu_us[name] = min(cpu_us.get(name, this), this)
     finally:
         for p in procs:
             p.terminate()
             p.wait(timeout=10)
-    base = rps[BASELINE]
-    rows = [(name, f"{r:8.0f} req/s  {r / base:5.2f}x crosswalk serve") for name, r in rps.items()]
-    report(f"Crosswalk's chat path on HTTP servers (CPU 1), wrk -c{CONNECTIONS} -d{DURATION_S}s, best of {ROUNDS}", rows + skipped)
+    base, base_cpu = rps[BASELINE], cpu_us[BASELINE][0]
+    rows = [(name, f"{r:6.0f} req/s ({r / base:4.2f}x)  {cpu_us[name][0]:5.0f} us CPU/request ({cpu_us[name][0] / base_cpu:4.2f}x), "
+                   f"{cpu_us[name][1]:3.0f} of them in the kernel") for name, r in rps.items()]
+    report(f"Crosswalk's chat path on HTTP servers (CPU 1), wrk -c{CONNECTIONS} -d{DURATION_S}s, best of {ROUNDS}; x: to crosswalk serve", rows + skipped)
     assert all(r > 0 for r in rps.values())
