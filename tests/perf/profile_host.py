@@ -49,19 +49,43 @@ def _host(kind: str, port: int, out: str) -> None:
         crosswalk_hosts.main()
 
 
-def _by_file(path: Path, requests: int) -> list[tuple[str, float, float]]:
-    """(file or C function, share of own time, own us per request), largest first."""
+REPO = Path(__file__).parents[2]
+_LIBRARIES = ("aiohttp", "multidict", "yarl", "httptools", "uvicorn", "granian")
+
+
+def _where(filename: str, func: str) -> tuple[str, str]:
+    """(a short name for the file or C function, its part: Crosswalk, the host adapter,
+    the HTTP server's library, the event loop, socket calls, other)."""
+    if filename == "~":
+        if "_socket.socket" in func:
+            return f"C: {func}", "socket calls"
+        if "epoll" in func or "Context" in func:
+            return f"C: {func}", "event loop"
+        return f"C: {func}", "other"
+    path = Path(filename)
+    if path.is_relative_to(REPO):
+        short = str(path.relative_to(REPO))
+        return short, "host adapter" if short.startswith("tests/") else "Crosswalk"
+    parts = path.parts
+    cut = max((i for i, p in enumerate(parts) if p in ("site-packages", "python3.11")), default=len(parts) - 3)
+    short = "/".join(parts[cut + 1:])
+    if short.split("/")[0] in _LIBRARIES:
+        return short, "HTTP server library"
+    return short, "event loop" if short.startswith(("asyncio/", "uvloop/")) else "other"
+
+
+def _by_file(path: Path, requests: int) -> tuple[list[tuple[str, float, float]], list[tuple[str, float, float]]]:
+    """(file or C function, share of own time, own us per request), largest first; and the
+    same by part (_where)."""
     own: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
     for (filename, _, func), (_, _, tt, _, _) in pstats.Stats(str(path)).stats.items():  # type: ignore[attr-defined]
-        if filename == "~":
-            key = f"C: {func}"
-        else:
-            parts = Path(filename).parts
-            cut = max((i for i, p in enumerate(parts) if p in ("site-packages", "tree", "python3.11")), default=len(parts) - 3)
-            key = "/".join(parts[cut + 1:])
-        own[key] += tt
+        short, part = _where(filename, func)
+        own[short] += tt
+        parts[part] += tt
     total = sum(own.values())
-    return [(key, tt / total, tt / requests * 1e6) for key, tt in own.most_common()]
+    return ([(key, tt / total, tt / requests * 1e6) for key, tt in own.most_common()],
+            [(key, tt / total, tt / requests * 1e6) for key, tt in parts.most_common()])
 
 
 def main() -> None:
@@ -92,8 +116,11 @@ def main() -> None:
         host.wait(timeout=10)
         upstream.wait(timeout=10)
     requests = int(rps * seconds)
-    print(f"{kind}: {rps:.0f} req/s under cProfile, {requests} requests; own time by file:")
-    rows = _by_file(out, requests)
+    rows, parts = _by_file(out, requests)
+    print(f"{kind}: {rps:.0f} req/s under cProfile, {requests} requests; own time by part:")
+    for key, share, us in parts:
+        print(f"  {share * 100:5.1f} %  {us:6.1f} us/request  {key}")
+    print("by file:")
     for key, share, us in rows[:25]:
         print(f"  {share * 100:5.1f} %  {us:6.1f} us/request  {key}")
     print(f"  (and {len(rows) - 25} more)\nthe functions with the most own time:")
