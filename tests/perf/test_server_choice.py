@@ -6,7 +6,8 @@ uvloop, a hand-written httptools asyncio.Protocol server (on asyncio and on uvlo
 (httptools, on asyncio and on uvloop) with an ASGI app, and granian (RSGI and ASGI). Every
 host but the baseline calls the handler `crosswalk serve` registers through the smallest
 adapter it needs (tests/perf/crosswalk_hosts.py says exactly what each does). nginx's
-pass-through is printed beside them as the C yardstick of issue 20's 0.7x target.
+pass-through (issue 20's yardstick) and the floor of a Python proxy (floor.py: httptools on
+uvloop and Crosswalk's upstream client, no logic) are measured beside them.
 
 Each host is pinned to CPU 1 and runs Crosswalk from a copy of this tree laid out as
 installed (as test_front_door.py does); wrk (16 connections) and a fast nginx upstream on
@@ -41,9 +42,10 @@ from tests.perf.upstream import BODY, REQUEST_ID
 from tests.perf.wrk import CONNECTIONS, DURATION_S, wait_http, wrk
 
 HERE = Path(__file__).parent
-ROUNDS = 2  # interleaved, every other round in reverse; the best of each is kept
+ROUNDS = 3  # interleaved, every other round in reverse; the best of each is kept (other jobs share the cores)
 TICK_HZ = os.sysconf("SC_CLK_TCK")
 BASELINE = "crosswalk serve (aiohttp, asyncio loop)"
+NGINX, FLOOR = "nginx pass-through, no logic", "Python floor (floor.py), no logic"
 APP = "tests.perf.crosswalk_hosts"
 
 
@@ -115,20 +117,26 @@ def test_servers_hosting_crosswalk(tmp_path):
             proc = subprocess.Popen(pinned(cmd, 1), cwd=HERE.parents[1], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(proc)
             urls[name] = (proc.pid, f"http://127.0.0.1:{port}")
-        ng_port = free_port()
+        # Beside them, proxies with no logic at all, on the same core: nginx, and the floor of a
+        # Python proxy (floor.py: httptools on uvloop, Crosswalk's upstream client).
+        ng_port, floor_port = free_port(), free_port()
         ng = nginx.pass_through(tmp_path / "nginx-proxy", port=ng_port, ranked=[f"127.0.0.1:{p}" for p in fast],
                                 stream_port=free_port(), stream_upstream=f"127.0.0.1:{fast[0]}")
-        procs.append(ng)
+        floor = subprocess.Popen(pinned([sys.executable, str(HERE / "floor.py"), str(floor_port), f"http://127.0.0.1:{fast[0]}/v1", "uvloop"], 1),
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs += [ng, floor]
+        references = {NGINX: (ng.pid, f"http://127.0.0.1:{ng_port}"), FLOOR: (floor.pid, f"http://127.0.0.1:{floor_port}")}
         for _, url in urls.values():
             wait_http(url + "/healthz")
             _check_answer(url)
-        wait_http(f"http://127.0.0.1:{ng_port}/v1/chat/completions")
-        targets = {**urls, "nginx pass-through (C yardstick)": (ng.pid, f"http://127.0.0.1:{ng_port}")}
+        for _, url in references.values():
+            wait_http(url + "/v1/chat/completions")
+        targets = {**urls, **references}
         rps: dict[str, float] = {}
         cpu_us: dict[str, tuple[float, float]] = {}  # the host's CPU per request (all, in the kernel): what other jobs on CPU 1 inflate less
         for round_ in range(ROUNDS):
             for name, (pid, url) in list(targets.items())[::-1 if round_ % 2 else 1]:
-                model = "bench-model" if name.startswith("nginx") else "ranked"
+                model = "bench-model" if name in references else "ranked"
                 cpu0 = _tree_cpu_s(pid)
                 got = wrk(url, model, tmp_path, key=KEY)["rps"]
                 rps[name] = max(rps.get(name, 0.0), got)
