@@ -69,7 +69,7 @@ def _where(filename: str, func: str) -> tuple[str, str]:
         short = str(path.relative_to(REPO))
         if short == "providers/http1.py":  # the floor (floor.py) has it too
             return short, "Crosswalk's upstream client"
-        return short, "host adapter" if short.startswith("tests/") else "Crosswalk, but its upstream client"
+        return short, "host adapter" if short.startswith("tests/") else "Crosswalk (all but its upstream client)"
     parts = path.parts
     cut = max((i for i, p in enumerate(parts) if p in ("site-packages", "python3.11")), default=len(parts) - 3)
     short = "/".join(parts[cut + 1:])
