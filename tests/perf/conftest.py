@@ -32,17 +32,25 @@ def start_upstream(*args: str) -> tuple[str, subprocess.Popen]:
     its base URL and process once it accepts connections. The caller terminates it."""
     port = free_port()
     proc = subprocess.Popen(pinned([sys.executable, str(Path(__file__).with_name("upstream.py")), str(port), *args], 0))
-    deadline = time.monotonic() + 20
+    try:
+        wait_port(port)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return f"http://127.0.0.1:{port}/v1", proc
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    """Until something accepts connections on loopback `port` (no request sent: for a
+    proxy whose upstream would log a stray probe as an error)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return
         except OSError:
             time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("benchmark upstream did not start")
-    return f"http://127.0.0.1:{port}/v1", proc
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def source_tree(commit: str | None, into: Path) -> Path:

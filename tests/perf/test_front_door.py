@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.perf import nginx
-from tests.perf.conftest import free_port, pinned, report, source_tree
+from tests.perf.conftest import free_port, pinned, report, source_tree, wait_port
 from tests.perf.test_proxy_throughput import _rss_mb
 from tests.perf.test_stream_cpu import KEY, _us_per_chunk
 from tests.perf.wrk import CONNECTIONS, DURATION_S, wait_http, wrk
@@ -132,8 +132,10 @@ def test_front_door_vs_nginx(upstream_url, tmp_path):
         cw, cw_url = _crosswalk(cfg, source_tree(None, tmp_path / "this"))
         base, base_url = _crosswalk(cfg, source_tree(baseline, tmp_path / "baseline"))
         procs += [cw, base]
-        for port in (ng_port, pt_port, pt_stream_port, *(p for floor in floors.values() for p in floor[:2])):
+        for port in (ng_port, pt_port, pt_stream_port):
             wait_http(f"http://127.0.0.1:{port}/v1/chat/completions")
+        for port in (p for floor in floors.values() for p in floor[:2]):
+            wait_port(port)  # the floor forwards anything: a GET would reach upstream.py as a bad request
         # name: (pid for CPU, req/s url and model, stream url and model)
         targets = {
             "nginx pass-through": (ng.pid, f"http://127.0.0.1:{ng_port}", "bench-model",
