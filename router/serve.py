@@ -21,6 +21,7 @@ from crosswalk.router.configfile import load_config, resolve_path
 from crosswalk.router.errors import ConfigError
 
 if TYPE_CHECKING:
+    from crosswalk.policies.config import RouterConfig
     from crosswalk.router.proxy import ProxyState
 
 log = logging.getLogger("crosswalk.serve")
@@ -30,9 +31,12 @@ class StartupError(RuntimeError):
     """The proxy must not start as asked; the message says why and what to do."""
 
 
-async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False, peers: "Peers | None" = None) -> None:
+async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = False, peers: "Peers | None" = None,
+                config: "RouterConfig | None" = None) -> None:
     """Run one proxy process until cancelled or signalled. `peers`: this process is one
-    of `serve --workers N`, and its /metrics shows every worker's."""
+    of `serve --workers N`, and its /metrics shows every worker's. `config`: the file
+    already loaded from `config_path` (the CLI validates it first; parsing it again cost
+    about a twentieth of the start-up)."""
     from aiohttp import web
     from prometheus_client import generate_latest
 
@@ -43,7 +47,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     from crosswalk.router.reload import ConfigWatcher
     from crosswalk.router.runtime import Runtime
 
-    config = load_config(config_path)
+    config = config if config is not None else load_config(config_path)
     keys = keys_from(config.proxy.api_keys)
     if not keys and not is_loopback(host):
         raise StartupError(
@@ -152,7 +156,7 @@ def main(config: str | None, host: str, port: int, workers: int, *, log_level: s
     try:
         config = load_config(path)  # fail fast, in the foreground, with the path-naming errors
         if workers <= 1:
-            asyncio.run(serve(path, host, port))
+            asyncio.run(serve(path, host, port, config=config))
             return 0
         if config.state.backend == "memory":  # each worker keeps its own stored responses
             log.warning("crosswalk: %d workers with state.backend memory: a previous_response_id is found only by the "
