@@ -83,6 +83,7 @@ async def serve(config_path: Path, host: str, port: int, *, reuse_port: bool = F
     # walking it again and again (full collections showed up as p99 latency spikes).
     gc.collect()
     gc.freeze()
+    gc.enable()  # `crosswalk serve` turned it off for the start-up (router/cli.py)
     try:
         await _until_stopped(proxy, signals)
     finally:
@@ -145,6 +146,7 @@ async def _until_stopped(proxy: "ProxyState", signals: _Signals) -> None:
 
 
 def _worker(config_path: str, host: str, port: int, peers: Peers, log_level: str, log_format: str) -> None:
+    gc.disable()  # as `crosswalk serve` does for one process: serve() turns it back on
     logs.setup(level=log_level, fmt=log_format)
     asyncio.run(serve(Path(config_path), host, port, reuse_port=True, peers=peers))
 
@@ -161,6 +163,7 @@ def main(config: str | None, host: str, port: int, workers: int, *, log_level: s
         if config.state.backend == "memory":  # each worker keeps its own stored responses
             log.warning("crosswalk: %d workers with state.backend memory: a previous_response_id is found only by the "
                         "worker that stored it (set state.backend: redis to share stored responses)", workers)
+        gc.enable()  # this process only watches its workers
         return _run_workers(path, host, port, workers, (log_level, log_format))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -102,3 +102,46 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "crosswalk.router.cli", "check", str(ROOT / "config" / "default.yaml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "OK (4 providers, 6 steps" in proc.stdout
+
+
+def test_serve_turns_the_gc_back_on_when_it_refuses_to_start(tmp_path, capsys):
+    """`crosswalk serve` runs its start-up without the cyclic GC (router/cli.py); a start
+    refused for a bad config must not leave the calling process without it."""
+    import gc
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers: {a: {kind: nope}}\nsteps: {}\n")
+    assert gc.isenabled()
+    assert main(["serve", "--config", str(bad), "--port", "0"]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert gc.isenabled()
+
+
+def test_a_serving_proxy_collects_garbage(tmp_path):
+    """The start-up runs without the cyclic GC; once serving, it is on: generation-0
+    collections (python_gc_collections_total, on /metrics) go up as requests come in."""
+    import json
+    import re
+    import urllib.request
+
+    from tests.router.proxy_harness import ProxyProcess
+
+    config = tmp_path / "gc.yaml"
+    config.write_text("providers:\n  a: {kind: simulated, model: a-1, simulate: {latency_ms: 0, jitter_ms: 0}}\n"
+                      "steps:\n  draft: {providers: [a]}\nhealth: {probe_interval_s: 0}\n")
+    proxy = ProxyProcess(config, env={"CROSSWALK_API_KEYS": ""}).wait_ready()
+    try:
+        def gen0() -> float:
+            with urllib.request.urlopen(proxy.url + "/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            return float(re.search(r'python_gc_collections_total\{generation="0"\} ([\d.e+]+)', text).group(1))
+
+        before = gen0()
+        body = json.dumps({"model": "draft", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        for _ in range(200):
+            request = urllib.request.Request(proxy.url + "/v1/chat/completions", data=body, headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                assert resp.status == 200
+        assert gen0() > before
+    finally:
+        proxy.stop()
