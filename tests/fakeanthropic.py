@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakevendor import Behaviour, Call, ScriptedServer, ok
+from tests.fakevendor import Behaviour, ScriptedServer, ok
 
 
 def anthropic_error(type_: str, message: str, request_id: str = "req_011CFAKE") -> dict[str, Any]:
@@ -59,15 +59,12 @@ class FakeAnthropic(ScriptedServer):
         return self
 
     async def _count(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.calls.append(Call(request.path, dict(request.headers), body))
+        body, _ = await self._record(request)
         return web.json_response({"input_tokens": len(json.dumps(body.get("messages"))) // 4},
                                  headers={"request-id": self._request_id()})
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        call = Call(request.path, dict(request.headers), body)
-        self.calls.append(call)
+        body, call = await self._record(request)
         b = self._next()
         if b.kind == "error":
             return web.json_response(b.payload, status=b.status, headers={"request-id": self._request_id(), **b.headers})

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakevendor import Behaviour, Call, ScriptedServer, ok
+from tests.fakevendor import Behaviour, ScriptedServer, ok
 
 SUMMARY = "The refund is the order total."
 
@@ -42,9 +42,7 @@ class FakeResponses(ScriptedServer):
         return self
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        call = Call(request.path, dict(request.headers), body)
-        self.calls.append(call)
+        body, call = await self._record(request)
         headers = {"x-request-id": self._request_id()}
         b = self._next()
         if b.kind == "error":

@@ -345,6 +345,17 @@ class ScriptedServer:
         self._seq += 1
         return f"req_{self.name}_{self._seq}"
 
+    async def _record(self, request: web.Request) -> tuple[Any, Call]:
+        """The request's body (JSON, else its text) and its `Call`, kept in `calls`."""
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        call = Call(request.path, dict(request.headers), body)
+        self.calls.append(call)
+        return body, call
+
     @staticmethod
     def _reset(request: web.Request) -> None:
         """Abort the connection with an RST, as a crashed proxy or load balancer does."""
@@ -417,13 +428,7 @@ class FakeVendor(ScriptedServer):
     # -- answering ----------------------------------------------------------------------
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        call = Call(request.path, dict(request.headers), body)
-        self.calls.append(call)
+        body, call = await self._record(request)
         try:
             return await self._answer(request, call, body)
         except asyncio.CancelledError:
