@@ -85,15 +85,7 @@ class AnthropicProvider:
     async def complete(self, request: ChatRequest) -> dict[str, Any]:
         """POST the request; the answer as a chat.completion (the vendor's message on
         `NATIVE` when the caller spoke Messages)."""
-        head, payload = self._request(request, stream=False)
-        try:
-            resp = await self._pool().request(head, payload)
-            if resp.status >= 400:
-                raise await http_error(resp, provider=self.name, secrets=self._secrets)
-            request_id = resp.headers.get("request-id")
-            raw = await resp.read()
-        except TransportError as exc:
-            raise self._connection_error(exc) from None
+        raw, request_id = await self._post(*self._request(request, stream=False))
         try:
             message = loads(raw)
         except ValueError:
@@ -150,13 +142,7 @@ class AnthropicProvider:
         """POST a Messages body to /v1/messages/count_tokens (`model` set to this
         provider's); the vendor's `{"input_tokens": N}`."""
         payload = dumps({k: v for k, v in body.items() if k not in ("max_tokens", "stream")} | {"model": self.model})
-        try:
-            resp = await self._pool().request(with_trace(self._count_head) + _passed(headers), payload)
-            if resp.status >= 400:
-                raise await http_error(resp, provider=self.name, secrets=self._secrets)
-            raw = await resp.read()
-        except TransportError as exc:
-            raise self._connection_error(exc) from None
+        raw, _ = await self._post(with_trace(self._count_head) + _passed(headers), payload)
         try:
             answer = loads(raw)
         except ValueError:
@@ -169,6 +155,17 @@ class AnthropicProvider:
         """What a Chat request loses on its way to this provider (the decision record's
         `dropped`): Chat-only fields such as response_format, n, logprobs."""
         return chat_dropped(body)
+
+    async def _post(self, head: bytes, payload: bytes) -> tuple[bytes, str | None]:
+        """POST and return the body of a success and the vendor's request id; an error
+        status or a transport failure raised in the project's tree."""
+        try:
+            resp = await self._pool().request(head, payload)
+            if resp.status >= 400:
+                raise await http_error(resp, provider=self.name, secrets=self._secrets)
+            return await resp.read(), resp.headers.get("request-id")
+        except TransportError as exc:
+            raise self._connection_error(exc) from None
 
     def _connection_error(self, exc: TransportError) -> ProviderConnectionError:
         return ProviderConnectionError(redact(f"{self.name}: {exc}", self._secrets)[:500], provider=self.name)
